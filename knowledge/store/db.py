@@ -40,14 +40,14 @@ def make_engine(url: str) -> Engine:
 
 
 def migrate(url: str) -> None:
-    """Bring the database at `url` to the newest Alembic revision."""
+    """Bring the database at `url` to the newest revision of every Alembic branch."""
     from alembic import command
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, "heads")  # parts add independent branches
 
 
 @lru_cache(maxsize=8)
