@@ -18,15 +18,21 @@ async def lifespan(app: FastAPI):
 
     settings = get_settings()
     migrate(settings.database_url)
+    from bot.service import get_chat_service
+    from bot.setup import ensure_ready
+
+    ensure_ready()
+    get_chat_service().warm_up()
     yield
 
 
 def create_app() -> FastAPI:
     """Build the application with all routers."""
     app = FastAPI(title="Trợ lý hành chính công", version="0.1.0", lifespan=lifespan)
-    from api.routes import health
+    from api.routes import chat, health
 
     app.include_router(health.router)
+    app.include_router(chat.router)
     return app
 
 

@@ -1,0 +1,1 @@
+"""Answer composers, one module per kind of answer; each returns a `bot.types.Reply`."""

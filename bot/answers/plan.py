@@ -1,0 +1,79 @@
+"""Plan facts: the task row or the sentence(s) of a section that answer the question, cited."""
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+from bot.text import sentences, terms
+from bot.types import Citation, Reply
+from knowledge.plans import Task, get_plan, task_text
+from retrieval.types import SearchHit
+
+# Question words that the evidence need not contain (they ask, they don't describe).
+QUESTION_TERMS = {"nhiem", "vu", "ke", "hoach", "nam", "tinh", "thanh", "pho", "thi", "xa", "huyen", "gian",
+                  "thoi", "hoan", "han", "co", "quan", "nao", "gi", "ai", "so", "may", "cchc", "cai", "cach",
+                  "hanh", "chinh", "ubnd", "ngay", "thang", "quy", "vao", "lam", "phai", "duoc", "giao", "chu",
+                  "tri", "tren", "dia", "ban", "cua", "theo", "thuc", "hien", "nhung", "cac"}
+
+
+def task_reply(plan_id: str, task: Task) -> Reply:
+    plan = get_plan(plan_id)
+    body = task_text(task)
+    return Reply(reply=f"Theo {plan.meta.short_name}:\n{body}", intent="plan", answered=True,
+                 citations=[Citation(source=plan.id, title=plan.meta.title, locator=task.locator)])
+
+
+def find_task(plan_ids: list[str], number: str) -> list[tuple[str, Task]]:
+    """Table tasks numbered `number` in the given plans ("1" also matches Hoài Nhơn's "I.1")."""
+    found = []
+    for pid in plan_ids:
+        plan = get_plan(pid)
+        for t in plan.tasks:
+            if t.origin == "table" and t.number and (t.number == number or t.number.split(".")[-1] == number
+                                                    and len(plan_ids) == 1 and t.number.startswith("I.")):
+                found.append((pid, t))
+    return found
+
+
+def coverage(question: str, evidence: str) -> float:
+    """Share of the question's content terms that the evidence contains (0..1)."""
+    q = [t for t in dict.fromkeys(terms(question)) if t not in QUESTION_TERMS]
+    if not q:
+        return 1.0
+    ev = set(terms(evidence))
+    return sum(1 for t in q if t in ev) / len(q)
+
+
+def best_sentences(question: str, text: str, limit: int = 2) -> list[str]:
+    """The sentence(s) of a passage that share the most weighted terms with the question."""
+    sents = sentences(text)
+    if len(sents) <= 1:
+        return sents
+    q = Counter(t for t in terms(question) if t not in QUESTION_TERMS) or Counter(terms(question))
+    df = Counter(t for s in sents for t in set(terms(s)))
+    n = len(sents)
+
+    def score(s: str) -> float:
+        st = set(terms(s))
+        return sum(math.log(1 + n / df[t]) for t in q if t in st)
+
+    ranked = sorted(range(n), key=lambda i: -score(sents[i]))
+    keep = [i for i in ranked[:limit] if score(sents[i]) > 0] or ranked[:1]
+    if len(keep) == 2 and score(sents[keep[1]]) < 0.5 * score(sents[keep[0]]):
+        keep = keep[:1]
+    return [sents[i] for i in sorted(keep)]
+
+
+def hit_reply(question: str, hit: SearchHit) -> Reply:
+    """Compose an answer from one retrieved plan unit."""
+    unit = hit.unit
+    plan = get_plan(unit.meta.get("plan_id", unit.source))
+    cite = Citation(source=unit.source, title=unit.title, locator=unit.locator)
+    if unit.kind == "plan_task":
+        return Reply(reply=f"Theo {plan.meta.short_name}:\n{unit.text}", intent="plan", answered=True,
+                     citations=[cite])
+    picked = best_sentences(question, unit.text)
+    heading = unit.meta.get("section_path", [])
+    where = f" ({' › '.join(heading[-2:])})" if heading else ""
+    return Reply(reply=f"Theo {plan.meta.short_name}{where}:\n" + "\n".join(picked), intent="plan",
+                 answered=True, citations=[cite])

@@ -1,0 +1,31 @@
+"""Procedure answers: the asked field(s) of the matched procedure, from the catalogue, cited."""
+from __future__ import annotations
+
+from bot.types import Citation, Reply
+
+FIELD_ORDER = ["documents", "time", "fee", "place", "online", "steps", "result", "legal_basis"]
+
+
+def procedure_reply(code: str, fields: list[str]) -> Reply | None:
+    from knowledge.procedures import load_catalogue
+
+    proc = load_catalogue().get(code)
+    if proc is None:
+        return None
+    asked = [f for f in FIELD_ORDER if f in fields] or ["overview"]
+    parts = [f"Thủ tục “{proc.name}”:"]
+    citations = []
+    for f in asked:
+        parts.append(proc.field_text(f))
+        cite = proc.citation(f)
+        citations.append(Citation(**cite) if isinstance(cite, dict) else cite)
+    suggestions = [s for s in ("Cần giấy tờ gì?", "Mất bao lâu?", "Lệ phí bao nhiêu?", "Nộp ở đâu?",
+                                "Làm trực tuyến được không?")
+                   if not any(w in s.lower() for w in _field_words(asked))][:4]
+    return Reply(reply="\n".join(parts), intent="procedure", answered=True, citations=citations,
+                 suggestions=suggestions)
+
+
+def _field_words(fields: list[str]) -> list[str]:
+    words = {"documents": "giấy tờ", "time": "bao lâu", "fee": "lệ phí", "place": "nộp ở đâu", "online": "trực tuyến"}
+    return [words[f] for f in fields if f in words]

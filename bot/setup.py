@@ -1,0 +1,41 @@
+"""Make sure the store and index exist before the first answer, so a fresh clone just works."""
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy import func, select
+
+log = logging.getLogger(__name__)
+_lock = threading.Lock()
+_ready = False
+
+
+def ensure_ready(database_url: str | None = None) -> None:
+    """Migrate the store and build it (and the index) when it is empty or its sources changed."""
+    global _ready
+    if _ready:
+        return
+    with _lock:
+        if _ready:
+            return
+        from knowledge.build import build_store
+        from knowledge.plans import load_plans
+        from knowledge.store import PlanRow, migrate, session_scope
+
+        migrate(database_url) if database_url else _migrate_default()
+        with session_scope(database_url) as session:
+            stored = dict(session.execute(select(PlanRow.id, PlanRow.source_sha256)).all())
+            count = session.scalar(select(func.count()).select_from(PlanRow))
+        fresh = {p.id: p.sha256 for p in load_plans()}
+        if count == 0 or stored != fresh:
+            log.info("knowledge store is empty or stale: building it")
+            build_store(database_url, with_index=False, quiet=True)
+        _ready = True
+
+
+def _migrate_default() -> None:
+    from knowledge.store import migrate
+    from settings import get_settings
+
+    migrate(get_settings().database_url)

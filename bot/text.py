@@ -1,0 +1,29 @@
+"""Small text helpers the bot needs on top of retrieval's normaliser: terms and sentences."""
+from __future__ import annotations
+
+import re
+
+from knowledge.plans import fold
+
+# Function words that carry no content in a question; compared folded.
+STOPWORDS = set("""
+la gi the nao nhu nao bao nhieu khi nao o dau ai cai nhung cac mot cua cho voi va hay hoac thi ma
+nao gi sao duoc bi co khong ko k dc de den tu trong ngoai tren duoi ve theo tai vao ra len xuong nay do
+kia day roi nua lai cung van con se da dang can phai nen muon hoi xin cam on giup minh toi em anh chi
+ban oi a nhe nha vay a u ha the thi la nhieu it het moi tung bang nhu neu khi truoc sau
+""".split())
+
+
+def terms(text: str) -> list[str]:
+    """Folded content syllables of `text` (stopwords and punctuation removed)."""
+    return [t for t in re.findall(r"[a-z0-9]+", fold(text)) if t not in STOPWORDS and len(t) > 1 or t.isdigit()]
+
+
+def sentences(text: str) -> list[str]:
+    """Split a paragraph into sentences (on . ; and line breaks), keeping them readable."""
+    parts = re.split(r"(?<=[.;!?])\s+(?=[A-ZĐÀ-Ỹ0-9\-])|\n+", text)
+    return [p.strip() for p in parts if len(p.strip()) > 3]
+
+
+def contains_folded(haystack: str, needle: str) -> bool:
+    return fold(needle) in fold(haystack)

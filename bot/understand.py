@@ -1,0 +1,193 @@
+"""What the person wants: intent and slots, read from the message and the conversation state.
+
+Rules over the folded text (no diacritics, lower case) so "phong noi vu lam gi" and
+"Phòng Nội vụ làm gì?" read the same. Retrieval decides between a plan and a procedure question
+when the words alone don't (see `service.py`); this module only reads the message.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from knowledge.plans import fold, load_plans
+
+GREETING = re.compile(r"^(xin chao|chao|hello|hi|alo|helo|/start|/help|help|tro giup|huong dan|ban la ai|"
+                      r"ban lam duoc gi|ban giup duoc gi|chao ban|chao bot)\b")
+THANKS = re.compile(r"^(cam on|thank|thanks|ok cam on|cam on ban)\b")
+PAKN_CODE = re.compile(r"\bPA-?\d{4}-?[0-9A-Z]{4,6}\b", re.I)
+PAKN_TRIGGER = re.compile(
+    r"(^|\b(toi|minh|em|chung toi|nguoi dan|gia dinh toi)\s+(muon|can|xin|se|dang)?\s*(gui\s+)?)"
+    r"(phan anh|kien nghi|gop y|khieu nai|to cao)\b|^(gui|nop|tao)\s+(phan anh|kien nghi|pakn)\b|^pakn\b")
+DUTY_WORDS = re.compile(r"\b(nhiem vu|phai lam|lam gi|lam nhung gi|chu tri|phoi hop|duoc giao|phan cong|"
+                        r"trach nhiem|cong viec|viec gi|nhung viec|can lam|dam nhan|phu trach)\b")
+FOLLOW_UP = re.compile(r"^(con|the con|vay con|con lai|con voi|the|vay|con o|con cua)\b|\bthi sao\b|\bthe nao\b$")
+PLAN_WORDS = re.compile(r"\b(ke hoach|cchc|cai cach hanh chinh|nhiem vu|chi so|chi tieu|muc tieu|kiem tra cong tac|"
+                        r"kinh phi|quyet dinh|par index|sipas|chuyen doi so|chinh quyen (dien tu|so)|"
+                        r"tinh gian|bien che|one stop|mot cua|tuyen truyen|hai long)\b")
+TASK_NUMBER = re.compile(r"\bnhiem vu\s*(?:so|thu|stt)?\s*(\d{1,2})\b")
+YEAR = re.compile(r"\b(20\d\d)\b")
+FIELD_WORDS: list[tuple[str, re.Pattern]] = [
+    ("fee", re.compile(r"\b(le phi|phi|bao nhieu tien|ton bao nhieu|mat bao nhieu tien|chi phi|tien|mien phi|gia)\b")),
+    ("time", re.compile(r"\b(bao lau|mat bao lau|thoi han|may ngay|bao nhieu ngay|khi nao co|thoi gian giai quyet|"
+                        r"lau khong|trong ngay|bao gio)\b")),
+    ("documents", re.compile(r"\b(giay to|ho so|can gi|can nhung gi|mang theo|chuan bi|thanh phan|can mang|"
+                             r"giay gi|nhung giay)\b")),
+    ("online", re.compile(r"\b(online|truc tuyen|qua mang|tren mang|dich vu cong|dvc|dvctt|vneid|tai nha)\b")),
+    ("place", re.compile(r"\b(o dau|noi nao|cho nao|nop o|lam o|co quan nao|dia chi|den dau|di dau|xa nao|"
+                         r"tham quyen|noi nop)\b")),
+    ("steps", re.compile(r"\b(cac buoc|trinh tu|quy trinh|thu tuc nhu the nao|lam the nao|lam sao|cach lam|"
+                         r"nhu the nao)\b")),
+    ("result", re.compile(r"\b(ket qua|nhan duoc gi|duoc cap gi)\b")),
+    ("legal_basis", re.compile(r"\b(can cu|van ban nao|luat nao|nghi dinh|thong tu|quy dinh nao|co so phap ly)\b")),
+]
+OUT_OF_SCOPE = re.compile(
+    r"\b(thoi tiet|mua bao|du bao|bai tho|lam tho|viet tho|bai hat|ke chuyen|chuyen cuoi|bong da|world cup|"
+    r"ty so|chung khoan|co phieu|bitcoin|crypto|xo so|so de|lo de|nau an|cong thuc nau|mon an|cach nau|"
+    r"phim|ca si|dien vien|game|tinh yeu|nguoi yeu|horoscope|tu vi|boi toan|phong thuy|thuoc gi|"
+    r"benh gi|chua benh|dau dau|giam can|du lich|khach san|ve may bay|gia vang|ty gia|lap trinh|code python)\b")
+INJECTION = re.compile(r"\b(bo qua|ignore|quen) .*(huong dan|chi dan|instruction|quy tac)|\bbia (ra )?(mot|1|so)|"
+                       r"\bhay bia\b|\bgia vo\b|\bjailbreak\b")
+
+
+@dataclass
+class Understanding:
+    """Intent and slots of one message."""
+
+    text: str
+    folded: str
+    intent: str = "unknown"
+    fields: list[str] = field(default_factory=list)
+    task_number: str | None = None
+    years: list[int] = field(default_factory=list)
+    period: tuple[date, date] | None = None
+    period_text: str | None = None
+    plan_ids: list[str] = field(default_factory=list)
+    unknown_place: str | None = None
+    localities: list[str] = field(default_factory=list)
+    office_ids: list[str] = field(default_factory=list)
+    pakn_code: str | None = None
+    is_follow_up: bool = False
+    out_of_scope: bool = False
+    injection: bool = False
+    has_plan_words: bool = False
+    has_duty_words: bool = False
+
+
+@lru_cache(maxsize=1)
+def _provinces() -> list[dict]:
+    path = Path(__file__).resolve().parent.parent / "knowledge" / "lexicon" / "provinces.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))["provinces"]
+    return data
+
+
+@lru_cache(maxsize=1)
+def _plan_places() -> list[tuple[str, list[str]]]:
+    """(folded place name, plan ids) for every locality and province the plans cover."""
+    places: dict[str, set[str]] = {}
+    for plan in load_plans():
+        m = plan.meta
+        loc = fold(m.locality)
+        short = re.sub(r"^(tinh|thanh pho|thi xa|huyen) ", "", loc)
+        places.setdefault(loc, set()).add(m.id)
+        places.setdefault(short, set()).add(m.id)
+        places.setdefault(fold(m.province), set()).add(m.id)
+        if loc.startswith("thanh pho "):
+            places.setdefault("tp " + short, set()).add(m.id)
+        if loc.startswith("thi xa "):
+            places.setdefault("tx " + short, set()).add(m.id)
+        if loc.startswith("tinh "):
+            places.setdefault("tinh " + short, set()).add(m.id)
+    return sorted(((k, sorted(v)) for k, v in places.items()), key=lambda kv: -len(kv[0]))
+
+
+def find_places(folded: str) -> tuple[list[str], list[str], str | None]:
+    """(plan localities named, plan ids they cover, a named province the plans don't cover)."""
+    plan_ids: set[str] = set()
+    names: list[str] = []
+    rest = f" {folded} "
+    for place, ids in _plan_places():
+        if f" {place} " in rest:
+            # "tinh tay ninh" is the province plan only; bare "tay ninh" covers city and province.
+            if place.startswith("tinh "):
+                ids = [i for i in ids if any(p.id == i and p.meta.level == "tinh" for p in load_plans())]
+            elif place.startswith(("tp ", "thanh pho ")):
+                ids = [i for i in ids if any(p.id == i and p.meta.level == "huyen" for p in load_plans())]
+            plan_ids.update(ids)
+            names.append(place)
+            rest = rest.replace(f" {place} ", " ")
+    unknown = None
+    for prov in _provinces():
+        for alias in [prov["name"], *prov.get("aliases", [])]:
+            fa = fold(alias)
+            if f" {fa} " in rest and not any(fa in n for n in names):
+                unknown = prov["name"]
+                break
+        if unknown:
+            break
+    return names, sorted(plan_ids), unknown
+
+
+def understand(text: str) -> Understanding:
+    """Read intent and slots from one message (state is applied later by the service)."""
+    folded = fold(text)
+    u = Understanding(text=text, folded=folded)
+    u.has_plan_words = bool(PLAN_WORDS.search(folded))
+    u.has_duty_words = bool(DUTY_WORDS.search(folded))
+    u.out_of_scope = bool(OUT_OF_SCOPE.search(folded))
+    u.injection = bool(INJECTION.search(folded))
+    u.fields = [name for name, rx in FIELD_WORDS if rx.search(folded)]
+    if m := TASK_NUMBER.search(folded):
+        u.task_number = m[1]
+    u.years = sorted({int(y) for y in YEAR.findall(folded)})
+    u.localities, u.plan_ids, u.unknown_place = find_places(folded)
+    u.period, u.period_text = _period(text, folded, u.years)
+    u.is_follow_up = bool(FOLLOW_UP.search(folded)) and len(folded.split()) <= 12
+    u.office_ids = _offices(text)
+    if m := PAKN_CODE.search(text):
+        u.pakn_code = m[0].upper()
+
+    if u.pakn_code:
+        u.intent = "pakn_status"
+    elif GREETING.search(folded) and len(folded.split()) <= 8:
+        u.intent = "greeting"
+    elif THANKS.search(folded) and len(folded.split()) <= 6:
+        u.intent = "thanks"
+    elif PAKN_TRIGGER.search(folded) and not u.has_plan_words:
+        u.intent = "pakn_submit"
+    elif u.office_ids and u.has_duty_words and not u.task_number:
+        u.intent = "duty"
+    return u
+
+
+def _period(text: str, folded: str, years: list[int]) -> tuple[tuple[date, date] | None, str | None]:
+    """A period the person restricts to ("quý II/2024", "trong quý I", "tháng 3")."""
+    m = re.search(r"\b(quy\s*(?:[1-4]|i{1,3}|iv)(?:\s*(?:/|nam)\s*\d{4})?|q[1-4](?:\s*/?\s*\d{4})?|"
+                  r"thang\s*\d{1,2}(?:\s*/\s*\d{4})?|6 thang (?:dau|cuoi) nam(?:\s*\d{4})?)", folded)
+    if not m:
+        return None, None
+    try:
+        from knowledge.deadlines import parse_period
+    except ImportError:  # pragma: no cover
+        return None, None
+    default_year = years[0] if years else None
+    # Without a year the service resolves the period against the plan in scope.
+    return parse_period(m[0], default_year), m[0]
+
+
+def _offices(text: str) -> list[str]:
+    try:
+        from knowledge.offices import load_offices
+    except ImportError:  # pragma: no cover
+        return []
+    matches = load_offices().find_offices_in_text(text, province=None, locality=None)
+    ids: list[str] = []
+    for m in matches:
+        oid = getattr(m, "office_id", None) or getattr(m, "id", None)
+        if oid and oid not in ids:
+            ids.append(oid)
+    return ids
