@@ -28,6 +28,8 @@ PLANS_DIR = Path(__file__).resolve().parent / "sources" / "plans"
 
 ROMAN = "IVXLĨ"
 _ROMAN_RE = re.compile(r"^(?P<num>[IVXĨ]{1,5})\s*[\.\-–:]\s*(?P<title>\S.*)$")
+# In a table's section cell the dot after the numeral is sometimes missing ("VĨ CẢI CÁCH …").
+_TABLE_SECTION_RE = re.compile(r"^(?P<num>[IVXĨ]{1,5})\s*[\.\-–:]?\s+(?P<title>[A-ZĐÀ-Ỹ].*)$")
 _NUM_RE = re.compile(r"^(?P<num>\d{1,2})\.\s*(?P<title>\S.*)$")
 _SUBNUM_RE = re.compile(r"^(?P<num>\d{1,2}\.\d{1,2})\.?\s+(?P<title>\S.*)$")
 _LETTER_RE = re.compile(r"^(?P<num>[a-zđ])\)\s*(?P<title>\S.*)$")
@@ -307,7 +309,7 @@ def _parse_table(rows: list[str], plan_id: str) -> list[Task]:
         first, task_cell, product, lead, support, deadline = (cells + [""] * 6)[:6]
         if numbered_in_text:
             if first:
-                m = _ROMAN_RE.match(first)
+                m = _TABLE_SECTION_RE.match(first)
                 if m and all(c in "IVX" for c in _fix_roman(m["num"])):
                     section = f"{_fix_roman(m['num'])}. {m['title']}"
                 elif section:  # a section title split by a page break ("… CHÍNH QUYỀN" + "ĐIỆN TỬ …")
