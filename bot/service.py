@@ -32,10 +32,14 @@ MIN_PROCEDURE_COVERAGE = 0.34
 class ChatService:
     """Turns an inbound message into a reply; thread-safe, stateless between calls but for the store."""
 
-    def __init__(self, database_url: str | None = None, engine: Any | None = None) -> None:
+    def __init__(self, database_url: str | None = None, engine: Any | None = None,
+                 phraser: Any | None = None) -> None:
+        from bot.llm import build_phraser
+
         self.state = StateStore(database_url)
         self._engine = engine
         self._lock = threading.Lock()
+        self.phraser = phraser if phraser is not None else build_phraser()
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -59,6 +63,8 @@ class ChatService:
         state = self.state.load(msg.channel, msg.user_id)
         reply, new_state = self._answer(msg, state)
         self.state.save(msg.channel, msg.user_id, new_state)
+        if self.phraser is not None:
+            reply = self.phraser.rephrase(msg.text, reply)
         return reply
 
     def forget(self, channel: str, user_id: str) -> None:
