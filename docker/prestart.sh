@@ -1,0 +1,18 @@
+#!/bin/sh
+# Wait for the database, migrate, build the knowledge store and index, then serve.
+set -e
+python - <<'PY'
+import time
+from sqlalchemy import create_engine, text
+from settings import get_settings
+url = get_settings().database_url
+for _ in range(60):
+    try:
+        with create_engine(url).connect() as c:
+            c.execute(text("select 1"))
+        break
+    except Exception:
+        time.sleep(1)
+PY
+python -m knowledge build
+exec uvicorn api.main:app --host 0.0.0.0 --port 8000 --workers "${WEB_CONCURRENCY:-2}" --proxy-headers
