@@ -307,8 +307,10 @@ class OfficeDirectory:
         """
         norm = normalise(text)
         hints = self._text_hints(norm)
-        base = _Hints(locality=fold(locality) if locality else hints.locality,
-                      province=fold(province) if province else hints.province)
+        given = self._text_hints(normalise(f"{province or ''} {locality or ''}"))
+        base = _Hints(locality=given.locality or hints.locality, province=given.province or hints.province)
+        if locality and not given.locality and not given.province:
+            base.locality = fold(locality)  # a locality the directory does not list: compare as given
         hits, _ = self._scan(norm, strict=False)
         out: list[OfficeMatch] = []
         for hit in hits:
@@ -318,6 +320,11 @@ class OfficeDirectory:
             if not any(m.office_id == best for m in out):
                 out.append(OfficeMatch(best, self._offices[best], hit.text, score, ties))
         return out
+
+    def find_offices_in_text(self, text: str, province: str | None = None, locality: str | None = None,
+                             on: date | None = None) -> list[OfficeMatch]:
+        """Alias of `find_in_text`, under the module-level function's name."""
+        return self.find_in_text(text, province=province, locality=locality, on=on)
 
     # ----------------------------------------------------------------- internals
 

@@ -333,3 +333,11 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     path = _write(tmp_path, _GOOD + '  - id: x.y\n    aliases: ["unclosed\n')
     with pytest.raises(OfficeDirectoryError, match=rf"{path}:\d+: not valid YAML"):
         load_offices(path)
+
+
+def test_cli_style_loose_locality(directory) -> None:
+    """The CLI passes what the user typed ("Hoài Nhơn", "Tây Ninh"), not the plan's full locality."""
+    got = directory.find_offices_in_text("Phòng Nội vụ", province=None, locality="Hoài Nhơn")
+    assert [m.office_id for m in got] == ["binh-dinh.tx-hoai-nhon.phong-noi-vu"]
+    got = directory.find_offices_in_text("Sở Tư pháp", province=None, locality="Tây Ninh")
+    assert [m.office_id for m in got] == ["tay-ninh.so-tu-phap"] and not got[0].ambiguous
