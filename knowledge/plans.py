@@ -461,7 +461,7 @@ def _prose_tasks(meta: PlanMeta, sections: list[Section]) -> list[Task]:
             if not lead:
                 continue
             number = ".".join(n for n in sec.numbers if n)
-            tasks.append(Task(plan_id=meta.id, key=f"duty-{number or sec.ordinal}-{i + 1}",
+            tasks.append(Task(plan_id=meta.id, key=f"duty-s{sec.ordinal:03d}-{i + 1}",
                               number=number or None, origin="prose", section=" › ".join(sec.path),
                               text=para.lstrip("- ").strip(), product=None, lead_raw=lead,
                               support_raw="", deadline_raw=None))
@@ -500,7 +500,8 @@ def _enrich(plan: Plan) -> None:
         task.lead_ids = _resolve(directory, task.lead_raw, plan.meta)
         task.support_ids = _resolve(directory, task.support_raw, plan.meta)
         if task.deadline_raw:
-            task.deadline = parse_deadline(task.deadline_raw, plan.meta.period_start)
+            task.deadline = parse_deadline(task.deadline_raw, plan.meta.period_start,
+                                           plan_end_year=plan.meta.period_end)
 
 
 def _resolve(directory, mention: str, meta: PlanMeta) -> list[str]:
