@@ -28,13 +28,16 @@ def _service():
 def ask(
     text: str = typer.Argument(..., help="Câu hỏi"),
     as_json: bool = typer.Option(False, "--json", help="In kết quả dạng JSON"),
-    user_id: str = typer.Option("cli", "--user-id", help="Mã người dùng (giữ ngữ cảnh hội thoại giữa các lần gọi)"),
+    user_id: str = typer.Option(None, "--user-id", help="Mã người dùng (giữ ngữ cảnh hội thoại giữa các lần gọi)"),
     channel: str = typer.Option("cli", "--channel"),
 ) -> None:
     """Answer one question."""
     _quiet()
     from bot.types import InboundMessage
 
+    import uuid
+
+    user_id = user_id or f"cli-{uuid.uuid4().hex[:12]}"  # no id given: a fresh conversation
     reply = _service().handle(InboundMessage(channel=channel, user_id=user_id, text=text))
     if as_json:
         typer.echo(json.dumps(reply.model_dump(), ensure_ascii=False))

@@ -137,7 +137,8 @@ class ChatService:
         short = len(u.folded.split()) <= 10
         if not last or not short or u.intent not in ("unknown", "duty"):
             return u
-        if last == "duty" and (u.is_follow_up or u.office_ids or u.period_text) and not u.fields:
+        fragment = u.is_follow_up or not u.has_duty_words  # "còn Sở Tư pháp thì sao?", "trong quý I thôi"
+        if last == "duty" and fragment and (u.is_follow_up or u.office_ids or u.period_text) and not u.fields:
             u.intent = "duty"
             u.office_ids = u.office_ids or state.get("office_ids", [])
             u.plan_ids = u.plan_ids or state.get("plan_ids", [])

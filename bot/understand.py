@@ -166,7 +166,7 @@ def understand(text: str) -> Understanding:
 
 def _period(text: str, folded: str, years: list[int]) -> tuple[tuple[date, date] | None, str | None]:
     """A period the person restricts to ("quý II/2024", "trong quý I", "tháng 3")."""
-    m = re.search(r"\b(quy\s*(?:[1-4]|i{1,3}|iv)(?:\s*(?:/|nam)\s*\d{4})?|q[1-4](?:\s*/?\s*\d{4})?|"
+    m = re.search(r"\b(quy\s*(?:iv|i{1,3}|[1-4])\b(?:\s*(?:/|nam)\s*\d{4})?|q[1-4](?:\s*/?\s*\d{4})?|"
                   r"thang\s*\d{1,2}(?:\s*/\s*\d{4})?|6 thang (?:dau|cuoi) nam(?:\s*\d{4})?)", folded)
     if not m:
         return None, None
@@ -176,7 +176,8 @@ def _period(text: str, folded: str, years: list[int]) -> tuple[tuple[date, date]
         return None, None
     default_year = years[0] if years else None
     # Without a year the service resolves the period against the plan in scope.
-    return parse_period(m[0], default_year), m[0]
+    shown = text[m.start():m.end()] if len(text) == len(folded) else m[0]
+    return parse_period(m[0], default_year), shown
 
 
 def _offices(text: str) -> list[str]:
@@ -187,7 +188,9 @@ def _offices(text: str) -> list[str]:
     matches = load_offices().find_offices_in_text(text, province=None, locality=None)
     ids: list[str] = []
     for m in matches:
-        oid = getattr(m, "office_id", None) or getattr(m, "id", None)
-        if oid and oid not in ids:
-            ids.append(oid)
+        # An ambiguous name ("Văn phòng UBND") keeps every equally good body; the plans in scope
+        # (or a clarification question) decide which one is meant.
+        for oid in (m.office_id, *m.alternatives):
+            if oid not in ids:
+                ids.append(oid)
     return ids
