@@ -204,7 +204,9 @@ class Params:
     weight_semantic: float = 0.5  # mixture weight of the embedding view
     temp_lexical: float = 0.05
     temp_semantic: float = 0.01
-    threshold: float = 0.40     # below this → khac + needs_human
+    # Below this → khac + needs_human. Measured on heldout (130): at 0.22, 75% are auto-routed with
+    # 97% accuracy and 11 of the 14 misclassifications go to the human queue instead.
+    threshold: float = 0.22
     max_embed_chars: int = 400  # embedding cost grows with length; the topic is stated early
 
 
@@ -247,8 +249,10 @@ class PaknClassifier:
         self.labels = np.array([self.slugs.index(s) for _, s in examples])
         self.lexical = TfidfIndex(self.texts)
         self.embeddings = embeddings
+        # folded keyword → keyword as written (shown with diacritics in the explanation)
         self._keywords = {
-            s: sorted({fold(k) for k in c.keywords}, key=len, reverse=True) for s, c in categories.items()
+            s: sorted({fold(k): k for k in c.keywords}.items(), key=lambda kv: -len(kv[0]))
+            for s, c in categories.items()
         }
         self._lock = threading.Lock()
         self._query_cache: dict[str, np.ndarray] = {}
@@ -307,12 +311,15 @@ class PaknClassifier:
         """Category keywords present in the folded text, longest first (for the explanation)."""
         folded = f" {fold(text)} "
         found: list[str] = []
-        for kw in self._keywords.get(slug, []):
-            if f" {kw} " in folded and not any(kw in f for f in found):
-                found.append(kw)
-            if len(found) >= limit:
+        hits: list[str] = []
+        shown: list[str] = []
+        for kw, written in self._keywords.get(slug, []):
+            if f" {kw} " in folded and not any(kw in f for f in hits):
+                hits.append(kw)
+                shown.append(written)
+            if len(shown) >= limit:
                 break
-        return found
+        return shown
 
     def classify(self, text: str) -> Classification:
         """Category, confidence and a Vietnamese explanation; low confidence → human triage."""

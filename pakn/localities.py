@@ -13,6 +13,7 @@ only counts when its province agrees. Unknown → None; the caller explains that
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,6 +30,7 @@ _PROVINCE_MARKERS = {("tinh",), ("thanh", "pho"), ("tp",)}
 _DISTRICT_MARKERS = {("huyen",), ("quan",), ("thi", "xa"), ("tx",), ("thanh", "pho"), ("tp",)}
 _WARD_MARKERS = {("xa",), ("phuong",), ("p",), ("dac", "khu"), ("thi", "tran"), ("tt",)}
 _MAX_NAME = 5
+_SEGMENT = re.compile(r"[,;\n()\[\]|]+")  # not ".": "TP.HCM", "P. Gò Dầu"
 
 
 class Locality(BaseModel):
@@ -184,8 +186,11 @@ class LocalityIndex:
         """The locality named in `text`, or None. `whole=True` when `text` is only a place name."""
         if not text or not text.strip():
             return None
-        toks = fold(text).split()
-        found = self._scan(toks, whole)
+        # A name never spans punctuation: "xã Phước Vinh, Tây Ninh" is not "xã Phước Vĩnh Tây".
+        segments = [fold(seg).split() for seg in _SEGMENT.split(text)]
+        segments = [t for t in segments if t]
+        whole = whole and len(segments) == 1
+        found = [hit for toks in segments for hit in self._scan(toks, whole)]
         if not found:
             return None
         score: dict[int, float] = defaultdict(float)

@@ -1,0 +1,113 @@
+"""Triage of one PAKN petition: topic, locality, office, due date, and the legal track.
+
+`triage()` is pure logic over data files (no database): the persistence/API layer calls it and
+stores the result, including `explanation`, so a clerk can see why a petition landed on their desk.
+
+Khiếu nại (complaints against decisions/acts) and tố cáo (denunciations of violations) are not
+PAKN: they follow Luật Khiếu nại 2011 and Luật Tố cáo 2018 with their own time limits, not the PAKN
+procedure of Nghị định 20/2008/NĐ-CP. They are flagged, routed to the body that advises on them,
+and the citizen is told which law applies.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field
+
+from pakn import fold
+from pakn.classifier import Alternative, get_classifier
+from pakn.duedates import due_at
+from pakn.localities import recognise
+from pakn.routing import load_routing, route
+
+_COMPLAINT = re.compile(r"\bkhiếu\s+nại\b|\bkhiếu\s+kiện\b")
+_DENUNCIATION = re.compile(r"\btố\s+cáo\b")
+_COMPLAINT_F = re.compile(r"\bkhieu (nai|kien)\b")
+_DENUNCIATION_F = re.compile(r"\bto cao\b")
+_HAS_DIACRITICS = re.compile(r"[àáảãạăắằẳẵặâấầẩẫậđèéẻẽẹêếềểễệìíỉĩịòóỏõọôốồổỗộơớờởỡợùúủũụưứừửữựỳýỷỹỵ]")
+
+NOTICE_COMPLAINT = (
+    "Nội dung của ông/bà có tính chất khiếu nại. Khiếu nại được giải quyết theo Luật Khiếu nại năm 2011, "
+    "không theo thủ tục tiếp nhận phản ánh, kiến nghị của Nghị định 20/2008/NĐ-CP; đơn cần ghi rõ họ tên, "
+    "địa chỉ, quyết định hoặc hành vi bị khiếu nại và gửi đến cơ quan, người đã ban hành quyết định đó."
+)
+NOTICE_DENUNCIATION = (
+    "Nội dung của ông/bà có tính chất tố cáo. Tố cáo được giải quyết theo Luật Tố cáo năm 2018, "
+    "không theo thủ tục tiếp nhận phản ánh, kiến nghị của Nghị định 20/2008/NĐ-CP; người tố cáo cần ghi rõ "
+    "họ tên, địa chỉ và được pháp luật bảo vệ, giữ bí mật."
+)
+
+
+class Triage(BaseModel):
+    """The triage decision stored with a PAKN record."""
+
+    category: str
+    category_name: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    needs_human: bool = Field(description="low confidence: goes to the human triage queue")
+    alternatives: list[Alternative] = []
+    office_id: str
+    office_name: str
+    office_contact: dict[str, str] = {}
+    locality: dict | None = Field(description="recognised place in today's units, or None")
+    location_unrecognised: bool = Field(False, description="a location was given but not recognised")
+    due_at: datetime = Field(description="processing deadline (working days, VN holidays skipped)")
+    forward_due_at: datetime = Field(description="deadline to forward it if the office lacks competence")
+    is_complaint_or_denunciation: bool
+    notice: str | None = Field(description="Vietnamese notice for the citizen, or None")
+    explanation: str
+
+
+def detect_complaint(content: str) -> tuple[bool, bool]:
+    """(is khiếu nại, is tố cáo). Uses diacritics when the text has them ("to cao" ≠ "tố cáo")."""
+    low = content.lower()
+    if _HAS_DIACRITICS.search(low):
+        return bool(_COMPLAINT.search(low)), bool(_DENUNCIATION.search(low))
+    folded = fold(content)
+    return bool(_COMPLAINT_F.search(folded)), bool(_DENUNCIATION_F.search(folded))
+
+
+def triage(content: str, location: str | None = None, *, now: datetime | None = None) -> Triage:
+    """Classify, locate, route and date one petition.
+
+    `location` is the place field of the form, if any (recognised as a whole place name); without
+    it the content itself is searched for a place. `now` is the time of receipt (default: now).
+    """
+    cfg = load_routing()
+    zone = ZoneInfo(cfg.timezone)
+    received = now or datetime.now(zone)
+
+    cls = get_classifier().classify(content)
+    complaint, denunciation = detect_complaint(content)
+    flagged = complaint or denunciation
+
+    loc = recognise(location, whole=True) if location and location.strip() else None
+    unrecognised = bool(location and location.strip()) and loc is None
+    if loc is None and not unrecognised:
+        loc = recognise(content)
+    r = route(cls.category, loc, complaint_or_denunciation=flagged, on=received.date())
+
+    notices = [n for n, on in ((NOTICE_COMPLAINT, complaint), (NOTICE_DENUNCIATION, denunciation)) if on]
+    explanation = f"{cls.explanation} {r.explanation}"
+    if unrecognised:
+        explanation += f" Không nhận diện được địa bàn “{location.strip()}”."
+    d = cfg.deadlines
+    return Triage(
+        category=cls.category,
+        category_name=cls.category_name,
+        confidence=cls.confidence,
+        needs_human=cls.needs_human,
+        alternatives=cls.alternatives,
+        office_id=r.office_id,
+        office_name=r.office_name,
+        office_contact=r.contact,
+        locality=loc.model_dump() if loc else None,
+        location_unrecognised=unrecognised,
+        due_at=due_at(received, d.processing_working_days, tz=cfg.timezone, due_time=d.due_time),
+        forward_due_at=due_at(received, d.forward_working_days, tz=cfg.timezone, due_time=d.due_time),
+        is_complaint_or_denunciation=flagged,
+        notice=" ".join(notices) or None,
+        explanation=explanation,
+    )
