@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     smtp_sender: str = "pakn@localhost"
     delivery_max_attempts: int = 5
     webhook_hmac_secret: SecretStr = SecretStr("dev-only-webhook-secret")
+    pakn_default_office_email: str = Field("vanthu@localhost", description="where PAKN goes when an office has no contact")
+    delivery_base_delay_s: float = Field(30.0, description="first retry delay; doubles per attempt (with jitter)")
+    delivery_max_delay_s: float = 3600.0
+    delivery_timeout_s: float = 10.0
+    outbox_lease_s: float = Field(300.0, description="a 'running' job older than this is reclaimed (worker crash)")
+    worker_poll_interval_s: float = 2.0
 
     # Security
     secret_key: SecretStr = SecretStr("dev-only-secret-change-me")

@@ -1,0 +1,174 @@
+"""Tables of the PAKN pipeline: the petition, its history and the transactional outbox.
+
+Why an outbox table instead of sending from the request: the petition, its 'received' event and
+the job that delivers it to the office are written in one transaction, so a crash can never leave
+a stored petition that nobody delivers, nor a delivery of a petition that was rolled back. The
+worker (`pakn.outbox`) drains the table with retries; each job's `dedupe_key` travels with the
+delivery (e-mail Message-ID, HTTP Idempotency-Key) so a re-run after a crash is recognisable.
+
+Personal data: `contact` (phone, e-mail, name) is stored because the office must be able to answer,
+but it is never logged and never returned by the public status endpoints.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from knowledge.store.models import Base
+
+# Lifecycle statuses of a petition (see pakn.service.TRANSITIONS for the allowed moves).
+RECEIVED = "received"
+FORWARDED = "forwarded"
+IN_PROGRESS = "in_progress"
+ANSWERED = "answered"
+CLOSED = "closed"
+TRANSFERRED = "transferred"
+REJECTED = "rejected"
+STATUSES = (RECEIVED, FORWARDED, IN_PROGRESS, ANSWERED, CLOSED, TRANSFERRED, REJECTED)
+
+# Outbox job kinds and statuses.
+DELIVER_OFFICE = "deliver_office"
+CITIZEN_REPLY = "citizen_reply"
+JOB_PENDING = "pending"
+JOB_RUNNING = "running"
+JOB_DONE = "done"
+JOB_DEAD = "dead"
+
+
+def utcnow() -> datetime:
+    """Timezone-aware UTC now (one clock for every timestamp the pipeline writes)."""
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes stored as UTC on every backend.
+
+    Why: SQLite keeps DateTime as text and silently drops the offset, so a due date of
+    17:00+07:00 would read back as 17:00 of an unknown zone. Converting to UTC on the way in and
+    tagging UTC on the way out gives SQLite and PostgreSQL the same, comparable values.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # noqa: ANN001 - SQLAlchemy API
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):  # noqa: ANN001 - SQLAlchemy API
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class PaknRecord(Base):
+    """One citizen petition (phản ánh, kiến nghị) and its triage result."""
+
+    __tablename__ = "pakn_records"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_pakn_channel_external"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    content: Mapped[str] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(Text)
+    locality: Mapped[dict | None] = mapped_column(JSON)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    contact: Mapped[dict | None] = mapped_column(JSON)  # {"phone","email","name"}; never logged
+    channel: Mapped[str] = mapped_column(String(32))
+    channel_user_id: Mapped[str | None] = mapped_column(String(128))
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of the submitted fields
+    requested_category: Mapped[str | None] = mapped_column(String(40))
+    category: Mapped[str] = mapped_column(String(40), index=True)
+    category_name: Mapped[str | None] = mapped_column(String(120))
+    confidence: Mapped[float] = mapped_column(Float)
+    needs_human: Mapped[bool] = mapped_column(Boolean, default=False)
+    office_id: Mapped[str | None] = mapped_column(String(80), index=True)
+    office_name: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    explanation: Mapped[str | None] = mapped_column(Text)
+    is_complaint: Mapped[bool] = mapped_column(Boolean, default=False)
+    notice: Mapped[str | None] = mapped_column(Text)
+    media: Mapped[list | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    events: Mapped[list["PaknEvent"]] = relationship(
+        back_populates="record", order_by="PaknEvent.id", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    def __repr__(self) -> str:  # never include content or contact
+        return f"<PaknRecord {self.code} {self.status}>"
+
+
+class PaknEvent(Base):
+    """One entry of a petition's history: received, a status change, a reply, a delivery outcome."""
+
+    __tablename__ = "pakn_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("pakn_records.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))  # received | transition | reply | delivered | delivery_failed
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(120))
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    record: Mapped[PaknRecord] = relationship(back_populates="events")
+
+    def __repr__(self) -> str:
+        return f"<PaknEvent {self.kind} {self.from_status}->{self.to_status}>"
+
+
+class OutboxJob(Base):
+    """A unit of outgoing work (deliver to an office, push a reply to the citizen), retried until done."""
+
+    __tablename__ = "pakn_outbox"
+    __table_args__ = (Index("ix_pakn_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("pakn_records.id", ondelete="CASCADE"), index=True)
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(12), default=JOB_PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    locked_by: Mapped[str | None] = mapped_column(String(80))
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:
+        return f"<OutboxJob {self.id} {self.kind} {self.status} attempts={self.attempts}>"
+
+
+__all__ = [
+    "PaknRecord", "PaknEvent", "OutboxJob", "STATUSES", "utcnow",
+    "RECEIVED", "FORWARDED", "IN_PROGRESS", "ANSWERED", "CLOSED", "TRANSFERRED", "REJECTED",
+    "DELIVER_OFFICE", "CITIZEN_REPLY", "JOB_PENDING", "JOB_RUNNING", "JOB_DONE", "JOB_DEAD",
+]

@@ -1,0 +1,454 @@
+"""PAKN intake and lifecycle: submit (validate → triage → store + outbox), look up, reply, transition.
+
+Why this shape:
+
+* **Transactional outbox.** `submit` writes the petition, its 'received' event and the
+  `deliver_office` job in the caller's transaction; the worker delivers later. Either all three
+  exist or none does, whatever crashes.
+* **Idempotent intake.** Channels redeliver (Zalo and Telegram retry webhooks, mobile clients
+  retry POSTs). The same `(channel, external_id)` or `idempotency_key` returns the stored
+  petition; two racing inserts are settled by the unique constraints — the loser catches the
+  IntegrityError inside a SAVEPOINT and re-reads the winner's row.
+* **Explicit lifecycle.** `TRANSITIONS` is the whole state machine; anything else raises
+  `PaknTransitionError` with a Vietnamese message, so staff tools can show it as is.
+
+Nothing here logs content or contact data: only tracking codes, ids and categories.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from pakn.errors import (
+    PaknConflictError,
+    PaknNotFoundError,
+    PaknPermissionError,
+    PaknTransitionError,
+    PaknValidationError,
+)
+from pakn.models import (
+    ANSWERED,
+    CITIZEN_REPLY,
+    CLOSED,
+    DELIVER_OFFICE,
+    FORWARDED,
+    IN_PROGRESS,
+    RECEIVED,
+    REJECTED,
+    TRANSFERRED,
+    OutboxJob,
+    PaknEvent,
+    PaknRecord,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_CONTENT_CHARS = 5000
+MAX_CONTACT_CHARS = 300
+MAX_LOCATION_CHARS = 500
+MAX_MEDIA_ITEMS = 20
+
+STATUS_VI: dict[str, str] = {
+    RECEIVED: "Đã tiếp nhận",
+    FORWARDED: "Đã chuyển đến cơ quan xử lý",
+    IN_PROGRESS: "Đang xử lý",
+    ANSWERED: "Đã có trả lời",
+    CLOSED: "Đã đóng",
+    TRANSFERRED: "Đã chuyển cơ quan khác",
+    REJECTED: "Không thụ lý",
+}
+
+# The whole lifecycle. 'answered' is reached only through add_reply (a reply needs its text);
+# 'answered' → 'in_progress' reopens a petition the citizen is not satisfied with.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    RECEIVED: frozenset({FORWARDED, IN_PROGRESS, TRANSFERRED, REJECTED}),
+    FORWARDED: frozenset({IN_PROGRESS, TRANSFERRED, REJECTED}),
+    IN_PROGRESS: frozenset({TRANSFERRED, REJECTED}),
+    ANSWERED: frozenset({CLOSED, IN_PROGRESS}),
+    TRANSFERRED: frozenset({FORWARDED, IN_PROGRESS, TRANSFERRED, REJECTED}),
+    REJECTED: frozenset(),
+    CLOSED: frozenset(),
+}
+REPLYABLE = frozenset({RECEIVED, FORWARDED, IN_PROGRESS, ANSWERED, TRANSFERRED})
+NEEDS_REASON = frozenset({TRANSFERRED, REJECTED})
+
+# Crockford base32 without I, L, O, U: readable over the phone, no 0/O or 1/I confusion.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_RE = re.compile(r"^PA-?(\d{4})-?([0-9A-Z]{4,6})$")
+CHANNEL_RE = re.compile(r"^[a-z0-9_-]{1,32}$")
+EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+EMAIL_CANDIDATE = re.compile(r"[^\s,;<>()]+@[^\s,;<>()]*")
+PHONE_CANDIDATE = re.compile(r"\+?\d[\d .\-()]{6,}\d")
+# Vietnamese mobile (03/05/07/08/09 + 8 digits) and landline (02x + 8 digits) numbers.
+PHONE_RE = re.compile(r"^(0[35789]\d{8}|02\d{9})$")
+COORDS_RE = re.compile(r"^\s*(-?\d{1,2}(?:\.\d+)?)\s*,\s*(-?\d{1,3}(?:\.\d+)?)\s*$")
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """A stored petition and whether this call created it (False: an idempotent repeat)."""
+
+    record: PaknRecord
+    created: bool
+
+
+def run_triage(content: str, location: str | None) -> Any:
+    """Triage through `pakn.triage` (imported lazily: it loads the classifier on first use)."""
+    from pakn.triage import triage
+
+    return triage(content, location)
+
+
+# Indirection so tests of pipeline mechanics can substitute a deterministic triage.
+TRIAGE: Callable[[str, str | None], Any] = run_triage
+
+
+# ---------------------------------------------------------------- validation helpers
+
+
+def normalise_code(code: str) -> str | None:
+    """'pa24117kq3m' / 'PA-2411-7KQ3M' → 'PA-2411-7KQ3M'; None when it cannot be a tracking code."""
+    m = CODE_RE.match((code or "").strip().upper())
+    return f"PA-{m[1]}-{m[2]}" if m else None
+
+
+def new_code(now: datetime | None = None) -> str:
+    """A fresh tracking code: PA-<yymm>-<5 random base32 chars> (33 million per month)."""
+    now = now or utcnow()
+    return f"PA-{now:%y%m}-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(5))
+
+
+def normalise_phone(raw: str) -> str | None:
+    """Digits of a Vietnamese phone number in national form (+84… → 0…), or None if invalid."""
+    digits = re.sub(r"\D", "", raw)
+    if raw.strip().startswith("+84") or (digits.startswith("84") and len(digits) in (11, 12)):
+        digits = "0" + digits[2:]
+    return digits if PHONE_RE.match(digits) else None
+
+
+def parse_contact(contact: str | dict | None) -> dict | None:
+    """Normalise a contact (free text or {phone,email,name}) into {"phone","email","name"}.
+
+    Free text is what chat users type ("0912 345 678", "an@gmail.com, 0912345678", "Chị Lan
+    0903…"). Anything that looks like an e-mail or a phone number must be valid, and at least one
+    of them must be present: a contact the office cannot use is worse than none.
+    """
+    if contact is None:
+        return None
+    if isinstance(contact, dict):
+        phone = str(contact.get("phone") or "").strip()
+        email = str(contact.get("email") or "").strip()
+        name = str(contact.get("name") or "").strip()
+        if not (phone or email or name):
+            return None
+        text = " ".join(x for x in (name, phone, email) if x)
+    else:
+        text = str(contact).strip()
+        if not text:
+            return None
+        phone = email = name = ""
+    if len(text) > MAX_CONTACT_CHARS:
+        raise PaknValidationError("Thông tin liên hệ quá dài (tối đa 300 ký tự).", field="contact")
+    out: dict[str, str] = {}
+    emails = [email] if email else EMAIL_CANDIDATE.findall(text)
+    for e in emails:
+        if not EMAIL_RE.match(e.strip(".")):
+            raise PaknValidationError("Địa chỉ email không hợp lệ. Vui lòng kiểm tra lại (ví dụ: ten@gmail.com).",
+                                      field="contact")
+    if emails:
+        out["email"] = emails[0].strip(".").lower()
+    rest = text
+    for e in emails:
+        rest = rest.replace(e, " ")
+    phones = [phone] if phone else PHONE_CANDIDATE.findall(rest)
+    if not phones and re.search(r"\d{4,}", rest):
+        phones = re.findall(r"\+?\d+", rest)
+    for p in phones:
+        normalised = normalise_phone(p)
+        if normalised is None:
+            raise PaknValidationError("Số điện thoại không hợp lệ. Vui lòng nhập số điện thoại Việt Nam gồm 10 chữ số "
+                                      "(ví dụ: 0912345678).", field="contact")
+        out.setdefault("phone", normalised)
+    for p in phones:
+        rest = rest.replace(p, " ")
+    leftover = re.sub(r"[\s,;:/\-]+", " ", name or rest).strip()
+    if leftover and len(leftover) <= 100:
+        out["name"] = leftover
+    if "phone" not in out and "email" not in out:
+        raise PaknValidationError("Thông tin liên hệ cần có số điện thoại hoặc email hợp lệ để cơ quan phản hồi.",
+                                  field="contact")
+    return out
+
+
+def parse_coordinates(location: str | None) -> tuple[float, float] | None:
+    """'10.77,106.70' → (lat, lon) when the location is a map pin inside Việt Nam's bounding box."""
+    m = COORDS_RE.match(location or "")
+    if not m:
+        return None
+    lat, lon = float(m[1]), float(m[2])
+    if not (8.0 <= lat <= 24.0 and 102.0 <= lon <= 118.0):
+        raise PaknValidationError("Vị trí bản đồ nằm ngoài lãnh thổ Việt Nam. Vui lòng kiểm tra lại.", field="location")
+    return lat, lon
+
+
+def _locality_known(location: str) -> bool:
+    """Whether the location field names a ward or province `pakn.localities` recognises."""
+    from pakn.localities import recognise
+
+    return recognise(location, whole=True) is not None
+
+
+def _validate_content(content: str | None) -> str:
+    text = (content or "").strip()
+    if not text:
+        raise PaknValidationError("Nội dung phản ánh không được để trống.", field="content")
+    if len(text) > MAX_CONTENT_CHARS:
+        raise PaknValidationError(f"Nội dung phản ánh quá dài ({len(text)} ký tự); tối đa {MAX_CONTENT_CHARS} ký tự.",
+                                  field="content")
+    return text
+
+
+def _fingerprint(content: str, location: str | None, channel: str) -> str:
+    blob = json.dumps([content, location or "", channel], ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _find_existing(session: Session, channel: str, external_id: str | None,
+                   idempotency_key: str | None) -> PaknRecord | None:
+    conds = []
+    if external_id:
+        conds.append((PaknRecord.channel == channel) & (PaknRecord.external_id == external_id))
+    if idempotency_key:
+        conds.append(PaknRecord.idempotency_key == idempotency_key)
+    if not conds:
+        return None
+    return session.scalars(select(PaknRecord).where(or_(*conds)).limit(1)).first()
+
+
+def _check_repeat(existing: PaknRecord, fingerprint: str, idempotency_key: str | None) -> None:
+    # Same key, different petition: a client bug; answering with the other petition would mislead.
+    if idempotency_key and existing.idempotency_key == idempotency_key and existing.fingerprint != fingerprint:
+        raise PaknConflictError("Khóa Idempotency-Key này đã được dùng cho một phản ánh khác.", field="idempotency_key")
+
+
+# ---------------------------------------------------------------- intake
+
+
+def submit(session: Session, *, content: str, location: str | None, contact: str | dict | None, channel: str,
+           channel_user_id: str | None = None, external_id: str | None = None,
+           idempotency_key: str | None = None, media: list | None = None,
+           requested_category: str | None = None) -> PaknRecord:
+    """Validate, triage and store a petition with its delivery job; idempotent. See `submit_result`."""
+    return submit_result(session, content=content, location=location, contact=contact, channel=channel,
+                         channel_user_id=channel_user_id, external_id=external_id,
+                         idempotency_key=idempotency_key, media=media,
+                         requested_category=requested_category).record
+
+
+def submit_result(session: Session, *, content: str, location: str | None, contact: str | dict | None,
+                  channel: str, channel_user_id: str | None = None, external_id: str | None = None,
+                  idempotency_key: str | None = None, media: list | None = None,
+                  requested_category: str | None = None) -> SubmitResult:
+    """Store a petition, its 'received' event and its `deliver_office` job in the caller's transaction.
+
+    Returns the existing petition (created=False) when `(channel, external_id)` or
+    `idempotency_key` was seen before. The caller commits (e.g. `session_scope`).
+    """
+    content = _validate_content(content)
+    channel = (channel or "").strip().lower()
+    if not CHANNEL_RE.match(channel):
+        raise PaknValidationError("Kênh gửi không hợp lệ.", field="channel")
+    location = (location or "").strip() or None
+    if location and len(location) > MAX_LOCATION_CHARS:
+        raise PaknValidationError("Địa điểm quá dài (tối đa 500 ký tự).", field="location")
+    external_id = (external_id or "").strip()[:200] or None
+    idempotency_key = (idempotency_key or "").strip() or None
+    if idempotency_key and len(idempotency_key) > 200:
+        raise PaknValidationError("Idempotency-Key quá dài (tối đa 200 ký tự).", field="idempotency_key")
+    if media is not None and (not isinstance(media, list) or len(media) > MAX_MEDIA_ITEMS):
+        raise PaknValidationError("Tệp đính kèm không hợp lệ (tối đa 20 tệp).", field="media")
+    fingerprint = _fingerprint(content, location, channel)
+
+    existing = _find_existing(session, channel, external_id, idempotency_key)
+    if existing is not None:
+        _check_repeat(existing, fingerprint, idempotency_key)
+        log.info("pakn repeat submission", extra={"pakn_code": existing.code, "channel": channel})
+        return SubmitResult(existing, False)
+
+    contact_data = parse_contact(contact)
+    coords = parse_coordinates(location)
+    if location and coords is None and not _locality_known(location):
+        raise PaknValidationError(
+            "Không xác định được địa bàn trong địa điểm đã nhập. Vui lòng ghi rõ xã/phường và tỉnh/thành phố "
+            "(ví dụ: “phường Bến Thành, TP. Hồ Chí Minh”).", field="location")
+    t = TRIAGE(content, location)
+
+    now = utcnow()
+    for _attempt in range(5):
+        record = PaknRecord(
+            code=new_code(now), content=content, location=location, locality=t.locality,
+            latitude=coords[0] if coords else None, longitude=coords[1] if coords else None,
+            contact=contact_data, channel=channel, channel_user_id=channel_user_id, external_id=external_id,
+            idempotency_key=idempotency_key, fingerprint=fingerprint, requested_category=requested_category,
+            category=t.category, category_name=getattr(t, "category_name", None), confidence=float(t.confidence),
+            needs_human=bool(t.needs_human), office_id=t.office_id, office_name=t.office_name, status=RECEIVED,
+            due_at=t.due_at, explanation=t.explanation, is_complaint=bool(t.is_complaint_or_denunciation),
+            notice=t.notice, media=media or None, created_at=now, updated_at=now,
+        )
+        record.events.append(PaknEvent(kind="received", from_status=None, to_status=RECEIVED,
+                                       actor=f"channel:{channel}", note=None, at=now))
+        try:
+            with session.begin_nested():
+                session.add(record)
+                session.flush()
+                session.add(_delivery_job(record, 1, now))
+                session.flush()
+        except IntegrityError:
+            session.expunge(record) if record in session else None
+            winner = _find_existing(session, channel, external_id, idempotency_key)
+            if winner is not None:  # lost a race against the same submission
+                _check_repeat(winner, fingerprint, idempotency_key)
+                log.info("pakn concurrent repeat settled", extra={"pakn_code": winner.code})
+                return SubmitResult(winner, False)
+            continue  # tracking-code collision: draw another code
+        log.info("pakn received", extra={"pakn_code": record.code, "category": record.category,
+                                         "office_id": record.office_id, "channel": channel})
+        return SubmitResult(record, True)
+    raise RuntimeError("could not allocate a unique PAKN code")  # pragma: no cover - 5 collisions in a row
+
+
+def _delivery_job(record: PaknRecord, n: int, now: datetime) -> OutboxJob:
+    return OutboxJob(kind=DELIVER_OFFICE, record_id=record.id, status="pending", attempts=0, next_attempt_at=now,
+                     payload={"code": record.code, "office_id": record.office_id},
+                     dedupe_key=f"{DELIVER_OFFICE}:{record.code}:{record.office_id or '-'}:{n}",
+                     created_at=now, updated_at=now)
+
+
+# ---------------------------------------------------------------- lookup and lifecycle
+
+
+def get_by_code(session: Session, code: str) -> PaknRecord | None:
+    """The petition with this tracking code (any spelling `normalise_code` accepts), or None."""
+    norm = normalise_code(code)
+    if norm is None:
+        return None
+    return session.scalars(select(PaknRecord).where(PaknRecord.code == norm)).first()
+
+
+def _require(session: Session, code: str, *, lock: bool = True) -> PaknRecord:
+    norm = normalise_code(code)
+    record = None
+    if norm is not None:
+        stmt = select(PaknRecord).where(PaknRecord.code == norm)
+        if lock:
+            stmt = stmt.with_for_update()  # serialise staff actions on one petition (PostgreSQL)
+        record = session.scalars(stmt).first()
+    if record is None:
+        raise PaknNotFoundError(f"Không tìm thấy phản ánh có mã {code}.")
+    return record
+
+
+def _change_status(record: PaknRecord, to_status: str, actor: str, note: str | None, now: datetime) -> None:
+    record.events.append(PaknEvent(kind="transition", from_status=record.status, to_status=to_status,
+                                   actor=actor, note=note, at=now))
+    record.status = to_status
+    record.updated_at = now
+
+
+def transition(session: Session, code: str, to_status: str, actor: str, note: str | None = None, *,
+               office_id: str | None = None) -> PaknRecord:
+    """Move a petition along its lifecycle; 'transferred' needs the new `office_id` and a reason.
+
+    A transfer re-routes the petition and enqueues a delivery to the new office in the same
+    transaction; 'rejected' needs a reason the citizen will see.
+    """
+    actor = (actor or "").strip()[:120]
+    if not actor:
+        raise PaknValidationError("Thiếu người thực hiện (actor).", field="actor")
+    note = (note or "").strip() or None
+    if note and len(note) > MAX_CONTENT_CHARS:
+        raise PaknValidationError("Ghi chú quá dài (tối đa 5000 ký tự).", field="note")
+    if to_status == ANSWERED:
+        raise PaknTransitionError("Trạng thái “Đã có trả lời” chỉ đạt được khi cơ quan gửi nội dung trả lời.")
+    if to_status not in TRANSITIONS:
+        raise PaknTransitionError(f"Trạng thái “{to_status}” không tồn tại.")
+    if to_status in NEEDS_REASON and not note:
+        raise PaknValidationError(f"Cần ghi rõ lý do khi chuyển sang “{STATUS_VI[to_status]}”.", field="note")
+    record = _require(session, code)
+    if to_status not in TRANSITIONS[record.status]:
+        raise PaknTransitionError(f"Không thể chuyển phản ánh {record.code} từ “{STATUS_VI[record.status]}” "
+                                  f"sang “{STATUS_VI[to_status]}”.")
+    now = utcnow()
+    if to_status == TRANSFERRED:
+        from pakn.delivery import find_office
+
+        if not office_id:
+            raise PaknValidationError("Cần chọn cơ quan tiếp nhận khi chuyển phản ánh.", field="office_id")
+        if office_id == record.office_id:
+            raise PaknValidationError("Cơ quan tiếp nhận mới trùng với cơ quan hiện tại.", field="office_id")
+        office = find_office(session, office_id)
+        if office is None:
+            raise PaknValidationError(f"Không tìm thấy cơ quan “{office_id}”.", field="office_id")
+        _change_status(record, TRANSFERRED, actor, note, now)
+        record.office_id, record.office_name = office.id, office.name
+        n = session.scalar(select(func.count()).select_from(OutboxJob).where(
+            OutboxJob.record_id == record.id, OutboxJob.kind == DELIVER_OFFICE)) or 0
+        session.add(_delivery_job(record, n + 1, now))
+    else:
+        _change_status(record, to_status, actor, note, now)
+    session.flush()
+    log.info("pakn transition", extra={"pakn_code": record.code, "to_status": to_status})
+    return record
+
+
+def add_reply(session: Session, code: str, office_id: str, text: str) -> PaknRecord:
+    """Record an office's answer: a 'reply' event, status → answered, and a `citizen_reply` job."""
+    text = (text or "").strip()
+    if not text:
+        raise PaknValidationError("Nội dung trả lời không được để trống.", field="text")
+    if len(text) > MAX_CONTENT_CHARS:
+        raise PaknValidationError("Nội dung trả lời quá dài (tối đa 5000 ký tự).", field="text")
+    record = _require(session, code)
+    if record.office_id and office_id != record.office_id:
+        raise PaknPermissionError(f"Cơ quan “{office_id}” không phụ trách phản ánh {record.code}.")
+    if record.status not in REPLYABLE:
+        raise PaknTransitionError(f"Phản ánh {record.code} đang ở trạng thái “{STATUS_VI[record.status]}”, "
+                                  "không thể trả lời.")
+    now = utcnow()
+    reply = PaknEvent(kind="reply", from_status=record.status, to_status=ANSWERED, actor=office_id, note=text, at=now)
+    record.events.append(reply)
+    if record.status != ANSWERED:
+        _change_status(record, ANSWERED, office_id, None, now)
+    session.flush()  # assigns reply.id for the dedupe key
+    message = f"Phản ánh {record.code} đã có trả lời của {record.office_name or office_id}:\n{text}"
+    session.add(OutboxJob(kind=CITIZEN_REPLY, record_id=record.id, status="pending", attempts=0,
+                          next_attempt_at=now, created_at=now, updated_at=now,
+                          payload={"code": record.code, "channel": record.channel,
+                                   "user_id": record.channel_user_id, "text": message},
+                          dedupe_key=f"{CITIZEN_REPLY}:{record.code}:{reply.id}"))
+    session.flush()
+    log.info("pakn reply", extra={"pakn_code": record.code, "office_id": office_id})
+    return record
+
+
+def replies(record: PaknRecord) -> list[PaknEvent]:
+    """The office replies of a petition, oldest first."""
+    return [e for e in record.events if e.kind == "reply"]
+
+
+__all__ = [
+    "SubmitResult", "submit", "submit_result", "get_by_code", "transition", "add_reply", "replies",
+    "normalise_code", "new_code", "parse_contact", "parse_coordinates", "TRANSITIONS", "STATUS_VI",
+    "MAX_CONTENT_CHARS",
+]
