@@ -36,6 +36,7 @@ class ChatService:
                  phraser: Any | None = None) -> None:
         from bot.llm import build_phraser
 
+        self.url = database_url
         self.state = StateStore(database_url)
         self._engine = engine
         self._lock = threading.Lock()
@@ -164,7 +165,7 @@ class ChatService:
         period = u.period
         if u.period_text and period is None:
             period = self._period_in_scope(u.period_text, plan_ids)
-        tasks = duty_answers.tasks_for(u.office_ids, plan_ids, period)
+        tasks = duty_answers.tasks_for(u.office_ids, plan_ids, period, self.url)
         new_state = {**state, "last_intent": "duty", "office_ids": u.office_ids, "plan_ids": plan_ids,
                      "period_text": u.period_text}
         if not tasks:

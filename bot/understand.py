@@ -177,6 +177,8 @@ def _period(text: str, folded: str, years: list[int]) -> tuple[tuple[date, date]
     default_year = years[0] if years else None
     # Without a year the service resolves the period against the plan in scope.
     shown = text[m.start():m.end()] if len(text) == len(folded) else m[0]
+    if default_year is None:
+        return None, shown  # "quý IV" alone: the plan in scope gives the year
     return parse_period(m[0], default_year), shown
 
 

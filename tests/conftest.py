@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
 
@@ -15,6 +16,12 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ENV", "test")
+
+# Everything that uses the default settings writes into a throwaway directory, never into var/.
+_TMP = tempfile.mkdtemp(prefix="trolyhc-tests-")
+os.environ["DATABASE_URL"] = f"sqlite:///{_TMP}/default.db"
+os.environ["CHROMA_PATH"] = f"{_TMP}/chroma"
+os.environ["INDEX_DIR"] = f"{_TMP}/index"
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -63,3 +70,13 @@ def db_url(request: pytest.FixtureRequest) -> str:
     url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
     migrate(url)
     return url
+
+
+@pytest.fixture(scope="session")
+def default_store() -> str:
+    """The default (settings) database, migrated and built from the shipped sources."""
+    from bot.setup import ensure_ready
+    from settings import get_settings
+
+    ensure_ready()
+    return get_settings().database_url

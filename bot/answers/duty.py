@@ -8,7 +8,8 @@ from knowledge.duties import TaskView, find_tasks
 from knowledge.plans import get_plan, load_plans
 from knowledge.store import session_scope
 
-MAX_LISTED = 12
+MAX_LISTED = 25  # a complete list matters more than brevity; channels split long replies
+BRIEF_ABOVE = 8  # longer lists drop the product line
 
 
 def office_name(office_id: str) -> str:
@@ -18,8 +19,8 @@ def office_name(office_id: str) -> str:
     return office.name if office is not None else office_id
 
 
-def tasks_for(office_ids: list[str], plan_ids: list[str], period) -> list[TaskView]:
-    with session_scope() as session:
+def tasks_for(office_ids: list[str], plan_ids: list[str], period, url: str | None = None) -> list[TaskView]:
+    with session_scope(url) as session:
         return find_tasks(session, office_ids=office_ids, plan_ids=plan_ids or None, period=period,
                           origin="table" if period else None)
 
@@ -47,12 +48,12 @@ def clarify_locality(office_label: str, tasks: list[TaskView]) -> Reply:
     return Reply(reply="\n".join(lines), intent="clarify", answered=True, suggestions=suggestions)
 
 
-def task_line(t: TaskView, *, with_offices: bool = True) -> str:
+def task_line(t: TaskView, *, with_offices: bool = True, brief: bool = False) -> str:
     label = f"Nhiệm vụ {t.number}" if t.origin == "table" and t.number else f"Mục {t.number}" if t.number else ""
     head = f"{label}: " if label else ""
     text = t.text if len(t.text) <= 260 else t.text[:257].rsplit(" ", 1)[0] + "…"
     parts = [f"- {head}{text}"]
-    if t.product and t.origin == "table":
+    if t.product and t.origin == "table" and not brief:
         prod = t.product if len(t.product) <= 160 else t.product[:157].rsplit(" ", 1)[0] + "…"
         parts.append(f"  Sản phẩm: {prod}")
     if with_offices and t.lead:
@@ -79,14 +80,15 @@ def duty_reply(office_ids: list[str], tasks: list[TaskView], period_text: str | 
     plan_names = sorted({get_plan(t.plan_id).meta.short_name for t in tasks})
     scope = f" trong {period_text}" if period_text else ""
     lines = [f"{label} — {'; '.join(plan_names)}{scope}:"]
+    brief = len(lead) + len(support) > BRIEF_ABOVE
     if lead:
         lines.append(f"Chủ trì {len(lead)} nhiệm vụ:")
-        lines += [task_line(t, with_offices=False) for t in lead[:MAX_LISTED]]
+        lines += [task_line(t, with_offices=False, brief=brief) for t in lead[:MAX_LISTED]]
         if len(lead) > MAX_LISTED:
             lines.append(f"… và {len(lead) - MAX_LISTED} nhiệm vụ khác.")
     if support:
         lines.append(f"Phối hợp {len(support)} nhiệm vụ:")
-        lines += [task_line(t) for t in support[:MAX_LISTED // 2]]
+        lines += [task_line(t, brief=brief) for t in support[:MAX_LISTED // 2]]
         if len(support) > MAX_LISTED // 2:
             lines.append(f"… và {len(support) - MAX_LISTED // 2} nhiệm vụ phối hợp khác.")
     shown = lead[:MAX_LISTED] + support[:MAX_LISTED // 2]

@@ -1,0 +1,80 @@
+"""Staff duty answers: listing by office and period, clarification, follow-ups, honest refusals."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from bot.service import ChatService
+from bot.types import InboundMessage
+
+
+@pytest.fixture(scope="module")
+def service(default_store):
+    return ChatService()
+
+
+def ask(service, text, user=None):
+    return service.handle(InboundMessage(channel="test", user_id=user or uuid.uuid4().hex, text=text))
+
+
+def test_duties_of_an_office_in_a_quarter(service):
+    r = ask(service, "phong noi vu hoai nhon phai lam gi trong quy IV/2021")
+    assert r.intent == "duty" and r.answered
+    assert "hài lòng" in r.reply and "Chỉ số CCHC của thị xã năm 2021" in r.reply
+    assert "Quý I/2021" not in r.reply  # first-quarter tasks are filtered out
+    assert all(c.source == "hoainhon-cchc-2021" for c in r.citations)
+
+
+def test_duties_without_diacritics_match_accented(service):
+    a = ask(service, "Sở Nội vụ tỉnh Tây Ninh chủ trì những nhiệm vụ nào năm 2024?")
+    b = ask(service, "so noi vu tinh tay ninh chu tri nhung nhiem vu nao nam 2024")
+    assert a.reply == b.reply
+    assert "Nhiệm vụ 1: Ban hành Kế hoạch CCHC năm 2024" in a.reply and "Nhiệm vụ 31:" in a.reply
+
+
+def test_ambiguous_office_asks_which_locality(service):
+    user = uuid.uuid4().hex
+    r = ask(service, "Văn phòng UBND có những nhiệm vụ gì?", user)
+    assert r.intent == "clarify"
+    assert {"Thị xã Hoài Nhơn", "Tỉnh Tây Ninh"} <= set(r.suggestions)
+    follow = ask(service, "Hoài Nhơn", user)
+    assert follow.intent == "duty" and "Phòng họp không giấy" in follow.reply
+
+
+def test_follow_up_switches_office_keeps_plan(service):
+    user = uuid.uuid4().hex
+    ask(service, "Sở Nội vụ tỉnh Tây Ninh chủ trì những nhiệm vụ nào năm 2024?", user)
+    r = ask(service, "còn Văn phòng UBND tỉnh thì sao?", user)
+    assert r.intent == "duty" and "Bộ Chỉ số" in r.reply
+    assert all(c.source == "tayninh-cchc-2024" for c in r.citations)
+
+
+def test_follow_up_restricts_period(service):
+    user = uuid.uuid4().hex
+    ask(service, "Phòng Nội vụ Hoài Nhơn làm gì?", user)
+    r = ask(service, "trong quý IV thôi", user)
+    assert r.intent == "duty" and "Quý IV/2021" in r.reply and "Quý I/2021" not in r.reply
+
+
+def test_state_survives_a_new_service_instance(service):
+    user = uuid.uuid4().hex
+    ask(service, "Sở Nội vụ tỉnh Tây Ninh chủ trì những nhiệm vụ nào năm 2024?", user)
+    restarted = ChatService()
+    r = ask(restarted, "còn Sở Tư pháp thì sao?", user)
+    assert r.intent == "duty" and "Phổ biến giáo dục pháp luật" in r.reply
+
+
+def test_other_province_plan_is_refused(service):
+    r = ask(service, "Kế hoạch CCHC năm 2024 của tỉnh Bình Dương có bao nhiêu nhiệm vụ?")
+    assert r.answered is False and "Bình Dương" in r.reply and "Cổng Dịch vụ công" in r.reply
+
+
+def test_year_without_plan_is_refused(service):
+    r = ask(service, "Phòng Nội vụ Hoài Nhơn phải làm gì năm 2019?")
+    assert r.answered is False and "2019" in r.reply
+
+
+def test_weather_is_out_of_scope(service):
+    r = ask(service, "Thời tiết Tây Ninh ngày mai thế nào?")
+    assert r.answered is False and r.intent == "out_of_scope"
