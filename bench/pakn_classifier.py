@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pakn.classifier import HELDOUT_PATH, get_classifier, load_examples  # noqa: E402
-from pakn.triage import triage  # noqa: E402
+from pakn.classifier import HELDOUT_PATH, get_classifier, load_examples
+from pakn.triage import triage
 
 
 def main() -> None:

@@ -32,4 +32,4 @@ def slugify(name: str) -> str:
     return "-".join(tokens(name))
 
 
-__all__ = ["fold", "tokens", "slugify"]
+__all__ = ["fold", "slugify", "tokens"]

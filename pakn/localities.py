@@ -243,4 +243,4 @@ def province_by_slug(slug: str) -> Locality | None:
     return None
 
 
-__all__ = ["Locality", "recognise", "province_by_slug", "slugify"]
+__all__ = ["Locality", "province_by_slug", "recognise", "slugify"]

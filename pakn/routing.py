@@ -53,7 +53,7 @@ class RoutingConfig(BaseModel):
     complaint_or_denunciation: Rule
 
     @model_validator(mode="after")
-    def _check(self) -> "RoutingConfig":
+    def _check(self) -> RoutingConfig:
         for slug, rule in [*self.categories.items(), ("complaint_or_denunciation", self.complaint_or_denunciation)]:
             if rule.body not in self.bodies:
                 raise ValueError(f"routing.yaml: {slug} names unknown body {rule.body!r}")
@@ -92,7 +92,7 @@ def _directory():
         from knowledge.offices import load_offices
 
         return load_offices()
-    except Exception as exc:  # absent or broken directory must not stop PAKN intake
+    except Exception as exc:  # noqa: BLE001 - absent or broken directory must not stop PAKN intake
         log.debug("office directory unavailable: %s", exc)
         return None
 
