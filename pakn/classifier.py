@@ -22,10 +22,10 @@ import hashlib
 import logging
 import math
 import threading
-from itertools import pairwise
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
