@@ -4,6 +4,8 @@
 PY ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
+# The CPU build of torch lies on disk on these machines; without it pip would fetch a CUDA build.
+PIP_EXTRA := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -14,10 +16,10 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 install: $(BIN)/python
-	$(BIN)/pip install -q -c constraints.txt -e .
+	$(BIN)/pip install -q $(PIP_EXTRA) -c constraints.txt -e .
 
 install-dev: $(BIN)/python
-	$(BIN)/pip install -q -c constraints.txt -e ".[dev,st]"
+	$(BIN)/pip install -q $(PIP_EXTRA) -c constraints.txt -e ".[dev,st]"
 
 build: install
 	$(BIN)/python -m knowledge build
