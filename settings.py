@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = 60
     max_body_bytes: int = 64_000
 
+    # Staff console (console/)
+    console_session_hours: float = Field(8.0, description="a console login lasts one working day")
+    console_cookie_secure: bool = Field(True, description="Secure flag on console cookies; only tests over "
+                                                          "plain http://testserver turn it off")
+    console_login_max_failures: int = Field(5, description="failed logins per e-mail per window before 429")
+    console_login_max_failures_ip: int = Field(20, description="failed logins per client address per window")
+    console_login_window_s: int = 900
+
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> "Settings":
         if self.env == "production":
