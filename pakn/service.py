@@ -7,8 +7,8 @@ Why this shape:
   exist or none does, whatever crashes.
 * **Idempotent intake.** Channels redeliver (Zalo and Telegram retry webhooks, mobile clients
   retry POSTs). The same `(channel, external_id)` or `idempotency_key` returns the stored
-  petition; two racing inserts are settled by the unique constraints — the loser catches the
-  IntegrityError inside a SAVEPOINT and re-reads the winner's row.
+  petition; two racing inserts are settled by the unique constraints — the loser's
+  `INSERT … ON CONFLICT DO NOTHING` inserts nothing and it re-reads the winner's row.
 * **Explicit lifecycle.** `TRANSITIONS` is the whole state machine; anything else raises
   `PaknTransitionError` with a Vietnamese message, so staff tools can show it as is.
 
@@ -26,7 +26,6 @@ from datetime import datetime
 from typing import Any, Callable
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pakn.errors import (
@@ -202,6 +201,22 @@ def parse_coordinates(location: str | None) -> tuple[float, float] | None:
     return lat, lon
 
 
+_PII_PATTERNS = (
+    re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),           # e-mail
+    re.compile(r"(?<!\d)(?:\+?84|0)(?:[\s.\-]?\d){9,10}(?!\d)"),           # phone
+    re.compile(r"(?<!\d)\d{12}(?!\d)|(?<!\d)\d{9}(?!\d)"),                 # CCCD (12) / CMND (9)
+)
+
+
+def redact(text: str | None) -> str | None:
+    """Mask e-mails, phone numbers and CCCD/CMND numbers (for public Open311 descriptions)."""
+    if not text:
+        return text
+    for rx in _PII_PATTERNS:
+        text = rx.sub("[đã ẩn]", text)
+    return text
+
+
 def _locality_known(location: str) -> bool:
     """Whether the location field names a ward or province `pakn.localities` recognises."""
     from pakn.localities import recognise
@@ -248,22 +263,24 @@ def _check_repeat(existing: PaknRecord, fingerprint: str, idempotency_key: str |
 def submit(session: Session, *, content: str, location: str | None, contact: str | dict | None, channel: str,
            channel_user_id: str | None = None, external_id: str | None = None,
            idempotency_key: str | None = None, media: list | None = None,
-           requested_category: str | None = None) -> PaknRecord:
+           requested_category: str | None = None, coordinates: tuple[float, float] | None = None) -> PaknRecord:
     """Validate, triage and store a petition with its delivery job; idempotent. See `submit_result`."""
     return submit_result(session, content=content, location=location, contact=contact, channel=channel,
                          channel_user_id=channel_user_id, external_id=external_id,
                          idempotency_key=idempotency_key, media=media,
-                         requested_category=requested_category).record
+                         requested_category=requested_category, coordinates=coordinates).record
 
 
 def submit_result(session: Session, *, content: str, location: str | None, contact: str | dict | None,
                   channel: str, channel_user_id: str | None = None, external_id: str | None = None,
                   idempotency_key: str | None = None, media: list | None = None,
-                  requested_category: str | None = None) -> SubmitResult:
+                  requested_category: str | None = None,
+                  coordinates: tuple[float, float] | None = None) -> SubmitResult:
     """Store a petition, its 'received' event and its `deliver_office` job in the caller's transaction.
 
     Returns the existing petition (created=False) when `(channel, external_id)` or
-    `idempotency_key` was seen before. The caller commits (e.g. `session_scope`).
+    `idempotency_key` was seen before. The caller commits (e.g. `session_scope`). `coordinates`
+    is a map pin sent apart from the address (Open311 lat/long).
     """
     content = _validate_content(content)
     channel = (channel or "").strip().lower()
@@ -288,44 +305,57 @@ def submit_result(session: Session, *, content: str, location: str | None, conta
 
     contact_data = parse_contact(contact)
     coords = parse_coordinates(location)
-    if location and coords is None and not _locality_known(location):
+    if coordinates is not None:
+        coords = parse_coordinates(f"{coordinates[0]},{coordinates[1]}")
+    if location and parse_coordinates(location) is None and not _locality_known(location):
         raise PaknValidationError(
             "Không xác định được địa bàn trong địa điểm đã nhập. Vui lòng ghi rõ xã/phường và tỉnh/thành phố "
             "(ví dụ: “phường Bến Thành, TP. Hồ Chí Minh”).", field="location")
     t = TRIAGE(content, location)
 
     now = utcnow()
+    values = dict(
+        content=content, location=location, locality=t.locality,
+        latitude=coords[0] if coords else None, longitude=coords[1] if coords else None,
+        contact=contact_data, channel=channel, channel_user_id=channel_user_id, external_id=external_id,
+        idempotency_key=idempotency_key, fingerprint=fingerprint, requested_category=requested_category,
+        category=t.category, category_name=getattr(t, "category_name", None), confidence=float(t.confidence),
+        needs_human=bool(t.needs_human), office_id=t.office_id, office_name=t.office_name, status=RECEIVED,
+        due_at=t.due_at, explanation=t.explanation, is_complaint=bool(t.is_complaint_or_denunciation),
+        notice=t.notice, media=media or None, created_at=now, updated_at=now,
+    )
     for _attempt in range(5):
-        record = PaknRecord(
-            code=new_code(now), content=content, location=location, locality=t.locality,
-            latitude=coords[0] if coords else None, longitude=coords[1] if coords else None,
-            contact=contact_data, channel=channel, channel_user_id=channel_user_id, external_id=external_id,
-            idempotency_key=idempotency_key, fingerprint=fingerprint, requested_category=requested_category,
-            category=t.category, category_name=getattr(t, "category_name", None), confidence=float(t.confidence),
-            needs_human=bool(t.needs_human), office_id=t.office_id, office_name=t.office_name, status=RECEIVED,
-            due_at=t.due_at, explanation=t.explanation, is_complaint=bool(t.is_complaint_or_denunciation),
-            notice=t.notice, media=media or None, created_at=now, updated_at=now,
-        )
-        record.events.append(PaknEvent(kind="received", from_status=None, to_status=RECEIVED,
-                                       actor=f"channel:{channel}", note=None, at=now))
-        try:
-            with session.begin_nested():
-                session.add(record)
-                session.flush()
-                session.add(_delivery_job(record, 1, now))
-                session.flush()
-        except IntegrityError:
-            session.expunge(record) if record in session else None
+        # INSERT … ON CONFLICT DO NOTHING instead of catching IntegrityError in a SAVEPOINT: the
+        # transaction stays usable on both backends (pysqlite's implicit transactions make
+        # SAVEPOINT-only transactions commit on RELEASE), and PostgreSQL waits for a racing
+        # insert of the same key to commit, so the re-read below sees the winner.
+        new_id = session.execute(
+            _insert_ignore(session).values(code=new_code(now), **values).returning(PaknRecord.id)).scalar()
+        if new_id is None:
             winner = _find_existing(session, channel, external_id, idempotency_key)
             if winner is not None:  # lost a race against the same submission
                 _check_repeat(winner, fingerprint, idempotency_key)
                 log.info("pakn concurrent repeat settled", extra={"pakn_code": winner.code})
                 return SubmitResult(winner, False)
             continue  # tracking-code collision: draw another code
+        record = session.get(PaknRecord, new_id)
+        record.events.append(PaknEvent(kind="received", from_status=None, to_status=RECEIVED,
+                                       actor=f"channel:{channel}", note=None, at=now))
+        session.add(_delivery_job(record, 1, now))
+        session.flush()
         log.info("pakn received", extra={"pakn_code": record.code, "category": record.category,
                                          "office_id": record.office_id, "channel": channel})
         return SubmitResult(record, True)
     raise RuntimeError("could not allocate a unique PAKN code")  # pragma: no cover - 5 collisions in a row
+
+
+def _insert_ignore(session: Session):
+    """`INSERT INTO pakn_records … ON CONFLICT DO NOTHING` for the session's backend."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(PaknRecord).on_conflict_do_nothing()
 
 
 def _delivery_job(record: PaknRecord, n: int, now: datetime) -> OutboxJob:
@@ -450,5 +480,5 @@ def replies(record: PaknRecord) -> list[PaknEvent]:
 __all__ = [
     "SubmitResult", "submit", "submit_result", "get_by_code", "transition", "add_reply", "replies",
     "normalise_code", "new_code", "parse_contact", "parse_coordinates", "TRANSITIONS", "STATUS_VI",
-    "MAX_CONTENT_CHARS",
+    "MAX_CONTENT_CHARS", "redact",
 ]

@@ -1,0 +1,67 @@
+"""A real HTTP server on 127.0.0.1 standing in for an office's case-management system.
+
+It verifies the `X-Signature: sha256=<hex>` HMAC of the raw body, honours `Idempotency-Key`
+(a repeat is answered 200 but not accepted twice), and can answer a scripted sequence of status
+codes first (e.g. [500, 500]) to exercise retries.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class WebhookReceiver:
+    def __init__(self, secret: str, script: list[int] | None = None) -> None:
+        self.secret = secret.encode()
+        self.script = list(script or [])
+        self.requests: list[dict] = []      # every request, as received
+        self.accepted: dict[str, dict] = {}  # idempotency key → document, first delivery only
+        self.bad_signatures = 0
+        self.lock = threading.Lock()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:  # keep test output clean
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                sig = self.headers.get("X-Signature", "")
+                key = self.headers.get("Idempotency-Key", "")
+                expected = "sha256=" + hmac.new(owner.secret, raw, hashlib.sha256).hexdigest()
+                valid = hmac.compare_digest(expected, sig)
+                with owner.lock:
+                    owner.requests.append({"path": self.path, "raw": raw, "signature": sig, "key": key,
+                                           "valid": valid})
+                    if not valid:
+                        owner.bad_signatures += 1
+                        code = 401
+                    elif owner.script:
+                        code = owner.script.pop(0)
+                    else:
+                        code = 200
+                        owner.accepted.setdefault(key, json.loads(raw))
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                body = b'{"ok":true}' if code == 200 else b'{"ok":false}'
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/pakn"
+
+    def __enter__(self) -> "WebhookReceiver":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
