@@ -1,0 +1,4 @@
+"""Entry point for `python -m retrieval`."""
+from retrieval.cli import app
+
+app()

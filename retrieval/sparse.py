@@ -1,0 +1,99 @@
+"""BM25 over accented and folded syllables + bigrams, one index per field, cached on disk.
+
+Two fields are indexed separately — the unit's `text` and its `context` (heading path, offices,
+plan title) — so context can help a match without drowning the evidence itself; the field scores
+are combined with `FIELD_WEIGHTS` (tuned by bench/retrieval.py). The index is saved under
+`settings.index_dir/bm25-<hash>` where the hash covers the units' content and the lexicon, so a
+changed unit or abbreviation rebuilds it and an unchanged corpus loads in milliseconds.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+from retrieval.normalize import Lexicon, default_lexicon, has_diacritics, index_terms, normalize_tokens
+from retrieval.types import Unit
+
+log = logging.getLogger(__name__)
+
+FIELD_WEIGHTS: dict[str, float] = {"text": 1.0, "context": 0.35}
+K1, B = 1.2, 0.75
+FORMAT_VERSION = 3
+
+
+def unit_field_text(unit: Unit, name: str) -> str:
+    """The raw text of one indexed field of a unit."""
+    return unit.text if name == "text" else f"{unit.title} {unit.context}"
+
+
+def query_terms(query: str, lexicon: Lexicon | None = None) -> list[str]:
+    """BM25 terms for a query; accent-free queries use only the folded terms.
+
+    A query typed without accents carries no accent information, so matching its syllables
+    against accented terms would only add noise ("ban" the word vs "bàn", "bạn", "bán").
+    """
+    toks = normalize_tokens(query, query=True, lexicon=lexicon)
+    return index_terms(toks, accented=has_diacritics(query))
+
+
+class SparseIndex:
+    """Per-field BM25 indexes over the same ordered list of unit ids."""
+
+    def __init__(self, ids: list[str], fields: dict[str, bm25s.BM25]) -> None:
+        self.ids = ids
+        self.fields = fields
+
+    @classmethod
+    def build(cls, units: list[Unit], lexicon: Lexicon | None = None) -> "SparseIndex":
+        """Tokenise every unit's fields and index them (a second or two for a few thousand units)."""
+        lex = lexicon or default_lexicon()
+        fields: dict[str, bm25s.BM25] = {}
+        for name in FIELD_WEIGHTS:
+            corpus = [index_terms(normalize_tokens(unit_field_text(u, name), lexicon=lex)) or ["∅"]
+                      for u in units]
+            bm = bm25s.BM25(k1=K1, b=B)
+            bm.index(corpus, show_progress=False)
+            fields[name] = bm
+        return cls([u.id for u in units], fields)
+
+    def scores(self, terms: list[str], weights: dict[str, float] | None = None) -> np.ndarray:
+        """Weighted sum of the field scores, one float per unit in `self.ids` order."""
+        weights = weights or FIELD_WEIGHTS
+        total = np.zeros(len(self.ids), dtype=np.float32)
+        if not terms or not self.ids:
+            return total
+        for name, bm in self.fields.items():
+            w = weights.get(name, 0.0)
+            if w:
+                total += w * bm.get_scores(terms)
+        return total
+
+    def save(self, directory: Path) -> None:
+        """Write atomically: a half-written cache must never be loaded by another process."""
+        tmp = directory.with_name(directory.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for name, bm in self.fields.items():
+            bm.save(str(tmp / name), show_progress=False)
+        (tmp / "ids.json").write_text(json.dumps({"version": FORMAT_VERSION, "ids": self.ids}))
+        shutil.rmtree(directory, ignore_errors=True)
+        tmp.rename(directory)
+
+    @classmethod
+    def load(cls, directory: Path) -> "SparseIndex | None":
+        """The cached index, or None when absent or written by another format version."""
+        try:
+            meta = json.loads((directory / "ids.json").read_text())
+            if meta.get("version") != FORMAT_VERSION:
+                return None
+            fields = {name: bm25s.BM25.load(str(directory / name), show_progress=False, verbosity=0)
+                      for name in FIELD_WEIGHTS}
+        except (OSError, ValueError) as exc:
+            log.info("retrieval: no usable BM25 cache at %s (%s)", directory, exc)
+            return None
+        return cls(meta["ids"], fields)
