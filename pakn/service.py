@@ -171,7 +171,7 @@ def parse_contact(contact: str | dict | None) -> dict | None:
     for e in emails:
         rest = rest.replace(e, " ")
     phones = [phone] if phone else PHONE_CANDIDATE.findall(rest)
-    if not phones and re.search(r"\d{4,}", rest):
+    if not phones and re.search(r"\d{3,}", rest):
         phones = re.findall(r"\+?\d+", rest)
     for p in phones:
         normalised = normalise_phone(p)

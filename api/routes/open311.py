@@ -1,0 +1,227 @@
+"""Open311 GeoReport v2 over the PAKN pipeline (JSON format).
+
+Why: Open311 is the common interface of civic-issue apps (SeeClickFix, FixMyStreet clients,
+municipal dashboards). Exposing it lets such apps file and follow petitions without a custom
+integration; every request goes through the same `pakn.service.submit` as the chat and REST
+intake (same validation, triage, outbox, idempotency).
+
+Mapping: a service is a PAKN category (`service_code` = category slug); `service_request_id` is
+the tracking code; Open311 status is `open` until the office has answered, closed or rejected it.
+Descriptions returned by GET are public in Open311, so phone numbers, e-mails and CCCD/CMND
+numbers are masked in them and contact data is never returned. Errors follow the spec's
+`[{"code", "description"}]` shape, with Vietnamese descriptions.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from api.routes.pakn import iso, read_body
+from pakn.errors import PaknError
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/open311/v2", tags=["open311"])
+CLOSED_STATUSES = ("answered", "closed", "rejected")
+MAX_LIST = 1000
+
+
+def o311_error(status: int, description: str) -> JSONResponse:
+    """The GeoReport v2 error shape."""
+    return JSONResponse([{"code": status, "description": description}], status_code=status)
+
+
+@lru_cache(maxsize=1)
+def _services() -> list[dict]:
+    from pakn.classifier import load_categories
+
+    return [{"service_code": c.slug, "service_name": c.name, "description": c.description, "metadata": False,
+             "type": "batch", "keywords": ", ".join(c.keywords), "group": "Phản ánh, kiến nghị"}
+            for c in load_categories().values()]
+
+
+@router.get("/services.json")
+async def services() -> list[dict]:
+    """One service per PAKN category."""
+    return _services()
+
+
+def _status(record) -> str:  # noqa: ANN001
+    return "closed" if record.status in CLOSED_STATUSES else "open"
+
+
+def request_view(record) -> dict:  # noqa: ANN001
+    """A service request as GeoReport v2 returns it (no contact data; description masked)."""
+    from pakn.service import STATUS_VI, redact
+
+    notes = STATUS_VI.get(record.status, record.status)
+    replies = [e for e in record.events if e.kind == "reply"]
+    if replies:
+        notes = f"{notes}: {replies[-1].note}"
+    elif record.status == "rejected":
+        last = next((e for e in reversed(record.events) if e.to_status == "rejected"), None)
+        notes = f"{notes}: {last.note}" if last and last.note else notes
+    media = record.media or []
+    media_url = next((m.get("url") for m in media if isinstance(m, dict) and m.get("url")), None)
+    return {
+        "service_request_id": record.code, "status": _status(record), "status_notes": notes,
+        "service_name": record.category_name, "service_code": record.category,
+        "description": redact(record.content), "agency_responsible": record.office_name,
+        "service_notice": record.notice, "requested_datetime": iso(record.created_at),
+        "updated_datetime": iso(record.updated_at), "expected_datetime": iso(record.due_at),
+        "address": record.location,
+        "address_id": None, "zipcode": None, "lat": record.latitude, "long": record.longitude,
+        "media_url": media_url,
+    }
+
+
+async def _params(request: Request) -> dict[str, str]:
+    """POST parameters from a form (the spec) or a JSON object (convenience); query string merged in."""
+    raw = await read_body(request)
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    params: dict[str, str] = {}
+    if ctype == "application/json":
+        try:
+            data = json.loads(raw or b"{}")
+        except ValueError:
+            raise HTTPException(400, detail="Dữ liệu gửi lên không phải JSON hợp lệ.") from None
+        if not isinstance(data, dict):
+            raise HTTPException(400, detail="Dữ liệu JSON phải là một đối tượng {…}.")
+        params = {k: str(v) for k, v in data.items() if v is not None and not isinstance(v, (dict, list))}
+    elif ctype == "multipart/form-data":
+        raise HTTPException(415, detail="Vui lòng gửi dạng application/x-www-form-urlencoded hoặc JSON; "
+                                        "ảnh gửi qua media_url.")
+    else:
+        try:
+            params = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=False))
+        except UnicodeDecodeError:
+            raise HTTPException(400, detail="Dữ liệu biểu mẫu phải mã hóa UTF-8.") from None
+    for k, v in request.query_params.items():
+        params.setdefault(k, v)
+    return params
+
+
+def _float(params: dict, key: str) -> float | None:
+    v = (params.get(key) or "").strip()
+    if not v:
+        return None
+    try:
+        return float(v)
+    except ValueError:
+        raise PaknError(f"Giá trị “{key}” phải là số.") from None
+
+
+def _create_sync(params: dict, idempotency_key: str | None) -> tuple[dict, bool]:
+    from knowledge.store import session_scope
+    from pakn.service import submit_result
+
+    code = (params.get("service_code") or "").strip()
+    if code not in {s["service_code"] for s in _services()}:
+        raise PaknError("Mã dịch vụ (service_code) không tồn tại; xem /open311/v2/services.json.")
+    lat, lon = _float(params, "lat"), _float(params, "long")
+    if (lat is None) != (lon is None):
+        raise PaknError("Cần gửi đủ cả lat và long.")
+    address = (params.get("address_string") or "").strip() or None
+    if address is None and lat is None:
+        raise PaknError("Cần địa điểm: lat/long hoặc address_string.")
+    name = " ".join(x for x in (params.get("first_name", "").strip(), params.get("last_name", "").strip()) if x)
+    contact = {"phone": params.get("phone", "").strip(), "email": params.get("email", "").strip(), "name": name}
+    media = [{"kind": "image", "url": params["media_url"].strip()}] if params.get("media_url", "").strip() else None
+    with session_scope() as session:
+        res = submit_result(
+            session, content=params.get("description", ""), location=address, contact=contact,
+            channel="open311", channel_user_id=(params.get("account_id") or params.get("device_id") or None),
+            external_id=None, idempotency_key=idempotency_key, media=media, requested_category=code,
+            coordinates=(lat, lon) if lat is not None else None)
+        r = res.record
+        due = r.due_at.astimezone(timezone(timedelta(hours=7))).strftime("%d/%m/%Y") if r.due_at else "theo quy định"
+        notice = f"Đã tiếp nhận. Cơ quan xử lý: {r.office_name}. Hạn xử lý dự kiến: {due}."
+        if r.notice:
+            notice += " " + r.notice
+        return {"service_request_id": r.code, "service_notice": notice, "account_id": None}, res.created
+
+
+@router.post("/requests.json")
+async def create_request(request: Request, idempotency_key: str | None = Header(None)) -> JSONResponse:
+    """Create a service request (form-encoded per the spec, or JSON)."""
+    try:
+        params = await _params(request)
+        body, created = await run_in_threadpool(_create_sync, params, idempotency_key)
+    except HTTPException as exc:
+        return o311_error(exc.status_code, str(exc.detail))
+    except PaknError as exc:
+        return o311_error(400, str(exc))
+    return JSONResponse([body], status_code=201 if created else 200)
+
+
+def _parse_dt(value: str | None, key: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise PaknError(f"“{key}” phải theo định dạng ISO 8601 (ví dụ 2025-01-31T00:00:00+07:00).") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone(timedelta(hours=7)))
+
+
+def _list_sync(ids: list[str], service_code: str | None, start: datetime | None, end: datetime | None,
+               statuses: set[str]) -> list[dict]:
+    from sqlalchemy import select
+
+    from knowledge.store import session_scope
+    from pakn.models import PaknRecord
+    from pakn.service import normalise_code
+
+    with session_scope() as session:
+        stmt = select(PaknRecord)
+        if ids:
+            codes = [c for c in (normalise_code(i) for i in ids) if c]
+            if not codes:
+                return []
+            stmt = stmt.where(PaknRecord.code.in_(codes))
+        else:  # the spec's default window: the last 90 days
+            end = end or datetime.now(timezone.utc)
+            start = start or end - timedelta(days=90)
+            if service_code:
+                stmt = stmt.where(PaknRecord.category.in_(service_code.split(",")))
+            stmt = stmt.where(PaknRecord.created_at >= start, PaknRecord.created_at <= end)
+            if statuses == {"open"}:
+                stmt = stmt.where(PaknRecord.status.not_in(CLOSED_STATUSES))
+            elif statuses == {"closed"}:
+                stmt = stmt.where(PaknRecord.status.in_(CLOSED_STATUSES))
+        records = session.scalars(stmt.order_by(PaknRecord.created_at.desc()).limit(MAX_LIST)).all()
+        return [request_view(r) for r in records]
+
+
+@router.get("/requests.json")
+async def list_requests(service_request_id: str | None = Query(None, max_length=2000),
+                        service_code: str | None = Query(None, max_length=500),
+                        start_date: str | None = Query(None, max_length=40),
+                        end_date: str | None = Query(None, max_length=40),
+                        status: str | None = Query(None, max_length=20)) -> JSONResponse:
+    """Requests by id list (comma-separated) or by category, date window and open/closed status."""
+    ids = [i.strip() for i in (service_request_id or "").split(",") if i.strip()][:100]
+    statuses = {s.strip() for s in (status or "").split(",") if s.strip()}
+    if statuses - {"open", "closed"}:
+        return o311_error(400, "Giá trị status chỉ nhận open hoặc closed.")
+    try:
+        start, end = _parse_dt(start_date, "start_date"), _parse_dt(end_date, "end_date")
+        rows = await run_in_threadpool(_list_sync, ids, service_code, start, end, statuses)
+    except PaknError as exc:
+        return o311_error(400, str(exc))
+    return JSONResponse(rows)
+
+
+@router.get("/requests/{request_id}.json")
+async def get_request(request_id: str) -> JSONResponse:
+    """One request, as a one-element list (per the spec)."""
+    rows = await run_in_threadpool(_list_sync, [request_id[:40]], None, None, None, set())
+    if not rows:
+        return o311_error(404, f"Không tìm thấy yêu cầu {request_id[:40]}.")
+    return JSONResponse(rows)

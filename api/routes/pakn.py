@@ -1,0 +1,274 @@
+"""REST API of the PAKN pipeline: submit, track, classify; staff reply and status changes.
+
+Why the request bodies are read by hand instead of FastAPI's automatic models: every error a
+citizen can cause (malformed JSON, oversized body, missing field, bad phone number) must come
+back as a 4xx with a Vietnamese `detail`, and without touching the app-wide exception handlers
+that other parts own. The bodies are capped at `settings.max_body_bytes` while streaming, so a
+huge upload is refused before it is buffered.
+
+The public status view never includes the content, the contact or the citizen's location: a
+tracking code is a bearer secret of low entropy, not an authentication.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+
+from pakn.errors import (
+    PaknConflictError,
+    PaknError,
+    PaknNotFoundError,
+    PaknPermissionError,
+    PaknTransitionError,
+    PaknValidationError,
+)
+from settings import get_settings
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/v1/pakn", tags=["pakn"])
+VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+ERROR_STATUS: dict[type[PaknError], int] = {
+    PaknValidationError: 422, PaknNotFoundError: 404, PaknTransitionError: 409,
+    PaknConflictError: 422, PaknPermissionError: 403,
+}
+
+
+# ---------------------------------------------------------------- request parsing
+
+
+async def read_body(request: Request, limit: int | None = None) -> bytes:
+    """The raw body, refused with 413 once it exceeds `limit` bytes (default settings.max_body_bytes)."""
+    limit = limit or get_settings().max_body_bytes
+    too_big = HTTPException(413, detail=f"Dữ liệu gửi lên quá lớn (tối đa {limit // 1000} KB).")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise too_big
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_big
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request) -> dict:
+    """The body as a JSON object, or a 400/413/422 with a Vietnamese message."""
+    raw = await read_body(request)
+    if not raw.strip():
+        raise HTTPException(400, detail="Thiếu dữ liệu JSON trong yêu cầu.")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise HTTPException(400, detail="Dữ liệu gửi lên không phải JSON hợp lệ.") from None
+    if not isinstance(data, dict):
+        raise HTTPException(422, detail="Dữ liệu JSON phải là một đối tượng {…}.")
+    return data
+
+
+_ERR_VI = {
+    "missing": "Thiếu trường “{f}”.",
+    "string_type": "Trường “{f}” phải là chuỗi ký tự.",
+    "string_too_long": "Trường “{f}” quá dài (tối đa {max_length} ký tự).",
+    "string_too_short": "Trường “{f}” không được để trống.",
+    "string_pattern_mismatch": "Trường “{f}” không đúng định dạng.",
+    "list_type": "Trường “{f}” phải là danh sách.",
+    "too_long": "Trường “{f}” có quá nhiều phần tử.",
+    "extra_forbidden": "Trường “{f}” không được hỗ trợ.",
+}
+
+
+def parse_model(model: type[BaseModel], data: dict) -> Any:
+    """Validate `data` into `model`; errors become one Vietnamese 422 detail."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        msgs = []
+        for err in exc.errors():
+            f = ".".join(str(p) for p in err["loc"]) or "dữ liệu"
+            tmpl = _ERR_VI.get(err["type"], "Trường “{f}” không hợp lệ.")
+            msgs.append(tmpl.format(f=f, **(err.get("ctx") or {})))
+        raise HTTPException(422, detail=" ".join(dict.fromkeys(msgs))) from None
+
+
+def http_error(exc: PaknError) -> HTTPException:
+    """Map a pipeline error to an HTTP error with its Vietnamese message."""
+    return HTTPException(ERROR_STATUS.get(type(exc), 400), detail=str(exc))
+
+
+def require_staff(authorization: str | None = Header(None)) -> str:
+    """Bearer-token check for staff endpoints (constant-time compare)."""
+    expected = get_settings().staff_api_token.get_secret_value().encode()
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token or not hmac.compare_digest(token.strip().encode(), expected):
+        raise HTTPException(401, detail="Cần mã truy cập của cán bộ hợp lệ (Authorization: Bearer …).",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return "staff"
+
+
+# ---------------------------------------------------------------- views
+
+
+def iso(dt: datetime | None) -> str | None:
+    """ISO 8601 in Vietnam time (what citizens and offices read)."""
+    return dt.astimezone(VN_TZ).isoformat() if dt else None
+
+
+def ack_view(record) -> dict:  # noqa: ANN001
+    """The acknowledgement returned by POST (also on an idempotent repeat)."""
+    return {"code": record.code, "category": record.category, "category_name": record.category_name,
+            "office": {"id": record.office_id, "name": record.office_name}, "status": record.status,
+            "due_at": iso(record.due_at), "needs_human": record.needs_human, "notice": record.notice}
+
+
+def public_view(record) -> dict:  # noqa: ANN001
+    """Status, routing, history and replies — no content, contact or location."""
+    from pakn.service import STATUS_VI
+
+    history = [{"kind": e.kind, "from_status": e.from_status, "to_status": e.to_status,
+                "status_name": STATUS_VI.get(e.to_status or "", None), "at": iso(e.at),
+                "note": e.note if e.kind in ("transition", "delivery_failed") else None}
+               for e in record.events if e.kind != "reply"]
+    replies = [{"office_id": e.actor, "text": e.note, "at": iso(e.at)} for e in record.events if e.kind == "reply"]
+    return {"code": record.code, "status": record.status, "status_name": STATUS_VI.get(record.status),
+            "category": record.category, "category_name": record.category_name,
+            "office": {"id": record.office_id, "name": record.office_name},
+            "created_at": iso(record.created_at), "updated_at": iso(record.updated_at),
+            "due_at": iso(record.due_at), "is_complaint_or_denunciation": record.is_complaint,
+            "notice": record.notice, "history": history, "replies": replies}
+
+
+# ---------------------------------------------------------------- bodies
+
+
+class SubmitBody(BaseModel):
+    content: str = Field(..., max_length=20_000)  # the 5,000-char rule is checked by the service
+    location: str | None = Field(None, max_length=2000)
+    contact: str | dict | None = None
+    channel: str = Field("api", max_length=32)
+    channel_user_id: str | None = Field(None, max_length=128)
+    external_id: str | None = Field(None, max_length=200)
+    media: list | None = Field(None, max_length=20)
+
+
+class ClassifyBody(BaseModel):
+    content: str = Field(..., max_length=20_000)
+    location: str | None = Field(None, max_length=2000)
+
+
+class ReplyBody(BaseModel):
+    office_id: str = Field(..., min_length=1, max_length=80)
+    text: str = Field(..., max_length=20_000)
+
+
+class TransitionBody(BaseModel):
+    to_status: str = Field(..., min_length=1, max_length=16)
+    actor: str = Field(..., min_length=1, max_length=120)
+    note: str | None = Field(None, max_length=20_000)
+    office_id: str | None = Field(None, max_length=80)
+
+
+# ---------------------------------------------------------------- endpoints
+
+
+def _submit_sync(body: SubmitBody, idempotency_key: str | None) -> tuple[dict, bool]:
+    from knowledge.store import session_scope
+    from pakn.service import submit_result
+
+    with session_scope() as session:
+        res = submit_result(session, content=body.content, location=body.location, contact=body.contact,
+                            channel=body.channel, channel_user_id=body.channel_user_id,
+                            external_id=body.external_id, idempotency_key=idempotency_key, media=body.media)
+        return ack_view(res.record), res.created
+
+
+@router.post("", status_code=201, openapi_extra={"requestBody": {"required": True, "content": {
+    "application/json": {"schema": SubmitBody.model_json_schema()}}}})
+async def submit_pakn(request: Request, idempotency_key: str | None = Header(None)) -> JSONResponse:
+    """Submit a petition: 201 with its tracking code, or 200 with the same body on a repeat."""
+    body = parse_model(SubmitBody, await read_json(request))
+    try:
+        view, created = await run_in_threadpool(_submit_sync, body, idempotency_key)
+    except PaknError as exc:
+        raise http_error(exc) from None
+    return JSONResponse(view, status_code=201 if created else 200)
+
+
+@router.post("/classify", openapi_extra={"requestBody": {"required": True, "content": {
+    "application/json": {"schema": ClassifyBody.model_json_schema()}}}})
+async def classify_pakn(request: Request) -> dict:
+    """Classify and route a petition without storing anything (used by the grader and the web form)."""
+    from pakn import service
+
+    body = parse_model(ClassifyBody, await read_json(request))
+    content = (body.content or "").strip()
+    if not content:
+        raise HTTPException(422, detail="Nội dung phản ánh không được để trống.")
+    if len(content) > service.MAX_CONTENT_CHARS:
+        raise HTTPException(422, detail=f"Nội dung phản ánh quá dài; tối đa {service.MAX_CONTENT_CHARS} ký tự.")
+    t = await run_in_threadpool(service.TRIAGE, content, (body.location or "").strip() or None)
+    return {"category": t.category, "category_name": t.category_name,
+            "office": {"id": t.office_id, "name": t.office_name}, "confidence": t.confidence,
+            "needs_human": t.needs_human, "is_complaint_or_denunciation": t.is_complaint_or_denunciation,
+            "notice": t.notice, "due_at": iso(t.due_at), "explanation": t.explanation}
+
+
+def _get_sync(code: str) -> dict | None:
+    from knowledge.store import session_scope
+    from pakn.service import get_by_code
+
+    with session_scope() as session:
+        record = get_by_code(session, code)
+        return public_view(record) if record else None
+
+
+@router.get("/{code}")
+async def get_pakn(code: str) -> dict:
+    """Status, office, due date, history and replies of a petition."""
+    view = await run_in_threadpool(_get_sync, code[:40])
+    if view is None:
+        raise HTTPException(404, detail=f"Không tìm thấy phản ánh có mã {code[:40]}.")
+    return view
+
+
+def _staff_sync(fn_name: str, code: str, kwargs: dict) -> dict:
+    from knowledge.store import session_scope
+    from pakn import service
+
+    with session_scope() as session:
+        record = getattr(service, fn_name)(session, code, **kwargs)
+        return public_view(record)
+
+
+@router.post("/{code}/reply", openapi_extra={"requestBody": {"required": True, "content": {
+    "application/json": {"schema": ReplyBody.model_json_schema()}}}})
+async def reply_pakn(code: str, request: Request, _staff: str = Depends(require_staff)) -> dict:
+    """An office answers a petition: status → answered and the citizen is notified by the worker."""
+    body = parse_model(ReplyBody, await read_json(request))
+    try:
+        return await run_in_threadpool(_staff_sync, "add_reply", code, {"office_id": body.office_id,
+                                                                        "text": body.text})
+    except PaknError as exc:
+        raise http_error(exc) from None
+
+
+@router.post("/{code}/transition", openapi_extra={"requestBody": {"required": True, "content": {
+    "application/json": {"schema": TransitionBody.model_json_schema()}}}})
+async def transition_pakn(code: str, request: Request, _staff: str = Depends(require_staff)) -> dict:
+    """Move a petition along its lifecycle (forwarded, in_progress, closed, transferred, rejected)."""
+    body = parse_model(TransitionBody, await read_json(request))
+    try:
+        return await run_in_threadpool(_staff_sync, "transition", code, {
+            "to_status": body.to_status, "actor": body.actor, "note": body.note, "office_id": body.office_id})
+    except PaknError as exc:
+        raise http_error(exc) from None
