@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     delivery_timeout_s: float = 10.0
     outbox_lease_s: float = Field(300.0, description="a 'running' job older than this is reclaimed (worker crash)")
     worker_poll_interval_s: float = 2.0
+    pakn_worker_in_api: bool = Field(True, description="run one PAKN outbox worker thread inside the API process")
 
     # Security
     secret_key: SecretStr = SecretStr("dev-only-secret-change-me")
