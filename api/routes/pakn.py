@@ -34,7 +34,14 @@ from pakn.errors import (
 from settings import get_settings
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/v1/pakn", tags=["pakn"])
+def _lifespan(app):  # noqa: ANN001, ANN202 - FastAPI lifespan signature
+    from pakn.worker import embedded_worker
+
+    return embedded_worker(app)
+
+
+# The router's lifespan is merged into the app's: it runs the embedded outbox worker.
+router = APIRouter(prefix="/api/v1/pakn", tags=["pakn"], lifespan=_lifespan)
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 ERROR_STATUS: dict[type[PaknError], int] = {
