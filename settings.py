@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     telegram_token: SecretStr = SecretStr("")
     telegram_secret_token: SecretStr = SecretStr("")
     telegram_api_base: str = "https://api.telegram.org/bot"
+    telegram_webhook_url: str | None = Field(None, description="public URL of /webhooks/telegram; set at startup")
+    inbox_poll_interval_s: float = Field(2.0, description="how often the channel inbox worker looks for work")
+    inbox_lease_s: float = Field(120.0, description="a 'processing' inbox event older than this is retried")
+    inbox_max_attempts: int = 5
+    inbox_retry_base_s: float = Field(5.0, description="first retry delay of a failed inbox event; doubles")
 
     # Delivery of PAKN to offices
     smtp_host: str = "127.0.0.1"

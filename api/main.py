@@ -23,7 +23,11 @@ async def lifespan(app: FastAPI):
 
     ensure_ready()
     get_chat_service().warm_up()
+    from webhooks.routes import start_channels, stop_channels
+
+    await start_channels(app)  # inbox worker, Zalo/Telegram senders for PAKN replies
     yield
+    await stop_channels(app)
 
 
 def create_app() -> FastAPI:
@@ -33,6 +37,9 @@ def create_app() -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(chat.router)
+    from webhooks.routes import register as register_channels
+
+    register_channels(app)  # /webhooks/zalo, /webhooks/telegram, web chat page at /
     from api.routes import open311, pakn
 
     app.include_router(pakn.router)

@@ -1,0 +1,29 @@
+"""The web chat page: one Jinja2 template and local static assets (no CDN), served at `/`.
+
+The page talks to `POST /api/v1/chat` (registered by `api.routes.chat`) with `channel: "web"` and
+a per-browser `user_id` kept in localStorage, so a conversation continues across reloads.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+router = APIRouter(tags=["web"])
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def chat_page(request: Request) -> HTMLResponse:
+    """The web chat page."""
+    return templates.TemplateResponse(request, "chat.html", {"chat_url": "/api/v1/chat"})
+
+
+def register(app: FastAPI) -> None:
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
