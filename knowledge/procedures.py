@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from knowledge.errors import KnowledgeError
+from retrieval.types import Unit
 
 TTHC_DIR = Path(__file__).resolve().parent / "tthc"
 
@@ -178,9 +179,9 @@ class Procedure(_Strict):
     source: str = Field(min_length=5, description="where the content came from")
 
     @model_validator(mode="after")
-    def _post_reform_body(self) -> "Procedure":
+    def _post_reform_body(self) -> Procedure:
         # After 1/7/2025 there is no district level; a body naming it would be stale advice.
-        if re.search(r"c[aấ]p huy[eệ]n", self.body, re.I):
+        if re.search(r"c[aấ]p huy[eệ]n", self.body, re.IGNORECASE):
             raise ValueError("body names 'cấp huyện', which no longer exists after 1/7/2025; "
                              "put the old rule in previous_rule")
         return self
@@ -316,7 +317,9 @@ def fold(text: str) -> str:
     return " ".join(abbr.get(w, w) for w in words)
 
 
-_STOP = set("thu tuc lam cho toi minh em can gi hoi the nao ve cua va o dau bao nhieu khong ko duoc dc la".split())
+_STOP = frozenset(
+    ["thu", "tuc", "lam", "cho", "toi", "minh", "em", "can", "gi", "hoi", "the", "nao", "ve", "cua", "va", "o", "dau", "bao", "nhieu", "khong", "ko", "duoc", "dc", "la"]
+)
 
 
 def _match_score(query: str, names: list[str]) -> float:
@@ -403,7 +406,7 @@ def _cached(directory: str) -> Catalogue:
     return load_catalogue_uncached(directory)
 
 
-def load_catalogue(dir: Path | str | None = None) -> Catalogue:  # noqa: A002 - name fixed by the issue
+def load_catalogue(dir: Path | str | None = None) -> Catalogue:
     """The catalogue, cached per directory (call `load_catalogue.cache_clear()` after editing files)."""
     return _cached(str(Path(dir).resolve() if dir else TTHC_DIR))
 
@@ -411,10 +414,8 @@ def load_catalogue(dir: Path | str | None = None) -> Catalogue:  # noqa: A002 - 
 load_catalogue.cache_clear = _cached.cache_clear  # type: ignore[attr-defined]
 
 
-def procedure_units(catalogue: Catalogue | None = None) -> list["Unit"]:
+def procedure_units(catalogue: Catalogue | None = None) -> list[Unit]:
     """One retrieval Unit per procedure field, text = the exact reply text for that field."""
-    from retrieval.types import Unit
-
     cat = catalogue or load_catalogue()
     units: list[Unit] = []
     for p in cat:
