@@ -171,7 +171,8 @@ def clean_inline(text: str) -> str:
     t = re.sub(r"<sup>\d+</sup>", "", t)
     t = re.sub(r"</li>\s*<li[^>]*>", "\n", t)
     t = re.sub(r"<br\s*/?>|</p>\s*<p[^>]*>", "\n", t)
-    t = re.sub(r"<[^>]+>", " ", t)
+    t = re.sub(r"<(https?://[^>\s]+)>", r"\1", t)  # markdown autolinks are text, not tags
+    t = re.sub(r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?>", " ", t)
     t = html.unescape(t)
     t = t.replace("**", "").replace("__", "")
     t = re.sub(r"(?<!\w)\*(?!\s)|(?<!\s)\*(?!\w)", "", t)
