@@ -1,0 +1,91 @@
+"""`python -m bot admin …`: manage console accounts and run the daily duty reminder from the shell.
+
+Why a CLI for account creation: the first admin has to come from somewhere that is not the
+console itself; passwords are read from stdin (`--password-stdin`, for scripts) or prompted with
+confirmation, never taken as an argument that would land in the shell history.
+"""
+from __future__ import annotations
+
+import sys
+
+import typer
+
+admin_app = typer.Typer(help="Quản trị tài khoản trang cán bộ.", no_args_is_help=True)
+
+
+@admin_app.command("create-user")
+def create_user(
+    email: str = typer.Option(..., "--email", help="Email đăng nhập"),
+    office: str = typer.Option(None, "--office", help="Mã cơ quan trong danh bạ (vd. tay-ninh.so-noi-vu)"),
+    role: str = typer.Option("staff", "--role", help="admin | staff"),
+    name: str = typer.Option(None, "--name", help="Họ tên hiển thị"),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Đọc mật khẩu từ stdin"),
+    database_url: str = typer.Option(None, "--database-url", help="Mặc định: DATABASE_URL"),
+) -> None:
+    """Create a console account."""
+    from console.auth import AuthError
+    from console.auth import create_user as _create
+    from knowledge.store import migrate, session_scope
+    from settings import get_settings
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Mật khẩu", hide_input=True, confirmation_prompt="Nhập lại mật khẩu")
+    url = database_url or get_settings().database_url
+    migrate(url)
+    try:
+        with session_scope(url) as db:
+            user = _create(db, email=email, password=password, role=role, office_id=office, display_name=name)
+            uid = user.id
+    except AuthError as exc:
+        typer.echo(f"Lỗi: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Đã tạo tài khoản #{uid} {email.strip().lower()} ({role}{', ' + office if office else ''}).")
+
+
+@admin_app.command("list-users")
+def list_users(database_url: str = typer.Option(None, "--database-url")) -> None:
+    """List console accounts."""
+    from sqlalchemy import select
+
+    from console.models import ConsoleUser
+    from knowledge.store import session_scope
+
+    with session_scope(database_url) as db:
+        for u in db.scalars(select(ConsoleUser).order_by(ConsoleUser.id)):
+            state = "hoạt động" if u.is_active else "đã khóa"
+            typer.echo(f"#{u.id}\t{u.email}\t{u.role}\t{u.office_id or '—'}\t{state}")
+
+
+@admin_app.command("disable-user")
+def disable_user(email: str = typer.Option(..., "--email"), database_url: str = typer.Option(None, "--database-url")
+                 ) -> None:
+    """Disable an account and end its sessions."""
+    from sqlalchemy import select
+
+    from console.auth import normalise_email, set_active
+    from console.models import ConsoleUser
+    from knowledge.store import session_scope
+
+    with session_scope(database_url) as db:
+        uid = db.scalar(select(ConsoleUser.id).where(ConsoleUser.email == normalise_email(email)))
+        if uid is None:
+            typer.echo("Không tìm thấy tài khoản.", err=True)
+            raise typer.Exit(1)
+        set_active(db, uid, False)
+    typer.echo("Đã khóa tài khoản.")
+
+
+@admin_app.command("send-reminders")
+def send_reminders(database_url: str = typer.Option(None, "--database-url")) -> None:
+    """Send today's duty reminders (run daily from cron)."""
+    from console.reminders import send_due_soon
+
+    report = send_due_soon(database_url=database_url)
+    typer.echo(f"Đã gửi: {len(report.sent)}, lỗi: {len(report.failed)}, bỏ qua: {len(report.skipped)}")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+__all__ = ["admin_app"]
