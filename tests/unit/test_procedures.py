@@ -180,3 +180,24 @@ def test_loader_rejects_bad_yaml_and_id_mismatch(tmp_path: Path) -> None:
 def test_load_catalogue_is_cached() -> None:
     assert load_catalogue() is load_catalogue()
     assert isinstance(load_catalogue().procedures[0], Procedure)
+
+
+def test_cli_show_and_search(tmp_path: Path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from knowledge.tthc_cli import app
+    from settings import get_settings
+
+    monkeypatch.setenv("INDEX_DIR", str(tmp_path / "index"))  # BM25 cache stays out of var/
+    get_settings.cache_clear()
+    runner = CliRunner()
+    shown = runner.invoke(app, ["show", "làm giấy khai sinh"])
+    assert shown.exit_code == 0, shown.output
+    assert "Giấy chứng sinh" in shown.output and "Căn cứ pháp lý" in shown.output
+    found = runner.invoke(app, ["search", "lam so do o dau", "--json", "-n", "3"])
+    assert found.exit_code == 0, found.output
+    import json
+
+    assert json.loads(found.output)[0]["key"] == "dang-ky-cap-so-do-lan-dau"
+    assert runner.invoke(app, ["show", "không có thủ tục này xyz"]).exit_code == 1
+    get_settings.cache_clear()

@@ -1,0 +1,92 @@
+"""`python -m knowledge tthc …`: browse the procedure catalogue (show, search) and import portal exports."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from knowledge.procedures import FIELD_LABELS, FIELDS, Catalogue, Procedure, load_catalogue
+
+app = typer.Typer(help="Thủ tục hành chính: xem, tìm kiếm, nhập dữ liệu.", no_args_is_help=True)
+console = Console()
+
+
+def _resolve(cat: Catalogue, code_or_name: str) -> Procedure | None:
+    return cat.get(code_or_name) or next(iter(cat.find_by_name(code_or_name, limit=1)), None)
+
+
+@app.command()
+def show(code_or_name: str = typer.Argument(..., help='Mã thủ tục, mã định danh hoặc tên, ví dụ "1.001193"'),
+         as_json: bool = typer.Option(False, "--json")) -> None:
+    """Print every field of one procedure."""
+    cat = load_catalogue()
+    p = _resolve(cat, code_or_name)
+    if p is None:
+        console.print(f"[red]Không tìm thấy thủ tục[/red] “{code_or_name}”.")
+        raise typer.Exit(1)
+    if as_json:
+        typer.echo(json.dumps(p.model_dump(mode="json"), ensure_ascii=False, indent=2))
+        return
+    console.print(Panel(f"[bold]{p.name}[/bold]\nMã: {p.code or '(chưa có mã)'} · {p.id} · Lĩnh vực: {p.field}"
+                        f"\nTên thường gọi: {', '.join(p.aliases) or '—'}\nRà soát: {p.last_reviewed:%d/%m/%Y}"
+                        f" · Nguồn: {p.source}", expand=False))
+    for f in FIELDS:
+        if f == "overview":
+            continue
+        console.print(f"[bold cyan]{FIELD_LABELS[f]}[/bold cyan] [dim]({p.citation(f)['locator']})[/dim]")
+        console.print(p.field_text(f), highlight=False)
+        console.print()
+
+
+def rank_procedures(query: str, limit: int = 5) -> list[tuple[Procedure, float]]:
+    """Procedures for a free-text query, best first: a full name/alias match ("lam so do") wins,
+    then BM25 over the procedure units when retrieval is available, else partial name matches."""
+    cat = load_catalogue()
+    ranked: dict[str, float] = {p.key: 100.0 for p in cat.find_by_name(query, limit=limit, min_score=1.0)}
+    try:
+        from knowledge.procedures import procedure_units
+        from retrieval.engine import RetrievalEngine
+
+        engine = RetrievalEngine(procedure_units(cat), embedder=None)
+        for hit in engine.search(query, k=limit * len(FIELDS)):
+            ranked.setdefault(hit.unit.source, hit.score)
+    except ImportError:  # retrieval not available: names and aliases only
+        for p in cat.find_by_name(query, limit=limit):
+            ranked.setdefault(p.key, 1.0)
+    return [(cat.get(k), s) for k, s in list(ranked.items())[:limit]]
+
+
+@app.command()
+def search(query: str = typer.Argument(..., help='Câu hỏi hoặc tên thủ tục, ví dụ "lam so do o dau"'),
+           limit: int = typer.Option(5, "--limit", "-n"), as_json: bool = typer.Option(False, "--json")) -> None:
+    """Rank procedures for a query (accent-insensitive)."""
+    results = rank_procedures(query, limit)
+    if as_json:
+        typer.echo(json.dumps([{"key": p.key, "name": p.name, "score": round(s, 4)} for p, s in results],
+                              ensure_ascii=False, indent=2))
+        return
+    if not results:
+        console.print("[yellow]Không tìm thấy thủ tục phù hợp.[/yellow]")
+        raise typer.Exit(1)
+    table = Table("#", "Mã", "Tên thủ tục", "Cơ quan thực hiện")
+    for i, (p, _) in enumerate(results, 1):
+        table.add_row(str(i), p.key, p.name, p.body)
+    console.print(table)
+
+
+@app.command("import")
+def import_cmd(export: Path = typer.Argument(..., exists=True, help="Tệp xuất từ Cổng DVC: .csv, .xlsx, .json"),
+               out: Path | None = typer.Option(None, "--out", help="Thư mục ghi YAML (mặc định knowledge/tthc)"),
+               overwrite: bool = typer.Option(False, "--overwrite", help="Ghi đè tệp đã có")) -> None:
+    """Import a portal export into validated YAML files; rows that cannot be validated are listed."""
+    from knowledge.procedures import TTHC_DIR
+    from knowledge.tthc_import import import_file
+
+    report = import_file(export, out or TTHC_DIR, overwrite=overwrite)
+    console.print(f"[green]Đã ghi[/green] {len(report.written)} thủ tục.")
+    for row, reason in report.skipped:
+        console.print(f"[yellow]Bỏ qua dòng {row}[/yellow]: {reason}")
