@@ -201,3 +201,18 @@ def test_cli_show_and_search(tmp_path: Path, monkeypatch) -> None:
     assert json.loads(found.output)[0]["key"] == "dang-ky-cap-so-do-lan-dau"
     assert runner.invoke(app, ["show", "không có thủ tục này xyz"]).exit_code == 1
     get_settings.cache_clear()
+
+
+def test_eval_questions_expect_facts_present_in_the_catalogue(cat) -> None:
+    """Every expected string of tests/data/eval/tthc.jsonl is in the field text the bot replies with."""
+    import json
+
+    path = Path(__file__).resolve().parents[1] / "data" / "eval" / "tthc.jsonl"
+    cases = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(cases) >= 70 and len({c["id"] for c in cases}) == len(cases)
+    assert {c["field"] for c in cases} >= {"documents", "time", "fee", "place", "online"}
+    for c in cases:
+        assert c["kind"] == "tthc" and c["q"] and ("any" in c or "all" in c)
+        text = fold(cat.get(c["procedure"]).field_text(c["field"]))
+        assert all(fold(x) in text for x in c.get("all", [])), c["id"]
+        assert "any" not in c or any(fold(x) in text for x in c["any"]), c["id"]
