@@ -1,0 +1,261 @@
+"""The staff console in a real browser (Debian's chromium driven by Playwright) against the real app.
+
+The app runs under uvicorn on a free port with a temporary SQLite store; the citizen's Zalo is the
+fake Zalo OA API, so a reply typed in the console is followed all the way to the citizen's chat.
+Screenshots land in docs/console-inbox.png and docs/console-dashboard.png.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import SimpleNamespace
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+OFFICE_A = "tay-ninh.so-noi-vu"
+OFFICE_B = "tay-ninh.so-tu-phap"
+PASSWORD = "mat-khau-trinh-duyet-1"
+CITIZEN = "zalo-citizen-42"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium, installed with apt-get when missing (never `playwright install`)."""
+    if not shutil.which("chromium"):
+        subprocess.run(["apt-get", "update"], check=False, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "chromium"], check=False, capture_output=True)
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("chromium is not installed and apt-get could not install it")
+    return "/usr/bin/chromium"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Triage:
+    """Deterministic triage for seeding (the real classifier is tested elsewhere)."""
+
+    def __init__(self) -> None:
+        self.office_id, self.category, self.name, self.due = OFFICE_A, "moi_truong", "Môi trường", None
+
+    def __call__(self, content: str, location: str | None = None):
+        return SimpleNamespace(
+            category=self.category, category_name=self.name, confidence=0.9, needs_human=False,
+            office_id=self.office_id, office_name="Sở Nội vụ tỉnh Tây Ninh" if self.office_id == OFFICE_A
+            else "Sở Tư pháp tỉnh Tây Ninh", locality=None, is_complaint_or_denunciation=False, notice=None,
+            due_at=self.due or datetime.now(timezone.utc) + timedelta(days=5), explanation="kiểm thử giao diện")
+
+
+def _create_user(env: dict, email: str, office: str, role: str = "staff") -> None:
+    subprocess.run([sys.executable, "-m", "bot", "admin", "create-user", "--email", email, "--office", office,
+                    "--role", role, "--password-stdin"], input=PASSWORD + "\n", text=True, env=env, cwd=ROOT,
+                   check=True, capture_output=True)
+
+
+def _seed(db_url: str) -> str:
+    """Petitions for office A (one from a Zalo citizen, one overdue, two answered) and one for office B."""
+    from knowledge.store import session_scope
+    from pakn import service
+
+    triage = Triage()
+    original = service.TRIAGE
+    service.TRIAGE = triage
+    try:
+        now = datetime.now(timezone.utc)
+        seeds = [
+            (OFFICE_A, "can_bo_cong_vu", "Cán bộ, công vụ", None, "Cán bộ một cửa hẹn trả hồ sơ nhiều lần không đúng hẹn",
+             "zalo", CITIZEN),
+            (OFFICE_A, "thu_tuc_hanh_chinh", "Thủ tục hành chính", now - timedelta(days=1),
+             "Hồ sơ đăng ký tuyển dụng viên chức nộp trực tuyến bị trả lại không rõ lý do", "api", None),
+            (OFFICE_A, "thu_tuc_hanh_chinh", "Thủ tục hành chính", now + timedelta(hours=30),
+             "Đề nghị hướng dẫn thủ tục công nhận ban vận động thành lập hội", "api", None),
+            (OFFICE_A, "lao_dong_xa_hoi", "Lao động, xã hội", None,
+             "Chưa nhận được trợ cấp thôi việc sau khi sáp nhập đơn vị", "api", None),
+            (OFFICE_A, "can_bo_cong_vu", "Cán bộ, công vụ", None, "Thái độ tiếp dân chưa đúng mực tại bộ phận một cửa",
+             "api", None),
+            (OFFICE_B, "ho_tich_tu_phap", "Hộ tịch, tư pháp", None, "Cấp phiếu lý lịch tư pháp quá hạn", "api", None),
+        ]
+        codes = []
+        with session_scope(db_url) as db:
+            for office, cat, name, due, text, channel, user in seeds:
+                triage.office_id, triage.category, triage.name, triage.due = office, cat, name, due
+                rec = service.submit(db, content=text, location=None, contact="0912345678", channel=channel,
+                                     channel_user_id=user)
+                codes.append(rec.code)
+            for code in codes[3:5]:  # answered in time: feeds the on-time chart
+                service.add_reply(db, code, OFFICE_A, "Sở Nội vụ đã kiểm tra và trả lời.")
+        return codes[0]
+    finally:
+        service.TRIAGE = original
+
+
+@pytest.fixture(scope="module")
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
+    from knowledge.store import migrate
+    from tests.fakes.zalo_api import FakeZaloAPI
+
+    tmp = tmp_path_factory.mktemp("console-browser")
+    db_url = f"sqlite:///{tmp / 'app.db'}"
+    migrate(db_url)
+    zalo = FakeZaloAPI()
+    zalo.__enter__()
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": db_url, "ENV": "test", "EMBEDDING_BACKEND": "none",
+           "INDEX_DIR": str(tmp / "index"), "CHROMA_PATH": str(tmp / "chroma"), "HF_HUB_OFFLINE": "1",
+           "ZALO_APP_ID": zalo.app_id, "ZALO_APP_SECRET_KEY": zalo.secret_key, "ZALO_OA_SECRET_KEY": "oa-secret",
+           "ZALO_ACCESS_TOKEN": zalo.access_token or "", "ZALO_REFRESH_TOKEN": zalo.refresh_token,
+           "ZALO_API_BASE": zalo.base_url, "ZALO_OAUTH_BASE": zalo.base_url, "PAKN_WORKER_IN_API": "true",
+           "WORKER_POLL_INTERVAL_S": "0.3", "SMTP_PORT": str(_free_port())}
+    log = open(tmp / "uvicorn.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port",
+                             str(port)], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("the app did not start:\n" + (tmp / "uvicorn.log").read_text()[-3000:])
+            time.sleep(0.3)
+        _create_user(env, "canbo.noivu@tayninh.gov.vn", OFFICE_A)
+        _create_user(env, "canbo.tuphap@tayninh.gov.vn", OFFICE_B)
+        code = _seed(db_url)
+        yield SimpleNamespace(url=f"http://localhost:{port}", db_url=db_url, zalo=zalo, code=code, env=env,
+                              log=tmp / "uvicorn.log")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        zalo.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _login(page, base: str, email: str) -> None:  # noqa: ANN001 - Playwright page
+    page.goto(f"{base}/console")
+    assert "/console/login" in page.url
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Mật khẩu").fill(PASSWORD)
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_url(f"{base}/console/inbox")
+
+
+def _push_replies_if_no_embedded_worker(app_server: SimpleNamespace) -> None:
+    """When the API process runs no outbox worker, run one here with the product's Zalo sender."""
+    from knowledge.store import session_factory
+    from pakn import notify, outbox
+    from settings import get_settings
+    from webhooks.routes import Channels
+
+    old = dict(os.environ)
+    os.environ.update({k: v for k, v in app_server.env.items() if k.startswith(("ZALO_", "DATABASE_URL"))})
+    get_settings.cache_clear()
+    try:
+        channels = Channels(get_settings())
+        channels.zalo.client.tokens.seed(app_server.zalo.access_token, app_server.zalo.refresh_token)
+        channels.register_senders()
+        outbox.drain(session_factory(app_server.db_url), worker_id="browser-test")
+        notify.unregister_sender("zalo")
+        channels.zalo.client.close()
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+        get_settings.cache_clear()
+
+
+def test_staff_reply_reaches_the_citizen_and_other_offices_cannot_see_it(app_server, browser) -> None:  # noqa: ANN001
+    errors: list[str] = []
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
+    page = context.new_page()
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    base, code = app_server.url, app_server.code
+
+    _login(page, base, "canbo.noivu@tayninh.gov.vn")
+    page.get_by_role("heading", name="Hộp thư phản ánh, kiến nghị").wait_for()
+    rows = page.locator("table.inbox tbody tr")
+    assert rows.count() == 5
+    assert page.get_by_text("Quá hạn", exact=True).count() >= 1 and page.get_by_text("Sắp đến hạn", exact=True).count() >= 1
+    DOCS.mkdir(exist_ok=True)
+    page.screenshot(path=str(DOCS / "console-inbox.png"), full_page=True)
+
+    page.get_by_role("link", name=code).click()
+    page.get_by_role("heading", name=f"Phản ánh {code}").wait_for()
+    page.get_by_label("Nội dung trả lời người dân").fill("Sở Nội vụ đã làm việc với bộ phận một cửa; hồ sơ của "
+                                                        "ông/bà được trả ngày 25/11.")
+    page.get_by_role("button", name="Gửi trả lời").click()
+    page.wait_for_url(f"{base}/console/pakn/{code}?done=reply")
+    assert page.get_by_role("status").inner_text().startswith("Đã ghi nhận trả lời")
+    history = page.locator("ol.history").inner_text()
+    assert "Trả lời" in history and "hồ sơ của ông/bà được trả ngày 25/11" in history
+    assert "Đã có trả lời" in page.locator("dl.facts").inner_text()
+
+    got = app_server.zalo.wait_for(1, timeout=15, user_id=CITIZEN)
+    if not got:
+        _push_replies_if_no_embedded_worker(app_server)
+        got = app_server.zalo.wait_for(1, timeout=10, user_id=CITIZEN)
+    assert got, "the reply did not reach the citizen's Zalo:\n" + app_server.log.read_text()[-2000:]
+    assert code in got[0]["text"] and "trả ngày 25/11" in got[0]["text"]
+
+    other = browser.new_context(locale="vi-VN")
+    page_b = other.new_page()
+    _login(page_b, base, "canbo.tuphap@tayninh.gov.vn")
+    assert code not in page_b.locator("main").inner_text()
+    assert page_b.locator("table.inbox tbody tr").count() == 1
+    resp = page_b.goto(f"{base}/console/pakn/{code}")
+    assert resp.status == 404 and "Không tìm thấy" in page_b.locator("main").inner_text()
+    other.close()
+
+    page.goto(f"{base}/console/dashboard")
+    page.wait_for_function("() => window.Chart && Object.keys(Chart.instances).length === 4")
+    assert page.locator("canvas").count() == 4
+    sizes = page.eval_on_selector_all("canvas", "els => els.map(e => [e.width, e.height])")
+    assert all(w > 100 and h > 100 for w, h in sizes)
+    page.screenshot(path=str(DOCS / "console-dashboard.png"), full_page=True)
+    assert not errors, errors
+    context.close()
+
+
+def test_keyboard_user_can_skip_to_content_and_log_out(app_server, browser) -> None:  # noqa: ANN001
+    context = browser.new_context(locale="vi-VN")
+    page = context.new_page()
+    _login(page, app_server.url, "canbo.noivu@tayninh.gov.vn")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Bỏ qua thanh điều hướng"
+    page.get_by_role("button", name="Đăng xuất").click()
+    page.wait_for_url(f"{app_server.url}/console/login")
+    page.goto(f"{app_server.url}/console/inbox")
+    assert "/console/login" in page.url
+    context.close()
