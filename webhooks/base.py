@@ -153,7 +153,23 @@ def render_text(reply: Reply, *, numbered_suggestions: bool = False) -> str:
     return "\n\n".join(p for p in parts if p)
 
 
-_SENTENCE = re.compile(r"[^\n.!?…]*(?:[.!?…]+[\"”)\]]*|\n|$)")
+# A sentence ends at a line break, or at . ! ? … (plus closing quotes) followed by a space or the end;
+# "2.000 đồng" and a list number "1. " at the start of a line are not ends.
+_BOUNDARY = re.compile(r"\n|[.!?…]+[\"”)\]]*(?:\s+|$)")
+_LIST_NUMBER = re.compile(r"^\s*\d{1,3}$")
+
+
+def _sentences(text: str) -> list[str]:
+    out: list[str] = []
+    start = 0
+    for m in _BOUNDARY.finditer(text):
+        if m.group().startswith(".") and _LIST_NUMBER.match(text[start:m.start()]):
+            continue
+        out.append(text[start:m.end()])
+        start = m.end()
+    if start < len(text):
+        out.append(text[start:])
+    return out
 
 
 def split_text(text: str, limit: int) -> list[str]:
@@ -166,9 +182,7 @@ def split_text(text: str, limit: int) -> list[str]:
     if len(text) <= limit:
         return [text] if text else []
     units: list[str] = []
-    for piece in _SENTENCE.findall(text):
-        if not piece:
-            continue
+    for piece in _sentences(text):
         if len(piece) <= limit:
             units.append(piece)
             continue

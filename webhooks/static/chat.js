@@ -110,6 +110,10 @@
     });
   }
 
+  // The skip link must move keyboard focus, not just scroll, in every browser.
+  var skip = document.querySelector(".skip-link");
+  if (skip) skip.addEventListener("click", function (e) { e.preventDefault(); input.focus(); });
+
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     var text = input.value;

@@ -1,0 +1,144 @@
+"""The web chat page in a real browser (Debian's chromium driven by Playwright) against the real app.
+
+The app runs under uvicorn on a free port with a temporary store and BM25-only retrieval. The
+test types a question as a person would, waits for the answer, checks its source and suggestion
+buttons, the accessibility hooks (label, aria-live log) and the phone layout, and saves
+docs/webchat.png.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT = ROOT / "docs" / "webchat.png"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Debian's chromium, installed with apt-get when missing (never `playwright install`)."""
+    if not shutil.which("chromium"):
+        subprocess.run(["apt-get", "update"], check=False, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "chromium"], check=False, capture_output=True,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed and apt-get could not install it")
+    return CHROMIUM
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[str]:
+    """The real app under uvicorn on 127.0.0.1:<free port>."""
+    var = tmp_path_factory.mktemp("webchat")
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{var / 'app.db'}", "EMBEDDING_BACKEND": "none",
+           "INDEX_DIR": str(var / "index"), "CHROMA_PATH": str(var / "chroma"), "LLM_BASE_URL": "",
+           "TELEGRAM_TOKEN": "", "PAKN_WORKER_IN_API": "false", "HF_HUB_OFFLINE": "1", "ENV": "test"}
+    log = open(var / "uvicorn.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
+                             "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pytest.fail("uvicorn exited:\n" + (var / "uvicorn.log").read_text()[-3000:])
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        else:
+            pytest.fail("the app did not start in time")
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture
+def page(chromium_path: str):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                                      locale="vi-VN", is_mobile=True, has_touch=True)
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+def test_question_gets_an_answer_with_a_source(server: str, page) -> None:
+    page.goto(server + "/")
+    assert page.locator("html").get_attribute("lang") == "vi"
+    log = page.locator("#log")
+    assert log.get_attribute("aria-live") == "polite"
+    textbox = page.get_by_label("Câu hỏi của bạn")
+    textbox.fill("Đăng ký khai sinh cần giấy tờ gì?")
+    textbox.press("Enter")
+
+    answer = page.locator(".msg.bot").nth(1)
+    answer.wait_for(timeout=20_000)
+    assert page.locator(".msg.user").first.inner_text() == "Đăng ký khai sinh cần giấy tờ gì?"
+    assert "khai sinh" in answer.inner_text().lower()
+    sources = answer.locator(".sources li")
+    assert sources.count() >= 1 and "khai sinh" in sources.first.inner_text().lower()
+    suggestions = answer.locator(".suggestions button")
+    assert suggestions.count() >= 1
+
+    # Fits a phone: nothing scrolls sideways.
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390
+
+    # The same browser keeps its conversation id.
+    uid = page.evaluate("localStorage.getItem('tthc-user-id')")
+    assert uid and uid.startswith("web-")
+
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+    # A suggestion button asks its question.
+    label = suggestions.first.inner_text()
+    suggestions.first.click()
+    page.locator(".msg.user").nth(1).wait_for(timeout=10_000)
+    assert page.locator(".msg.user").nth(1).inner_text() == label
+    page.locator(".msg.bot").nth(2).wait_for(timeout=20_000)
+    assert page.evaluate("localStorage.getItem('tthc-user-id')") == uid
+
+
+def test_keyboard_focus_is_visible_and_send_is_reachable(server: str, page) -> None:
+    page.goto(server + "/")
+    page.keyboard.press("Tab")  # skip link first
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    page.keyboard.press("Enter")  # lands in the question box
+    assert page.evaluate("document.activeElement.id") == "message"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "send"
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"
