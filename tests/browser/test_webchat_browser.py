@@ -121,7 +121,10 @@ def test_question_gets_an_answer_with_a_source(server: str, page) -> None:
     assert uid and uid.startswith("web-")
 
     SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 1500})  # the whole exchange in one picture
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(SCREENSHOT))
+    page.set_viewport_size({"width": 390, "height": 844})
 
     # A suggestion button asks its question.
     label = suggestions.first.inner_text()
