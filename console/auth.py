@@ -191,7 +191,7 @@ def set_password(db: Session, user_id: int, password: str) -> None:
 # ---------------------------------------------------------------- login and sessions
 
 
-def _failures(db: Session, column, value: str, since: datetime) -> int:  # noqa: ANN001 - a mapped column
+def _failures(db: Session, column, value: str, since: datetime) -> int:
     return db.scalar(select(func.count()).select_from(LoginAttempt).where(
         column == value, LoginAttempt.success.is_(False), LoginAttempt.at >= since)) or 0
 
@@ -260,7 +260,21 @@ def end_session(db: Session, cookie_value: str | None) -> None:
 
 
 __all__ = [
-    "AuthError", "Principal", "SESSION_COOKIE", "PRELOGIN_COOKIE", "hash_password", "verify_password",
-    "sign", "unsign", "create_user", "set_active", "set_password", "authenticate", "create_session",
-    "load_principal", "end_session", "office_exists", "normalise_email",
+    "PRELOGIN_COOKIE",
+    "SESSION_COOKIE",
+    "AuthError",
+    "Principal",
+    "authenticate",
+    "create_session",
+    "create_user",
+    "end_session",
+    "hash_password",
+    "load_principal",
+    "normalise_email",
+    "office_exists",
+    "set_active",
+    "set_password",
+    "sign",
+    "unsign",
+    "verify_password",
 ]

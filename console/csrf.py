@@ -91,4 +91,4 @@ def current(request: Request) -> Principal:
     return principal
 
 
-__all__ = ["guard", "current", "CSRF_FIELD", "PUBLIC_PATHS"]
+__all__ = ["CSRF_FIELD", "PUBLIC_PATHS", "current", "guard"]

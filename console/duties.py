@@ -194,5 +194,16 @@ def to_ics(items: list[DutyItem], office_name: str, now: datetime | None = None)
     return cal.to_ical()
 
 
-__all__ = ["covered_offices", "office_duties", "grouped", "group_of", "record_progress", "status_counts", "to_ics",
-           "DutyItem", "GROUPS_VI", "RECURRING_KINDS", "latest_progress"]
+__all__ = [
+    "GROUPS_VI",
+    "RECURRING_KINDS",
+    "DutyItem",
+    "covered_offices",
+    "group_of",
+    "grouped",
+    "latest_progress",
+    "office_duties",
+    "record_progress",
+    "status_counts",
+    "to_ics",
+]

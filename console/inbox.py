@@ -5,6 +5,7 @@ office's petition, and a filter cannot be forgotten for one row the way a later 
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from console.auth import Principal
 from pakn.models import ANSWERED, CLOSED, FORWARDED, IN_PROGRESS, RECEIVED, REJECTED, TRANSFERRED, PaknRecord
 
+log = logging.getLogger(__name__)
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 OPEN_STATUSES = (RECEIVED, FORWARDED, IN_PROGRESS, TRANSFERRED)
 FINISHED_STATUSES = (ANSWERED, CLOSED, REJECTED)
@@ -146,8 +148,8 @@ def transfer_choices(record: PaknRecord, on: date | None = None) -> list[OfficeC
                 o = directory.get(r.office_id)
                 suggestions.append(OfficeChoice(r.office_id, r.office_name, o.province if o else "", True,
                                                 r.explanation))
-    except Exception:  # routing rules missing or a category they do not know: just no suggestions
-        pass
+    except Exception as exc:  # noqa: BLE001 - routing rules missing or a category they lack: no suggestions
+        log.debug("no routing suggestions for %s: %s", record.code, type(exc).__name__)
     province = None
     current = directory.get(record.office_id) if record.office_id else None
     if current is not None:
@@ -171,5 +173,17 @@ def office_name(office_id: str | None) -> str:
     return o.name if o else office_id
 
 
-__all__ = ["InboxFilters", "list_records", "categories", "get_visible", "due_badge", "transfer_choices",
-           "OfficeChoice", "OPEN_STATUSES", "DUE_FILTERS_VI", "PER_PAGE", "office_name", "scoped"]
+__all__ = [
+    "DUE_FILTERS_VI",
+    "OPEN_STATUSES",
+    "PER_PAGE",
+    "InboxFilters",
+    "OfficeChoice",
+    "categories",
+    "due_badge",
+    "get_visible",
+    "list_records",
+    "office_name",
+    "scoped",
+    "transfer_choices",
+]

@@ -48,7 +48,7 @@ class ConsoleUser(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    sessions: Mapped[list["ConsoleSession"]] = relationship(back_populates="user", cascade="all, delete-orphan")
+    sessions: Mapped[list[ConsoleSession]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
     @property
     def is_admin(self) -> bool:
@@ -119,5 +119,14 @@ class DutyReminder(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-__all__ = ["ConsoleUser", "ConsoleSession", "LoginAttempt", "DutyProgress", "DutyReminder", "ROLES",
-           "ROLE_ADMIN", "ROLE_STAFF", "DUTY_STATUS_VI"]
+__all__ = [
+    "DUTY_STATUS_VI",
+    "ROLES",
+    "ROLE_ADMIN",
+    "ROLE_STAFF",
+    "ConsoleSession",
+    "ConsoleUser",
+    "DutyProgress",
+    "DutyReminder",
+    "LoginAttempt",
+]

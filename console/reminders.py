@@ -94,8 +94,8 @@ def due_soon_by_office(db: Session, today: date, days: int = HORIZON_DAYS) -> di
 def message_text(office_name: str, tasks: list[DueTask], today: date) -> str:
     """The Vietnamese reminder an office reads."""
     lines = [f"Kính gửi {office_name},", "",
-             f"Hệ thống nhắc: có {len(tasks)} nhiệm vụ trong kế hoạch cải cách hành chính đến hạn trong "
-             f"{HORIZON_DAYS} ngày tới (tính từ {today:%d/%m/%Y}):", ""]
+             (f"Hệ thống nhắc: có {len(tasks)} nhiệm vụ trong kế hoạch cải cách hành chính đến hạn trong "
+              f"{HORIZON_DAYS} ngày tới (tính từ {today:%d/%m/%Y}):"), ""]
     for t in tasks:
         label = f"Nhiệm vụ số {t.number}" if t.number else "Nhiệm vụ"
         role = "chủ trì" if t.role == "lead" else "phối hợp"
@@ -198,4 +198,4 @@ def send_due_soon(now: datetime | None = None, *, database_url: str | None = Non
     return report
 
 
-__all__ = ["send_due_soon", "due_soon_by_office", "deliver", "message_text", "ReminderReport", "DueTask"]
+__all__ = ["DueTask", "ReminderReport", "deliver", "due_soon_by_office", "message_text", "send_due_soon"]

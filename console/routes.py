@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -74,7 +75,7 @@ ERROR_STATUS = {PaknValidationError: 422, PaknNotFoundError: 404, PaknTransition
                 PaknPermissionError: 403}
 
 
-def mount_static(app) -> None:  # noqa: ANN001 - FastAPI app
+def mount_static(app) -> None:
     """Serve console/static at /console/static (CSS, JS, the vendored Chart.js)."""
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console-static")
 
@@ -142,10 +143,15 @@ def get_db() -> Iterator[Session]:
         db.close()
 
 
-def require_admin(principal: Principal = Depends(current)) -> Principal:
+def require_admin(principal: Annotated[Principal, Depends(current)]) -> Principal:
     if not principal.is_admin:
         raise HTTPException(403, detail="Chỉ quản trị viên được dùng chức năng này.")
     return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current)]
+DB = Annotated[Session, Depends(get_db)]
+AdminUser = Annotated[Principal, Depends(require_admin)]
 
 
 def _client_ip(request: Request) -> str:
@@ -177,15 +183,15 @@ def console_home() -> RedirectResponse:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str = "", db: Session = Depends(get_db)) -> Response:  # noqa: A002
+def login_form(*, request: Request, next: str = "", db: DB) -> Response:
     if auth.load_principal(db, request.cookies.get(SESSION_COOKIE)) is not None:
         return redirect(_safe_next(next))
     return _login_page(request, nxt=next)
 
 
 @router.post("/login")
-def login(request: Request, email: str = Form(""), password: str = Form(""), next: str = Form(""),  # noqa: A002
-          db: Session = Depends(get_db)) -> Response:
+def login(*, request: Request, email: str = Form(""), password: str = Form(""), next: str = Form(""),
+          db: DB) -> Response:
     try:
         user = auth.authenticate(db, email, password, _client_ip(request))
     except AuthError as exc:
@@ -201,7 +207,7 @@ def login(request: Request, email: str = Form(""), password: str = Form(""), nex
 
 
 @router.post("/logout")
-def logout(request: Request, db: Session = Depends(get_db)) -> Response:
+def logout(*, request: Request, db: DB) -> Response:
     auth.end_session(db, request.cookies.get(SESSION_COOKIE))
     resp = redirect("/console/login")
     resp.delete_cookie(SESSION_COOKIE, path="/console")
@@ -219,9 +225,9 @@ def _parse_date(value: str | None) -> date | None:
 
 
 @router.get("/inbox", response_class=HTMLResponse)
-def inbox_page(request: Request, status: str = "", category: str = "", due: str = "", due_before: str = "",
-               q: str = "", office: str = "", page: int = 1, principal: Principal = Depends(current),
-               db: Session = Depends(get_db)) -> HTMLResponse:
+def inbox_page(*, request: Request, status: str = "", category: str = "", due: str = "", due_before: str = "",
+               q: str = "", office: str = "", page: int = 1, principal: CurrentUser,
+               db: DB) -> HTMLResponse:
     from pakn.service import STATUS_VI
 
     f = inbox.InboxFilters(status=status if status in STATUS_VI else None, category=category or None,
@@ -258,8 +264,8 @@ def _detail(request: Request, db: Session, principal: Principal, code: str, *, e
 
 
 @router.get("/pakn/{code}", response_class=HTMLResponse)
-def pakn_detail(request: Request, code: str, principal: Principal = Depends(current),
-                db: Session = Depends(get_db)) -> HTMLResponse:
+def pakn_detail(*, request: Request, code: str, principal: CurrentUser,
+                db: DB) -> HTMLResponse:
     return _detail(request, db, principal, code[:40])
 
 
@@ -294,32 +300,32 @@ def _act(request: Request, db: Session, principal: Principal, code: str, action:
 
 
 @router.post("/pakn/{code}/accept")
-def pakn_accept(request: Request, code: str, note: str = Form(""), principal: Principal = Depends(current),
-                db: Session = Depends(get_db)) -> Response:
+def pakn_accept(*, request: Request, code: str, note: str = Form(""), principal: CurrentUser,
+                db: DB) -> Response:
     return _act(request, db, principal, code, "accept", {"note": note})
 
 
 @router.post("/pakn/{code}/transfer")
-def pakn_transfer(request: Request, code: str, office_id: str = Form(""), reason: str = Form(""),
-                  principal: Principal = Depends(current), db: Session = Depends(get_db)) -> Response:
+def pakn_transfer(*, request: Request, code: str, office_id: str = Form(""), reason: str = Form(""),
+                  principal: CurrentUser, db: DB) -> Response:
     return _act(request, db, principal, code, "transfer", {"office_id": office_id[:80], "reason": reason})
 
 
 @router.post("/pakn/{code}/reply")
-def pakn_reply(request: Request, code: str, text: str = Form(""), principal: Principal = Depends(current),
-               db: Session = Depends(get_db)) -> Response:
+def pakn_reply(*, request: Request, code: str, text: str = Form(""), principal: CurrentUser,
+               db: DB) -> Response:
     return _act(request, db, principal, code, "reply", {"text": text})
 
 
 @router.post("/pakn/{code}/close")
-def pakn_close(request: Request, code: str, note: str = Form(""), principal: Principal = Depends(current),
-               db: Session = Depends(get_db)) -> Response:
+def pakn_close(*, request: Request, code: str, note: str = Form(""), principal: CurrentUser,
+               db: DB) -> Response:
     return _act(request, db, principal, code, "close", {"note": note})
 
 
 @router.post("/pakn/{code}/reject")
-def pakn_reject(request: Request, code: str, reason: str = Form(""), principal: Principal = Depends(current),
-                db: Session = Depends(get_db)) -> Response:
+def pakn_reject(*, request: Request, code: str, reason: str = Form(""), principal: CurrentUser,
+                db: DB) -> Response:
     return _act(request, db, principal, code, "reject", {"reason": reason})
 
 
@@ -343,8 +349,8 @@ def _admin_offices(principal: Principal) -> list:
 
 
 @router.get("/duties", response_class=HTMLResponse)
-def duties_page(request: Request, office: str = "", principal: Principal = Depends(current),
-                db: Session = Depends(get_db)) -> HTMLResponse:
+def duties_page(*, request: Request, office: str = "", principal: CurrentUser,
+                db: DB) -> HTMLResponse:
     office_id = _duty_office(principal, office)
     today = utcnow().astimezone(VN_TZ).date()
     groups = duties.grouped(duties.office_duties(db, office_id), today) if office_id else {}
@@ -356,9 +362,9 @@ def duties_page(request: Request, office: str = "", principal: Principal = Depen
 
 
 @router.post("/duties/progress")
-def duties_progress(request: Request, task_id: str = Form(""), status: str = Form(""), note: str = Form(""),
-                    office: str = Form(""), principal: Principal = Depends(current),
-                    db: Session = Depends(get_db)) -> Response:
+def duties_progress(*, request: Request, task_id: str = Form(""), status: str = Form(""), note: str = Form(""),
+                    office: str = Form(""), principal: CurrentUser,
+                    db: DB) -> Response:
     office_id = _duty_office(principal, office)
     if not office_id:
         raise HTTPException(422, detail="Chưa chọn cơ quan.")
@@ -374,7 +380,7 @@ def duties_progress(request: Request, task_id: str = Form(""), status: str = For
 
 
 @router.get("/duties.ics")
-def duties_ics(office: str = "", principal: Principal = Depends(current), db: Session = Depends(get_db)) -> Response:
+def duties_ics(*, office: str = "", principal: CurrentUser, db: DB) -> Response:
     office_id = _duty_office(principal, office)
     if not office_id:
         raise HTTPException(422, detail="Chưa chọn cơ quan.")
@@ -388,8 +394,8 @@ def duties_ics(office: str = "", principal: Principal = Depends(current), db: Se
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
-def dashboard_page(request: Request, principal: Principal = Depends(current),
-                   db: Session = Depends(get_db)) -> HTMLResponse:
+def dashboard_page(*, request: Request, principal: CurrentUser,
+                   db: DB) -> HTMLResponse:
     return render(request, "dashboard.html", {"figures": dashboard.figures(db, principal, utcnow())})
 
 
@@ -404,15 +410,15 @@ def _users_page(request: Request, db: Session, *, error: str | None = None, stat
 
 
 @router.get("/admin/users", response_class=HTMLResponse)
-def users_page(request: Request, _admin: Principal = Depends(require_admin),
-               db: Session = Depends(get_db)) -> HTMLResponse:
+def users_page(*, request: Request, _admin: AdminUser,
+               db: DB) -> HTMLResponse:
     return _users_page(request, db)
 
 
 @router.post("/admin/users")
-def users_create(request: Request, email: str = Form(""), password: str = Form(""), role: str = Form("staff"),
+def users_create(*, request: Request, email: str = Form(""), password: str = Form(""), role: str = Form("staff"),
                  office_id: str = Form(""), display_name: str = Form(""),
-                 _admin: Principal = Depends(require_admin), db: Session = Depends(get_db)) -> Response:
+                 _admin: AdminUser, db: DB) -> Response:
     try:
         auth.create_user(db, email=email, password=password, role=role, office_id=office_id,
                          display_name=display_name)
@@ -425,7 +431,7 @@ def users_create(request: Request, email: str = Form(""), password: str = Form("
 
 
 @router.post("/admin/users/{user_id}/disable")
-def users_disable(user_id: int, admin: Principal = Depends(require_admin), db: Session = Depends(get_db)) -> Response:
+def users_disable(*, user_id: int, admin: AdminUser, db: DB) -> Response:
     if user_id == admin.user_id:
         raise HTTPException(422, detail="Không thể tự khóa tài khoản của chính mình.")
     try:
@@ -436,7 +442,7 @@ def users_disable(user_id: int, admin: Principal = Depends(require_admin), db: S
 
 
 @router.post("/admin/users/{user_id}/enable")
-def users_enable(user_id: int, _admin: Principal = Depends(require_admin), db: Session = Depends(get_db)) -> Response:
+def users_enable(*, user_id: int, _admin: AdminUser, db: DB) -> Response:
     try:
         auth.set_active(db, user_id, True)
     except AuthError as exc:
@@ -445,13 +451,13 @@ def users_enable(user_id: int, _admin: Principal = Depends(require_admin), db: S
 
 
 @router.get("/account", response_class=HTMLResponse)
-def account_page(request: Request, _p: Principal = Depends(current)) -> HTMLResponse:
+def account_page(*, request: Request, _p: CurrentUser) -> HTMLResponse:
     return render(request, "account.html", {"error": None})
 
 
 @router.post("/account/password")
-def account_password(request: Request, current_password: str = Form(""), new_password: str = Form(""),
-                     principal: Principal = Depends(current), db: Session = Depends(get_db)) -> Response:
+def account_password(*, request: Request, current_password: str = Form(""), new_password: str = Form(""),
+                     principal: CurrentUser, db: DB) -> Response:
     user = db.get(ConsoleUser, principal.user_id)
     if user is None or not auth.verify_password(user.password_hash, current_password):
         return render(request, "account.html", {"error": "Mật khẩu hiện tại không đúng."}, 422)
@@ -464,4 +470,4 @@ def account_password(request: Request, current_password: str = Form(""), new_pas
     return resp
 
 
-__all__ = ["router", "mount_static", "templates"]
+__all__ = ["mount_static", "router", "templates"]

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -60,7 +60,7 @@ class Triage:
             category=self.category, category_name=self.name, confidence=0.9, needs_human=False,
             office_id=self.office_id, office_name="Sở Nội vụ tỉnh Tây Ninh" if self.office_id == OFFICE_A
             else "Sở Tư pháp tỉnh Tây Ninh", locality=None, is_complaint_or_denunciation=False, notice=None,
-            due_at=self.due or datetime.now(timezone.utc) + timedelta(days=5), explanation="kiểm thử giao diện")
+            due_at=self.due or datetime.now(UTC) + timedelta(days=5), explanation="kiểm thử giao diện")
 
 
 def _create_user(env: dict, email: str, office: str, role: str = "staff") -> None:
@@ -78,7 +78,7 @@ def _seed(db_url: str) -> str:
     original = service.TRIAGE
     service.TRIAGE = triage
     try:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         seeds = [
             (OFFICE_A, "can_bo_cong_vu", "Cán bộ, công vụ", None, "Cán bộ một cửa hẹn trả hồ sơ nhiều lần không đúng hẹn",
              "zalo", CITIZEN),
@@ -123,7 +123,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNames
            "ZALO_ACCESS_TOKEN": zalo.access_token or "", "ZALO_REFRESH_TOKEN": zalo.refresh_token,
            "ZALO_API_BASE": zalo.base_url, "ZALO_OAUTH_BASE": zalo.base_url, "PAKN_WORKER_IN_API": "true",
            "WORKER_POLL_INTERVAL_S": "0.3", "SMTP_PORT": str(_free_port())}
-    log = open(tmp / "uvicorn.log", "w")
+    log = open(tmp / "uvicorn.log", "w")  # noqa: SIM115 - must outlive this statement (the server's stdout)
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port",
                              str(port)], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -162,7 +162,7 @@ def browser(chromium: str) -> Iterator[object]:
         b.close()
 
 
-def _login(page, base: str, email: str) -> None:  # noqa: ANN001 - Playwright page
+def _login(page, base: str, email: str) -> None:
     page.goto(f"{base}/console")
     assert "/console/login" in page.url
     page.get_by_label("Email").fill(email)
@@ -194,7 +194,7 @@ def _push_replies_if_no_embedded_worker(app_server: SimpleNamespace) -> None:
         get_settings.cache_clear()
 
 
-def test_staff_reply_reaches_the_citizen_and_other_offices_cannot_see_it(app_server, browser) -> None:  # noqa: ANN001
+def test_staff_reply_reaches_the_citizen_and_other_offices_cannot_see_it(app_server, browser) -> None:
     errors: list[str] = []
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
     page = context.new_page()
@@ -248,7 +248,7 @@ def test_staff_reply_reaches_the_citizen_and_other_offices_cannot_see_it(app_ser
     context.close()
 
 
-def test_keyboard_user_can_skip_to_content_and_log_out(app_server, browser) -> None:  # noqa: ANN001
+def test_keyboard_user_can_skip_to_content_and_log_out(app_server, browser) -> None:
     context = browser.new_context(locale="vi-VN")
     page = context.new_page()
     _login(page, app_server.url, "canbo.noivu@tayninh.gov.vn")

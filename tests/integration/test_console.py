@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -19,7 +19,7 @@ from console import auth
 from console.models import ConsoleSession, ConsoleUser, DutyProgress, LoginAttempt
 from knowledge.store import session_scope
 from pakn import notify, outbox, service
-from pakn.models import CITIZEN_REPLY, OutboxJob, PaknRecord
+from pakn.models import CITIZEN_REPLY, OutboxJob
 from settings import get_settings
 
 pytestmark = pytest.mark.integration
@@ -43,7 +43,7 @@ class StubTriage:
         return SimpleNamespace(
             category="moi_truong", category_name="Môi trường", confidence=0.9, needs_human=False,
             office_id=self.office_id, office_name=f"Cơ quan {self.office_id}", locality=None,
-            due_at=datetime.now(timezone.utc) + timedelta(hours=20), is_complaint_or_denunciation=False,
+            due_at=datetime.now(UTC) + timedelta(hours=20), is_complaint_or_denunciation=False,
             notice=None, explanation="kiểm thử")
 
 
@@ -104,11 +104,11 @@ def login(client: TestClient, email: str, password: str = PASSWORD) -> str:
     return csrf_of(inbox.text)
 
 
-def all_routes(app) -> list[tuple[str, set[str]]]:  # noqa: ANN001
+def all_routes(app) -> list[tuple[str, set[str]]]:
     """(path, methods) of every HTTP route, including those inside included routers."""
     out: list[tuple[str, set[str]]] = []
 
-    def walk(routes, prefix: str = "") -> None:  # noqa: ANN001
+    def walk(routes, prefix: str = "") -> None:
         for r in routes:
             inner = getattr(r, "original_router", None)
             if inner is not None:  # FastAPI ≥ 0.120 wraps included routers
@@ -289,7 +289,7 @@ def test_inbox_filters(client: TestClient, app_env: str, triage) -> None:
     code = submit(app_env, triage, office, "Ổ gà trên đường")
     old = submit(app_env, triage, office, "Cống tắc lâu ngày")
     with session_scope(app_env) as db:
-        service.get_by_code(db, old).due_at = datetime.now(timezone.utc) - timedelta(days=2)
+        service.get_by_code(db, old).due_at = datetime.now(UTC) - timedelta(days=2)
     login(client, make_user(app_env, office))
     overdue = client.get("/console/inbox", params={"due": "overdue"}).text
     assert old in overdue and code not in overdue and "Quá hạn" in overdue

@@ -1,7 +1,7 @@
 """Daily duty reminders on SQLite and PostgreSQL: who is reminded, over which channel, exactly once a day."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import delete, select
@@ -18,9 +18,9 @@ from tests.fakes.webhook_receiver import WebhookReceiver
 pytestmark = pytest.mark.integration
 SECRET = "reminder-webhook-secret"
 # 2024-06-25 (Vietnam time): task 31 of Tây Ninh's 2024 plan (lead: Sở Nội vụ) ends on 30/6.
-JUNE_25 = datetime(2024, 6, 25, 1, 0, tzinfo=timezone.utc)
+JUNE_25 = datetime(2024, 6, 25, 1, 0, tzinfo=UTC)
 # 2024-03-26: tasks 11, 12 and 14 (lead: Sở Tư pháp) end on 31/3.
-MARCH_26 = datetime(2024, 3, 26, 1, 0, tzinfo=timezone.utc)
+MARCH_26 = datetime(2024, 3, 26, 1, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -96,5 +96,5 @@ def test_office_without_channel_is_skipped_not_failed(store: str, monkeypatch: p
 
 
 def test_nothing_due_far_from_any_deadline(store: str) -> None:
-    report = send_due_soon(datetime(2030, 1, 2, tzinfo=timezone.utc), database_url=store)
+    report = send_due_soon(datetime(2030, 1, 2, tzinfo=UTC), database_url=store)
     assert not (report.sent or report.failed or report.skipped)

@@ -1,7 +1,7 @@
 """Console building blocks without a server: passwords, signed cookies, deadline groups, iCalendar, scoping."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -16,10 +16,11 @@ from knowledge.duties import TaskView
 
 
 def task(**kw) -> TaskView:
-    base = dict(id="p#task-1", plan_id="p", plan_title="Kế hoạch CCHC 2024", locality="Tỉnh Tây Ninh", number="1",
-                origin="table", section="I", text="Rà soát thủ tục", product=None, lead=["Sở Nội vụ"], support=[],
-                lead_ids=["tay-ninh.so-noi-vu"], support_ids=[], deadline_raw="Quý II/2024", deadline_kind="by_quarter",
-                deadline_start=date(2024, 4, 1), deadline_end=date(2024, 6, 30), role="lead")
+    base = {"id": "p#task-1", "plan_id": "p", "plan_title": "Kế hoạch CCHC 2024", "locality": "Tỉnh Tây Ninh",
+            "number": "1", "origin": "table", "section": "I", "text": "Rà soát thủ tục", "product": None,
+            "lead": ["Sở Nội vụ"], "support": [], "lead_ids": ["tay-ninh.so-noi-vu"], "support_ids": [],
+            "deadline_raw": "Quý II/2024", "deadline_kind": "by_quarter", "deadline_start": date(2024, 4, 1),
+            "deadline_end": date(2024, 6, 30), "role": "lead"}
     base.update(kw)
     return TaskView(**base)
 
@@ -83,7 +84,7 @@ def test_ics_export() -> None:
                            deadline_end=date(2024, 12, 31), deadline_raw="Hằng tháng")),
              DutyItem(task(id="p#3", deadline_kind="recurring", deadline_raw="Thường xuyên")),
              DutyItem(task(id="p#4"), status="done")]
-    cal = Calendar.from_ical(to_ics(items, "Sở Nội vụ", datetime(2024, 1, 1, tzinfo=timezone.utc)))
+    cal = Calendar.from_ical(to_ics(items, "Sở Nội vụ", datetime(2024, 1, 1, tzinfo=UTC)))
     events = {str(e["UID"]): e for e in cal.walk("VEVENT")}
     assert set(events) == {"p#1@trolyhanhchinh", "p#2@trolyhanhchinh"}
     assert events["p#1@trolyhanhchinh"].decoded("DTSTART") == date(2024, 6, 30)
@@ -92,12 +93,12 @@ def test_ics_export() -> None:
 
 
 def test_due_badges() -> None:
-    now = datetime(2024, 5, 10, 12, tzinfo=timezone.utc)
-    rec = lambda status, due: SimpleNamespace(status=status, due_at=due)  # noqa: E731
-    assert due_badge(rec("forwarded", datetime(2024, 5, 9, tzinfo=timezone.utc)), now) == "overdue"
-    assert due_badge(rec("in_progress", datetime(2024, 5, 11, tzinfo=timezone.utc)), now) == "soon"
-    assert due_badge(rec("in_progress", datetime(2024, 5, 20, tzinfo=timezone.utc)), now) is None
-    assert due_badge(rec("answered", datetime(2024, 5, 9, tzinfo=timezone.utc)), now) is None
+    now = datetime(2024, 5, 10, 12, tzinfo=UTC)
+    rec = lambda status, due: SimpleNamespace(status=status, due_at=due)
+    assert due_badge(rec("forwarded", datetime(2024, 5, 9, tzinfo=UTC)), now) == "overdue"
+    assert due_badge(rec("in_progress", datetime(2024, 5, 11, tzinfo=UTC)), now) == "soon"
+    assert due_badge(rec("in_progress", datetime(2024, 5, 20, tzinfo=UTC)), now) is None
+    assert due_badge(rec("answered", datetime(2024, 5, 9, tzinfo=UTC)), now) is None
 
 
 def test_open_redirect_and_javascript_links_are_refused() -> None:
