@@ -92,6 +92,8 @@ def main() -> None:
     ap.add_argument("--queries", type=Path, default=ROOT / "tests/data/retrieval_queries.jsonl")
     ap.add_argument("--fusion-grid", action="store_true", help="also compare fusion methods/weights")
     ap.add_argument("--misses", action="store_true", help="print ids of missed queries")
+    ap.add_argument("--reuse", type=Path, default=None,
+                    help="index/Chroma directory kept between runs (for tuning; build numbers then warm)")
     args = ap.parse_args()
 
     rows = load_queries(args.queries)
@@ -99,7 +101,7 @@ def main() -> None:
     print(f"{len(rows)} queries, {len(units)} units")
 
     with tempfile.TemporaryDirectory() as tmpdir:
-        tmp = Path(tmpdir)
+        tmp = args.reuse or Path(tmpdir)
         t = time.perf_counter()
         engine = RetrievalEngine(units, settings=settings_in(tmp))
         cold = engine.warm_up()

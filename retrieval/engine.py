@@ -26,6 +26,7 @@ from retrieval import fusion
 from retrieval.dense import DenseStore, SyncReport, collection_name, make_client
 from retrieval.embedders import CachedQueryEmbedder, Embedder, make_embedder
 from retrieval.filters import unit_matches
+from retrieval.prior import MetadataPrior
 from retrieval.normalize import LEXICON_PATH, Lexicon, default_lexicon, has_diacritics, normalize_tokens
 from retrieval.restore import AccentRestorer
 from retrieval.sparse import FIELD_WEIGHTS, FORMAT_VERSION, SparseIndex, query_terms, unit_field_text
@@ -41,8 +42,11 @@ Mode = Literal["hybrid", "bm25", "dense"]
 # Candidates taken from each path before fusion.
 CANDIDATES = 50
 # Fusion method and weights (bm25, dense); chosen on bench/retrieval.py.
-FUSION: Literal["rrf", "weighted"] = "rrf"
-WEIGHTS = (1.0, 1.0)
+FUSION: Literal["rrf", "weighted"] = "weighted"
+WEIGHTS = (0.6, 0.4)
+# Metadata prior (place/year the query mentions): BM25 score × (1 + PRIOR_BM25·p), cosine + PRIOR_DENSE·p.
+PRIOR_BM25 = 1.0
+PRIOR_DENSE = 0.03
 
 
 @dataclass
@@ -93,6 +97,7 @@ class RetrievalEngine:
         self.store: DenseStore | None = None
         self._matrix: np.ndarray | None = None
         self._restorer: AccentRestorer | None = None
+        self._prior: MetadataPrior | None = None
         self._mask_cache: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
         self.report: BuildReport | None = None
@@ -111,6 +116,7 @@ class RetrievalEngine:
             t0 = time.perf_counter()
             report = BuildReport(units=len(self.units))
             self._warm_sparse(report)
+            self._prior = MetadataPrior(self.units)
             self._warm_dense(report, progress)
             report.total_s = time.perf_counter() - t0
             self.report = report
@@ -215,17 +221,23 @@ class RetrievalEngine:
         idx = idx[np.argsort(-s[idx], kind="stable")]
         return idx[np.isfinite(s[idx])]
 
-    def _sparse_ranked(self, query: str, mask: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def _sparse_ranked(self, query: str, mask: np.ndarray | None, n: int,
+                       prior: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         assert self.sparse is not None
         scores = self.sparse.scores(query_terms(query, self.lexicon))
+        if prior is not None:
+            scores = scores * (1.0 + PRIOR_BM25 * prior)
         idx = self._top(scores, mask, n, floor=0.0)
         return idx, scores[idx]
 
-    def _dense_ranked(self, query: str, mask: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def _dense_ranked(self, query: str, mask: np.ndarray | None, n: int,
+                      prior: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         if self.embedder is None or self._matrix is None:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         qv = self.embedder.embed_query(self.dense_query_text(query))
         scores = self._matrix @ qv
+        if prior is not None:
+            scores = scores + PRIOR_DENSE * prior
         idx = self._top(scores, mask, n, floor=None)
         return idx, scores[idx]
 
@@ -242,14 +254,15 @@ class RetrievalEngine:
         if mode == "dense" and self.embedder is None:
             raise ValueError("dense search needs an embedder (EMBEDDING_BACKEND is 'none')")
         n = len(self.units)
+        prior = self._prior.scores(query) if self._prior is not None else None
         if mode == "bm25" or (mode == "hybrid" and self.embedder is None):
-            idx, sc = self._sparse_ranked(query, mask, k)
+            idx, sc = self._sparse_ranked(query, mask, k, prior)
             return self._hits(idx, sc)
         if mode == "dense":
-            idx, sc = self._dense_ranked(query, mask, k)
+            idx, sc = self._dense_ranked(query, mask, k, prior)
             return self._hits(idx, sc)
-        s_idx, s_sc = self._sparse_ranked(query, mask, CANDIDATES)
-        d_idx, d_sc = self._dense_ranked(query, mask, CANDIDATES)
+        s_idx, s_sc = self._sparse_ranked(query, mask, CANDIDATES, prior)
+        d_idx, d_sc = self._dense_ranked(query, mask, CANDIDATES, prior)
         if FUSION == "rrf":
             fused = fusion.rrf([(s_idx, WEIGHTS[0]), (d_idx, WEIGHTS[1])], n)
         else:

@@ -20,8 +20,14 @@ class FilterError(ValueError):
     """An unknown filter key (a typo must not silently return everything)."""
 
 
+_LEVEL_ABBREV = {"tp": "thanh pho", "tx": "thi xa"}
+
+
 def _place_key(value: str) -> str:
-    return " ".join(loose_key(value).replace(".", " ").split())
+    words = loose_key(value).replace(".", " ").split()
+    if words and words[0] in _LEVEL_ABBREV:
+        words[0] = _LEVEL_ABBREV[words[0]]
+    return " ".join(words)
 
 
 def _strip_prefix(key: str) -> str:

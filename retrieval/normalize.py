@@ -8,7 +8,8 @@ queries, so the two meet in the middle:
 
 1. Unicode NFC, lower case, old tone placement → new ("hoá" → "hóa", "thuỷ" → "thủy").
 2. Punctuation → token boundaries; leading zeros dropped ("05" → "5").
-3. Quarters: "quý 1", "quy 1", "q1", "quý I" → "quý i"; "năm 2024" → "2024".
+3. Quarters: "quý 1", "quy 1", "q1", "quý I" → "quý i". Years stay one token ("năm 2024" and
+   "2024" share the term "2024"; "năm" is kept because it is also a name: "Ngã Năm 2024").
 4. The lexicon (`knowledge/lexicon/abbreviations.yaml`): every variant is rewritten to its
    canonical phrase, longest match first, on both sides ("cchc" and "cải cách hành chính" both end
    up as "cải cách hành chính"). Variants typed without accents match too, unless the entry says
@@ -45,7 +46,6 @@ _TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
 _ROMAN = {"1": "i", "2": "ii", "3": "iii", "4": "iv"}
 _QUARTER_WORDS = {"quý", "quy"}
 _QN_RE = re.compile(r"^q([1-4])$")
-_YEAR_RE = re.compile(r"^(19|20)\d\d$")
 
 # Old-style tone placement on open syllables ending in oa/oe/uy: "hoá" → "hóa", "thuỷ" → "thủy".
 _TONES = {
@@ -106,8 +106,6 @@ def _numbers(tokens: list[str]) -> list[str]:
         elif tok in _QUARTER_WORDS and i + 1 < n and tokens[i + 1] in _ROMAN.values():
             out += ["quý", tokens[i + 1]]
             i += 1
-        elif tok in ("năm", "nam") and i + 1 < n and _YEAR_RE.match(tokens[i + 1]):
-            pass  # the year token that follows carries the meaning on its own
         else:
             out.append(tok)
         i += 1
