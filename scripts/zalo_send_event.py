@@ -21,8 +21,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from settings import get_settings  # noqa: E402
-from webhooks.zalo import SIGNATURE_HEADER, signature  # noqa: E402
+from settings import get_settings
+from webhooks.zalo import SIGNATURE_HEADER, signature
 
 
 def build_event(args: argparse.Namespace, app_id: str) -> dict:

@@ -57,7 +57,7 @@ class InboxWorker:
             self._task = None
         active = list(self._active.values())
         if active:
-            done, pending = await asyncio.wait(active, timeout=self.stop_grace_s)
+            _done, pending = await asyncio.wait(active, timeout=self.stop_grace_s)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
@@ -97,7 +97,7 @@ class InboxWorker:
                 log.exception("inbox poll failed")
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self._wake.clear()
 

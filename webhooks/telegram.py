@@ -16,12 +16,26 @@ from typing import Any
 
 import httpx
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 from telegram.request import BaseRequest
 
 from bot.types import Attachment, InboundMessage, Reply
-from webhooks.base import ChannelAdapter, ChannelEvent, ServiceProvider, default_service, greeting_reply, \
-    render_text, split_text
+from webhooks.base import (
+    ChannelAdapter,
+    ChannelEvent,
+    ServiceProvider,
+    default_service,
+    greeting_reply,
+    render_text,
+    split_text,
+)
 from webhooks.errors import ChannelSendError
 from webhooks.inbox import Inbox, InboxEvent
 

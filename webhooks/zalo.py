@@ -35,7 +35,7 @@ FUTURE_SKEW_S = 60
 def signature(app_id: str, raw_body: bytes | str, timestamp: str, oa_secret_key: str) -> str:
     """The hex digest Zalo puts after `mac=`."""
     body = raw_body.decode("utf-8") if isinstance(raw_body, bytes) else raw_body
-    return hashlib.sha256(f"{app_id}{body}{timestamp}{oa_secret_key}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{app_id}{body}{timestamp}{oa_secret_key}".encode()).hexdigest()
 
 
 def parse_body(raw_body: bytes) -> dict[str, Any]:

@@ -99,7 +99,7 @@ class ZaloClient:
         self._refresh_lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Any, *, transport: httpx.BaseTransport | None = None) -> "ZaloClient":
+    def from_settings(cls, settings: Any, *, transport: httpx.BaseTransport | None = None) -> ZaloClient:
         store = TokenStore(settings.zalo_app_id, settings.database_url)
         store.seed(settings.zalo_access_token.get_secret_value(), settings.zalo_refresh_token.get_secret_value())
         return cls(app_id=settings.zalo_app_id, app_secret_key=settings.zalo_app_secret_key.get_secret_value(),

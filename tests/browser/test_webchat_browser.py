@@ -54,7 +54,11 @@ def server(tmp_path_factory) -> Iterator[str]:
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{var / 'app.db'}", "EMBEDDING_BACKEND": "none",
            "INDEX_DIR": str(var / "index"), "CHROMA_PATH": str(var / "chroma"), "LLM_BASE_URL": "",
            "TELEGRAM_TOKEN": "", "PAKN_WORKER_IN_API": "false", "HF_HUB_OFFLINE": "1", "ENV": "test"}
-    log = open(var / "uvicorn.log", "wb")
+    with open(var / "uvicorn.log", "wb") as log:
+        yield from _run(var, port, env, log)
+
+
+def _run(var: Path, port: int, env: dict, log) -> Iterator[str]:
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
                              "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -78,7 +82,6 @@ def server(tmp_path_factory) -> Iterator[str]:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
-        log.close()
 
 
 @pytest.fixture

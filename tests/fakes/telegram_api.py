@@ -12,7 +12,7 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs
 
 
@@ -40,8 +40,8 @@ class FakeTelegramAPI:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_POST = _handle  # noqa: N815 - http.server API
-            do_GET = _handle  # noqa: N815
+            do_POST = _handle
+            do_GET = _handle
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -63,11 +63,11 @@ class FakeTelegramAPI:
                 return got
             time.sleep(0.02)
 
-    def __enter__(self) -> "FakeTelegramAPI":
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
 
@@ -87,13 +87,13 @@ class FakeTelegramAPI:
                 return 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}
             return handler(params)
 
-    def _m_getMe(self, params: dict) -> tuple[int, dict]:  # noqa: N802 - Bot API names
+    def _m_getMe(self, params: dict) -> tuple[int, dict]:
         return 200, {"ok": True, "result": {"id": int(self.token.split(":")[0]), "is_bot": True,
                                             "first_name": "Trợ lý hành chính", "username": self.username,
                                             "can_join_groups": False, "can_read_all_group_messages": False,
                                             "supports_inline_queries": False}}
 
-    def _m_sendMessage(self, params: dict) -> tuple[int, dict]:  # noqa: N802
+    def _m_sendMessage(self, params: dict) -> tuple[int, dict]:
         if "chat_id" not in params or not str(params.get("text", "")).strip():
             return 400, {"ok": False, "error_code": 400, "description": "Bad Request: message text is empty"}
         if len(str(params["text"])) > 4096:
@@ -108,22 +108,22 @@ class FakeTelegramAPI:
             result["reply_markup"] = params["reply_markup"]
         return 200, {"ok": True, "result": result}
 
-    def _m_setWebhook(self, params: dict) -> tuple[int, dict]:  # noqa: N802
+    def _m_setWebhook(self, params: dict) -> tuple[int, dict]:
         self.webhook = params
         return 200, {"ok": True, "result": True, "description": "Webhook was set"}
 
-    def _m_deleteWebhook(self, params: dict) -> tuple[int, dict]:  # noqa: N802
+    def _m_deleteWebhook(self, params: dict) -> tuple[int, dict]:
         self.webhook = {}
         return 200, {"ok": True, "result": True, "description": "Webhook was deleted"}
 
-    def _m_getWebhookInfo(self, params: dict) -> tuple[int, dict]:  # noqa: N802
+    def _m_getWebhookInfo(self, params: dict) -> tuple[int, dict]:
         return 200, {"ok": True, "result": {"url": self.webhook.get("url", ""), "has_custom_certificate": False,
                                             "pending_update_count": 0}}
 
-    def _m_answerCallbackQuery(self, params: dict) -> tuple[int, dict]:  # noqa: N802
+    def _m_answerCallbackQuery(self, params: dict) -> tuple[int, dict]:
         return 200, {"ok": True, "result": True}
 
-    def _m_sendChatAction(self, params: dict) -> tuple[int, dict]:  # noqa: N802
+    def _m_sendChatAction(self, params: dict) -> tuple[int, dict]:
         return 200, {"ok": True, "result": True}
 
 

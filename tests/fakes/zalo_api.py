@@ -18,7 +18,7 @@ import secrets
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs
 
 MAX_TEXT = 2000
@@ -44,7 +44,7 @@ class FakeZaloAPI:
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
+            def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if self.path.split("?")[0] == "/v3.0/oa/message/cs":
                     status, body = fake._message(self.headers.get("access_token"), raw)
@@ -89,11 +89,11 @@ class FakeZaloAPI:
                 return got
             time.sleep(0.02)
 
-    def __enter__(self) -> "FakeZaloAPI":
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
 

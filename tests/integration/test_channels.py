@@ -86,7 +86,7 @@ def test_zalo_question_is_answered_with_a_source(stack):
     client, zalo, _tg, _db = stack
     answer = say(client, zalo, "8800000000000000001", "Đăng ký khai sinh cần giấy tờ gì?")
     assert "khai sinh" in answer.lower()
-    assert re.search(r"^Nguồn: .*khai sinh", answer, re.M | re.I)
+    assert re.search(r"^Nguồn: .*khai sinh", answer, re.MULTILINE | re.IGNORECASE)
     last = [m for m in zalo.messages if m["user_id"] == "8800000000000000001"][-1]
     assert last["attachment"]["payload"]["buttons"]  # the bot's suggestions as quick replies
 

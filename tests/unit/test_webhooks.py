@@ -26,7 +26,7 @@ def _event(ts_ms: int, app_id: str = "42") -> tuple[bytes, dict]:
 
 class TestZaloSignature:
     def test_signature_is_sha256_of_app_id_body_timestamp_secret(self):
-        raw, data = _event(1_700_000_000_000)
+        raw, _data = _event(1_700_000_000_000)
         expected = hashlib.sha256(("42" + raw.decode() + "1700000000000" + SECRET).encode()).hexdigest()
         assert signature("42", raw, "1700000000000", SECRET) == expected
 

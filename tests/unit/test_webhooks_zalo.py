@@ -67,11 +67,11 @@ def zalo_api():
 
 
 def make_settings(db: str, zalo_api: FakeZaloAPI, **over) -> Settings:
-    values = dict(database_url=db, zalo_app_id=APP_ID, zalo_oa_secret_key=OA_SECRET,
-                  zalo_app_secret_key=APP_SECRET, zalo_access_token="access-1", zalo_refresh_token="refresh-1",
-                  zalo_api_base=zalo_api.base_url, zalo_oauth_base=zalo_api.base_url, telegram_token="",
-                  inbox_poll_interval_s=0.1, inbox_retry_base_s=0.05, max_body_bytes=4000,
-                  zalo_max_event_age_s=300)
+    values = {"database_url": db, "zalo_app_id": APP_ID, "zalo_oa_secret_key": OA_SECRET,
+                  "zalo_app_secret_key": APP_SECRET, "zalo_access_token": "access-1", "zalo_refresh_token": "refresh-1",
+                  "zalo_api_base": zalo_api.base_url, "zalo_oauth_base": zalo_api.base_url, "telegram_token": "",
+                  "inbox_poll_interval_s": 0.1, "inbox_retry_base_s": 0.05, "max_body_bytes": 4000,
+                  "zalo_max_event_age_s": 300}
     values.update(over)
     return Settings(**values)
 
