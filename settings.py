@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     inbox_lease_s: float = Field(120.0, description="a 'processing' inbox event older than this is retried")
     inbox_max_attempts: int = 5
     inbox_retry_base_s: float = Field(5.0, description="first retry delay of a failed inbox event; doubles")
+    inbox_retention_days: int = Field(30, description="finished webhook events (personal data) kept this long")
 
     # Delivery of PAKN to offices
     smtp_host: str = "127.0.0.1"

@@ -16,20 +16,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
 
 from webhooks.inbox import Inbox, InboxEvent
 
 log = logging.getLogger(__name__)
 
 Processor = Callable[[InboxEvent], Awaitable[None]]
+PURGE_EVERY_S = 3600.0
 
 
 class InboxWorker:
     """Drains the durable inbox with per-person ordering."""
 
     def __init__(self, inbox: Inbox, processors: Mapping[str, Processor], *, poll_interval_s: float = 2.0,
-                 stop_grace_s: float = 5.0) -> None:
+                 stop_grace_s: float = 5.0, retention: timedelta | None = None) -> None:
         self.inbox = inbox
+        self.retention = retention
+        self._last_purge = 0.0
         self.processors = dict(processors)
         self.poll_interval_s = poll_interval_s
         self.stop_grace_s = stop_grace_s
@@ -93,6 +97,7 @@ class InboxWorker:
         while not self._stopping:
             try:
                 await self.dispatch_due()
+                await self._purge_now_and_then()
             except Exception:  # the store may be briefly unavailable; keep the worker alive
                 log.exception("inbox poll failed")
             try:
@@ -108,6 +113,16 @@ class InboxWorker:
             if key in self._active or self._stopping:
                 continue
             self._active[key] = asyncio.create_task(self._drain(key), name=f"inbox-{channel}")
+
+    async def _purge_now_and_then(self) -> None:
+        """Drop finished events after the retention period (they hold messages, i.e. personal data)."""
+        now = asyncio.get_running_loop().time()
+        if self.retention is None or now - self._last_purge < PURGE_EVERY_S:
+            return
+        self._last_purge = now
+        removed = await asyncio.to_thread(self.inbox.purge, self.retention)
+        if removed:
+            log.info("inbox purge removed %d finished events", removed)
 
     async def _drain(self, key: tuple[str, str]) -> None:
         channel, user_key = key

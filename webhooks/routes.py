@@ -15,6 +15,7 @@ import asyncio
 import hmac
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -63,7 +64,8 @@ class Channels:
                                             transport=telegram_transport)
         adapters: list[ChannelAdapter] = [a for a in (self.zalo, self.telegram) if a is not None]
         self.worker = InboxWorker(self.inbox, {a.channel: a.process for a in adapters},
-                                  poll_interval_s=settings.inbox_poll_interval_s)
+                                  poll_interval_s=settings.inbox_poll_interval_s,
+                                  retention=timedelta(days=settings.inbox_retention_days))
 
     async def start(self) -> None:
         s = self.settings

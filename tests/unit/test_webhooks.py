@@ -171,3 +171,27 @@ class TestInboxOnBothDatabases:
         assert inbox.claim_next_for("zalo", key) is None
         time.sleep(0.35)
         assert inbox.claim_next_for("zalo", key) is not None
+
+
+def test_purge_drops_only_old_finished_events(tmp_path):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from knowledge.store import migrate, session_scope
+    from webhooks.inbox import Inbox
+    from webhooks.models import InboxEventRow, utcnow
+
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    migrate(url)
+    inbox = Inbox(url)
+    for key in ("old-done", "new-done", "old-pending"):
+        inbox.record(channel="zalo", event_id=key, kind="k", user_key="u", payload={})
+    with session_scope(url) as s:
+        s.execute(update(InboxEventRow).where(InboxEventRow.event_id.in_(["old-done", "new-done"]))
+                  .values(status="done"))
+        s.execute(update(InboxEventRow).where(InboxEventRow.event_id.in_(["old-done", "old-pending"]))
+                  .values(received_at=utcnow() - timedelta(days=40)))
+    assert inbox.purge(timedelta(days=30)) == 1
+    assert inbox.find("zalo", "old-done") is None
+    assert inbox.find("zalo", "new-done") and inbox.find("zalo", "old-pending")
