@@ -32,7 +32,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench._server import free_port  # noqa: E402
+from datetime import UTC
+
+from bench._server import free_port
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PETITIONS = [
@@ -67,12 +69,12 @@ def pakn_app():
 
 def _stub_triage() -> None:
     """Constant triage (`--stub-triage`): measures HTTP + validation + database alone."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
     from types import SimpleNamespace
 
     from pakn import service
 
-    due = datetime.now(timezone.utc) + timedelta(days=10)
+    due = datetime.now(UTC) + timedelta(days=10)
     service.TRIAGE = lambda content, location=None: SimpleNamespace(
         category="moi_truong", category_name="Môi trường", confidence=0.9, needs_human=False,
         office_id="bench-office", office_name="UBND bench", locality=None, due_at=due,

@@ -95,7 +95,7 @@ def verify(body: bytes, header: str | None, secret: str) -> bool:
     return bool(header) and hmac.compare_digest(sign(body, secret), header)
 
 
-def _fmt(dt) -> str:  # noqa: ANN001
+def _fmt(dt) -> str:
     return dt.astimezone(VN_TZ).strftime("%H:%M %d/%m/%Y") if dt else "—"
 
 
@@ -232,5 +232,14 @@ def deliver_to_office(session: Session | None, record: PaknRecord, dedupe_key: s
     return "qua email văn thư (cơ quan chưa có địa chỉ tiếp nhận)"
 
 
-__all__ = ["OfficeInfo", "find_office", "sign", "verify", "petition_document", "send_email", "post_webhook",
-           "telegram_send", "deliver_to_office"]
+__all__ = [
+    "OfficeInfo",
+    "deliver_to_office",
+    "find_office",
+    "petition_document",
+    "post_webhook",
+    "send_email",
+    "sign",
+    "telegram_send",
+    "verify",
+]

@@ -48,6 +48,11 @@ class DeliveryError(Exception):
 
 
 __all__ = [
-    "PaknError", "PaknValidationError", "PaknNotFoundError", "PaknTransitionError",
-    "PaknConflictError", "PaknPermissionError", "DeliveryError",
+    "DeliveryError",
+    "PaknConflictError",
+    "PaknError",
+    "PaknNotFoundError",
+    "PaknPermissionError",
+    "PaknTransitionError",
+    "PaknValidationError",
 ]

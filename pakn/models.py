@@ -11,7 +11,7 @@ but it is never logged and never returned by the public status endpoints.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
@@ -51,7 +51,7 @@ JOB_DEAD = "dead"
 
 def utcnow() -> datetime:
     """Timezone-aware UTC now (one clock for every timestamp the pipeline writes)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator):
@@ -65,18 +65,18 @@ class UTCDateTime(TypeDecorator):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):  # noqa: ANN001 - SQLAlchemy API
+    def process_bind_param(self, value, dialect):
         if value is None:
             return None
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        value = value.astimezone(timezone.utc)
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value, dialect):  # noqa: ANN001 - SQLAlchemy API
+    def process_result_value(self, value, dialect):
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class PaknRecord(Base):
@@ -114,7 +114,7 @@ class PaknRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
-    events: Mapped[list["PaknEvent"]] = relationship(
+    events: Mapped[list[PaknEvent]] = relationship(
         back_populates="record", order_by="PaknEvent.id", cascade="all, delete-orphan", lazy="selectin"
     )
 
@@ -168,7 +168,22 @@ class OutboxJob(Base):
 
 
 __all__ = [
-    "PaknRecord", "PaknEvent", "OutboxJob", "STATUSES", "utcnow",
-    "RECEIVED", "FORWARDED", "IN_PROGRESS", "ANSWERED", "CLOSED", "TRANSFERRED", "REJECTED",
-    "DELIVER_OFFICE", "CITIZEN_REPLY", "JOB_PENDING", "JOB_RUNNING", "JOB_DONE", "JOB_DEAD",
+    "ANSWERED",
+    "CITIZEN_REPLY",
+    "CLOSED",
+    "DELIVER_OFFICE",
+    "FORWARDED",
+    "IN_PROGRESS",
+    "JOB_DEAD",
+    "JOB_DONE",
+    "JOB_PENDING",
+    "JOB_RUNNING",
+    "RECEIVED",
+    "REJECTED",
+    "STATUSES",
+    "TRANSFERRED",
+    "OutboxJob",
+    "PaknEvent",
+    "PaknRecord",
+    "utcnow",
 ]

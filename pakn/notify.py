@@ -91,4 +91,4 @@ def _builtin_telegram_sender() -> Sender | None:
     return _send
 
 
-__all__ = ["register_sender", "unregister_sender", "registered_channels", "send", "NO_PUSH_CHANNELS", "Sender"]
+__all__ = ["NO_PUSH_CHANNELS", "Sender", "register_sender", "registered_channels", "send", "unregister_sender"]

@@ -56,7 +56,7 @@ class RunStats:
     dead: int = 0
     skipped: int = 0
 
-    def __iadd__(self, other: "RunStats") -> "RunStats":
+    def __iadd__(self, other: RunStats) -> RunStats:
         for f in ("claimed", "done", "retried", "dead", "skipped"):
             setattr(self, f, getattr(self, f) + getattr(other, f))
         return self
@@ -225,4 +225,4 @@ def drain(factory: sessionmaker[Session] | None = None, *, worker_id: str = "wor
     return total
 
 
-__all__ = ["RunStats", "claim", "run_once", "drain", "backoff_seconds"]
+__all__ = ["RunStats", "backoff_seconds", "claim", "drain", "run_once"]

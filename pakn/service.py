@@ -21,9 +21,10 @@ import json
 import logging
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -488,7 +489,19 @@ def replies(record: PaknRecord) -> list[PaknEvent]:
 
 
 __all__ = [
-    "SubmitResult", "submit", "submit_result", "get_by_code", "transition", "add_reply", "replies",
-    "normalise_code", "new_code", "parse_contact", "parse_coordinates", "TRANSITIONS", "STATUS_VI",
-    "MAX_CONTENT_CHARS", "redact",
+    "MAX_CONTENT_CHARS",
+    "STATUS_VI",
+    "TRANSITIONS",
+    "SubmitResult",
+    "add_reply",
+    "get_by_code",
+    "new_code",
+    "normalise_code",
+    "parse_contact",
+    "parse_coordinates",
+    "redact",
+    "replies",
+    "submit",
+    "submit_result",
+    "transition",
 ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from urllib.parse import parse_qsl
 
@@ -52,11 +52,11 @@ async def services() -> list[dict]:
     return _services()
 
 
-def _status(record) -> str:  # noqa: ANN001
+def _status(record) -> str:
     return "closed" if record.status in CLOSED_STATUSES else "open"
 
 
-def request_view(record) -> dict:  # noqa: ANN001
+def request_view(record) -> dict:
     """A service request as GeoReport v2 returns it (no contact data; description masked)."""
     from pakn.service import STATUS_VI, redact
 
@@ -186,7 +186,7 @@ def _list_sync(ids: list[str], service_code: str | None, start: datetime | None,
                 return []
             stmt = stmt.where(PaknRecord.code.in_(codes))
         else:  # the spec's default window: the last 90 days
-            end = end or datetime.now(timezone.utc)
+            end = end or datetime.now(UTC)
             start = start or end - timedelta(days=90)
             if service_code:
                 stmt = stmt.where(PaknRecord.category.in_(service_code.split(",")))

@@ -34,7 +34,7 @@ from pakn.errors import (
 from settings import get_settings
 
 log = logging.getLogger(__name__)
-def _lifespan(app):  # noqa: ANN001, ANN202 - FastAPI lifespan signature
+def _lifespan(app):
     from pakn.worker import embedded_worker
 
     return embedded_worker(app)
@@ -131,14 +131,14 @@ def iso(dt: datetime | None) -> str | None:
     return dt.astimezone(VN_TZ).isoformat() if dt else None
 
 
-def ack_view(record) -> dict:  # noqa: ANN001
+def ack_view(record) -> dict:
     """The acknowledgement returned by POST (also on an idempotent repeat)."""
     return {"code": record.code, "category": record.category, "category_name": record.category_name,
             "office": {"id": record.office_id, "name": record.office_name}, "status": record.status,
             "due_at": iso(record.due_at), "needs_human": record.needs_human, "notice": record.notice}
 
 
-def public_view(record) -> dict:  # noqa: ANN001
+def public_view(record) -> dict:
     """Status, routing, history and replies — no content, contact or location."""
     from pakn.service import STATUS_VI
 

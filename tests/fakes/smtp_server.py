@@ -20,10 +20,10 @@ def _free_port() -> int:
 
 
 class _Handler:
-    def __init__(self, owner: "FakeSMTPServer") -> None:
+    def __init__(self, owner: FakeSMTPServer) -> None:
         self.owner = owner
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd API
+    async def handle_DATA(self, server, session, envelope) -> str:
         with self.owner.lock:
             if self.owner.fail_next > 0:
                 self.owner.fail_next -= 1
@@ -50,7 +50,7 @@ class FakeSMTPServer:
         """Message-IDs seen; a receiver that deduplicates by Message-ID keeps one per id."""
         return {m["Message-ID"] for m in self.messages}
 
-    def __enter__(self) -> "FakeSMTPServer":
+    def __enter__(self) -> FakeSMTPServer:
         self.controller.start()
         return self
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 
 from knowledge.store import session_factory, session_scope
 from knowledge.store.models import OfficeRow
@@ -122,16 +122,15 @@ def test_submit_writes_record_event_and_job_together(db_url, fake_triage, env) -
     assert job.status == "pending" and job.dedupe_key.startswith(f"deliver_office:{res.record.code}:")
     rec = record_of(db_url, res.record.code)
     assert rec.contact == {"phone": "0912345678"} and rec.due_at.tzinfo is not None
-    assert rec.due_at == datetime(2030, 1, 10, 10, 0, tzinfo=timezone.utc)  # 17:00 +07 kept exactly
+    assert rec.due_at == datetime(2030, 1, 10, 10, 0, tzinfo=UTC)  # 17:00 +07 kept exactly
 
 
 def test_failed_transaction_leaves_nothing(db_url, fake_triage, env) -> None:
     ext = uid()
-    with pytest.raises(RuntimeError):
-        with session_scope(db_url) as s:
-            code = service.submit(s, content="Đèn đường hỏng cả tháng", location=LOCATION, contact=None,
-                                  channel="api", external_id=ext).code
-            raise RuntimeError("crash after submit, before commit")
+    with pytest.raises(RuntimeError), session_scope(db_url) as s:
+        code = service.submit(s, content="Đèn đường hỏng cả tháng", location=LOCATION, contact=None,
+                              channel="api", external_id=ext).code
+        raise RuntimeError("crash after submit, before commit")
     with session_scope(db_url) as s:
         assert s.scalar(select(func.count()).select_from(PaknRecord).where(PaknRecord.code == code)) == 0
         assert s.scalar(select(func.count()).select_from(OutboxJob)
@@ -225,7 +224,7 @@ def test_webhook_signed_and_retried_on_500(db_url, fake_triage, env, clean_outbo
     with WebhookReceiver(SECRET, script=[500]) as hook:
         fake_triage.office_id = add_office(db_url, {"webhook_url": hook.url, "email": "x@example.vn"})
         code = do_submit(db_url, external_id=uid()).record.code
-        t0 = datetime.now(timezone.utc)
+        t0 = datetime.now(UTC)
         f = session_factory(db_url)
         assert outbox.run_once(f, now=t0).retried == 1
         job = job_of(db_url, code)
@@ -253,7 +252,7 @@ def test_dead_letter_after_max_attempts(db_url, fake_triage, env, clean_outbox) 
     with WebhookReceiver(SECRET, script=[503] * 10) as hook:
         fake_triage.office_id = add_office(db_url, {"webhook_url": hook.url})
         code = do_submit(db_url, external_id=uid()).record.code
-        f, t = session_factory(db_url), datetime.now(timezone.utc)
+        f, t = session_factory(db_url), datetime.now(UTC)
         results = []
         for i in range(5):
             results.append(outbox.run_once(f, now=t + timedelta(hours=i)))
@@ -275,7 +274,7 @@ def test_crash_rerun_carries_same_keys_and_does_not_double_deliver(db_url, fake_
         c1 = do_submit(db_url, external_id=uid()).record.code
         fake_triage.office_id = mail_office
         c2 = do_submit(db_url, external_id=uid()).record.code
-        f, t0 = session_factory(db_url), datetime.now(timezone.utc)
+        f, t0 = session_factory(db_url), datetime.now(UTC)
         ids = outbox.claim(f, "crashing-worker", now=t0)
         assert len(ids) == 2
         for job_id in ids:  # delivered, then the worker "dies" before recording the outcome
@@ -378,14 +377,12 @@ def test_lifecycle_rules(db_url, fake_triage, env, clean_outbox) -> None:
     with session_scope(db_url) as s:
         jobs = s.scalars(select(OutboxJob).where(OutboxJob.record_id == rec.id).order_by(OutboxJob.id)).all()
         assert [j.payload["office_id"] for j in jobs] == [office, other]
-    with pytest.raises(Exception, match="không phụ trách"):
-        with session_scope(db_url) as s:
-            service.add_reply(s, code, office, "Trả lời từ cơ quan cũ")
+    with pytest.raises(Exception, match="không phụ trách"), session_scope(db_url) as s:
+        service.add_reply(s, code, office, "Trả lời từ cơ quan cũ")
     with session_scope(db_url) as s:
         rec = service.transition(s, code, "rejected", actor="cb", note="Nội dung không thuộc phạm vi PAKN")
-    with pytest.raises(PaknTransitionError):
-        with session_scope(db_url) as s:
-            service.transition(s, code, "in_progress", actor="cb")
+    with pytest.raises(PaknTransitionError), session_scope(db_url) as s:
+        service.transition(s, code, "in_progress", actor="cb")
 
 
 def test_transfer_supersedes_undelivered_job(db_url, fake_triage, env, clean_outbox) -> None:
@@ -413,6 +410,6 @@ def test_real_triage_end_to_end(db_url, env, clean_outbox) -> None:
         rec = res.record
         assert rec.category == "moi_truong" and rec.office_id and rec.office_name
         assert rec.locality and rec.locality.get("province_slug") == "ho-chi-minh"
-        assert rec.due_at > datetime.now(timezone.utc) and rec.explanation
+        assert rec.due_at > datetime.now(UTC) and rec.explanation
         assert outbox.run_once(session_factory(db_url)).done == 1
         assert len(smtp.messages) == 1 and rec.code in smtp.messages[0]["Subject"]

@@ -3,7 +3,7 @@ webhook signatures, the lifecycle table and the citizen-notification registry.""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -40,7 +40,7 @@ def test_parse_contact_rejects(raw, message) -> None:
 
 
 def test_codes() -> None:
-    code = new_code(datetime(2024, 11, 5, tzinfo=timezone.utc))
+    code = new_code(datetime(2024, 11, 5, tzinfo=UTC))
     assert re.fullmatch(r"PA-2411-[0-9A-HJKMNP-TV-Z]{5}", code)
     assert normalise_code(code.lower().replace("-", "")) == code
     assert normalise_code(" pa-2411-7kq3m ") == "PA-2411-7KQ3M"
@@ -76,7 +76,7 @@ def test_backoff_grows_exponentially_and_is_capped(monkeypatch) -> None:
 
 
 def test_signature_round_trip() -> None:
-    body = '{"code":"PA-2411-7KQ3M"}'.encode()
+    body = b'{"code":"PA-2411-7KQ3M"}'
     header = sign(body, "s3cret")
     assert header.startswith("sha256=") and len(header) == 7 + 64
     assert verify(body, header, "s3cret")
