@@ -86,7 +86,9 @@ class SentenceTransformerEmbedder:
             self._model = SentenceTransformer(str(path), device=device, local_files_only=True)
         except Exception as exc:  # noqa: BLE001 - surface any loader failure as a config error
             raise EmbedderError(f"cannot load sentence-transformers model from {path}: {exc}") from exc
-        dim = self._model.get_sentence_embedding_dimension()
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or \
+            self._model.get_sentence_embedding_dimension
+        dim = get_dim()
         self.dim = int(dim) if dim else int(self._model.encode(["x"]).shape[1])
         self.name = f"st-{path.name}-{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]}"
         self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
