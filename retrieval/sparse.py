@@ -21,9 +21,13 @@ from retrieval.types import Unit
 
 log = logging.getLogger(__name__)
 
-FIELD_WEIGHTS: dict[str, float] = {"text": 1.0, "context": 0.35}
+FIELD_WEIGHTS: dict[str, float] = {"text": 1.0, "context": 0.25}
 K1, B = 1.2, 0.75
-FORMAT_VERSION = 3
+# Query terms that also occur in some unit's title (plan titles, procedure names) say WHICH
+# document, not WHERE in it: "kiểm tra CCHC năm 2023 thành phố Tây Ninh" matches every unit of that
+# plan through its title/context, so in the text field such terms count only this much.
+TITLE_TERM_WEIGHT = 0.3
+FORMAT_VERSION = 4
 
 
 def unit_field_text(unit: Unit, name: str) -> str:
@@ -44,9 +48,10 @@ def query_terms(query: str, lexicon: Lexicon | None = None) -> list[str]:
 class SparseIndex:
     """Per-field BM25 indexes over the same ordered list of unit ids."""
 
-    def __init__(self, ids: list[str], fields: dict[str, bm25s.BM25]) -> None:
+    def __init__(self, ids: list[str], fields: dict[str, bm25s.BM25], title_terms: set[str] | None = None) -> None:
         self.ids = ids
         self.fields = fields
+        self.title_terms = title_terms or set()
 
     @classmethod
     def build(cls, units: list[Unit], lexicon: Lexicon | None = None) -> "SparseIndex":
@@ -59,7 +64,9 @@ class SparseIndex:
             bm = bm25s.BM25(k1=K1, b=B)
             bm.index(corpus, show_progress=False)
             fields[name] = bm
-        return cls([u.id for u in units], fields)
+        titles = {u.title for u in units}
+        title_terms = {t for title in titles for t in index_terms(normalize_tokens(title, lexicon=lex))}
+        return cls([u.id for u in units], fields, title_terms)
 
     def scores(self, terms: list[str], weights: dict[str, float] | None = None) -> np.ndarray:
         """Weighted sum of the field scores, one float per unit in `self.ids` order."""
@@ -67,9 +74,18 @@ class SparseIndex:
         total = np.zeros(len(self.ids), dtype=np.float32)
         if not terms or not self.ids:
             return total
+        titled = [t for t in terms if t in self.title_terms]
+        rest = [t for t in terms if t not in self.title_terms]
         for name, bm in self.fields.items():
             w = weights.get(name, 0.0)
-            if w:
+            if not w:
+                continue
+            if name == "text" and TITLE_TERM_WEIGHT != 1.0:
+                if rest:
+                    total += w * bm.get_scores(rest)
+                if titled and TITLE_TERM_WEIGHT:
+                    total += (w * TITLE_TERM_WEIGHT) * bm.get_scores(titled)
+            else:
                 total += w * bm.get_scores(terms)
         return total
 
@@ -80,7 +96,8 @@ class SparseIndex:
         tmp.mkdir(parents=True)
         for name, bm in self.fields.items():
             bm.save(str(tmp / name), show_progress=False)
-        (tmp / "ids.json").write_text(json.dumps({"version": FORMAT_VERSION, "ids": self.ids}))
+        (tmp / "ids.json").write_text(json.dumps({"version": FORMAT_VERSION, "ids": self.ids,
+                                                  "title_terms": sorted(self.title_terms)}))
         shutil.rmtree(directory, ignore_errors=True)
         tmp.rename(directory)
 
@@ -96,4 +113,4 @@ class SparseIndex:
         except (OSError, ValueError) as exc:
             log.info("retrieval: no usable BM25 cache at %s (%s)", directory, exc)
             return None
-        return cls(meta["ids"], fields)
+        return cls(meta["ids"], fields, set(meta.get("title_terms", [])))
