@@ -14,12 +14,13 @@ from typing import Any
 
 from bot.answers import duty as duty_answers
 from bot.answers import plan as plan_answers
-from bot.answers import refusal
+from bot.answers import plan_meta, refusal
+from bot.evidence import evidence_check
 from bot.answers.procedure import procedure_reply
 from bot.state import StateStore
 from bot.types import InboundMessage, Reply
 from bot.understand import Understanding, understand
-from knowledge.plans import fold, load_plans
+from knowledge.plans import fold, get_plan, load_plans
 
 log = logging.getLogger(__name__)
 
@@ -115,10 +116,15 @@ class ChatService:
         if u.unknown_place and not u.plan_ids and (u.has_plan_words or u.office_ids):
             return refusal.no_evidence(
                 f"Tôi chưa có kế hoạch hay văn bản nào của {u.unknown_place} trong cơ sở dữ liệu"), state
-        if u.years and (u.has_plan_words or u.intent == "duty") and not self._plans_for_years(u):
-            years = ", ".join(map(str, u.years))
-            return refusal.no_evidence(f"Tôi không có kế hoạch nào áp dụng cho năm {years}"
-                                       + (" ở địa phương bạn hỏi" if u.plan_ids else "")), state
+        if u.years and u.intent == "duty" and not self._plans_for_years(u):
+            return self._no_plan_for_years(u), state
+        if (what := plan_meta.wants(u.folded)) is not None:
+            plans = plan_meta.scope(u.plan_ids, u.folded, u.years, u.plan_kind)
+            reply = plan_meta.meta_reply(plans, what)
+            if reply is None:
+                return self._no_plan_for_years(u), state
+            return reply, {**state, "last_intent": "plan", "plan_ids": [p.id for p in plans],
+                           "last_question": u.text}
 
         if u.intent == "duty":
             return self._duty(u, state)
@@ -131,6 +137,11 @@ class ChatService:
             if p.id in ids and any(p.meta.period_start <= y <= p.meta.period_end for y in u.years):
                 out.append(p.id)
         return out
+
+    def _no_plan_for_years(self, u: Understanding) -> Reply:
+        years = ", ".join(map(str, u.years)) or "thời gian bạn hỏi"
+        return refusal.no_evidence(f"Tôi không có kế hoạch nào áp dụng cho năm {years}"
+                                   + (" ở địa phương bạn hỏi" if u.plan_ids else ""))
 
     def _apply_follow_up(self, u: Understanding, state: dict) -> Understanding:
         """Fill what a short follow-up leaves out from the last turn."""
@@ -148,8 +159,13 @@ class ChatService:
         elif last == "procedure" and state.get("procedure") and (u.fields or u.is_follow_up):
             if not self._names_other_procedure(u, state["procedure"]):
                 u.intent = "procedure_follow_up"
-        elif last == "plan" and u.is_follow_up:
+        elif last == "plan" and not u.office_ids and not u.task_number and len(u.folded.split()) <= 9:
+            # "hạn hoàn thành khi nào?", "kế hoạch đó căn cứ văn bản nào?": same plan, same task
             u.plan_ids = u.plan_ids or state.get("plan_ids", [])
+            if state.get("task") and (u.asks_which or u.fields or u.is_follow_up):
+                u.intent = "task_follow_up"
+            elif state.get("last_question"):
+                u.context_text = state["last_question"]
         return u
 
     def _names_other_procedure(self, u: Understanding, current: str) -> bool:
@@ -174,13 +190,39 @@ class ChatService:
                 return refusal.no_evidence(f"Tôi không tìm thấy nhiệm vụ nào của {label} có thời hạn trong "
                                            f"{u.period_text}"), new_state
             return self._plan_or_procedure(u, state)
+        tasks = duty_answers.filter_by_topic(tasks, self._topic_terms(u), u.recurring)
+        if period:
+            # Tasks due inside the period first; year-long and recurring ones after them.
+            def _inside(t) -> tuple:
+                inside = t.deadline_start and t.deadline_start >= period[0] and t.deadline_end <= period[1]
+                span = (t.deadline_end - t.deadline_start).days if t.deadline_start and t.deadline_end else 9999
+                return (not inside, span)
+
+            tasks = sorted(tasks, key=_inside)
         localities = duty_answers.localities_of(tasks)
         if len(localities) > 1 and not u.plan_ids:
             label = _office_label(u.text, u.office_ids)
             new_state["pending"] = {"type": "clarify", "text": u.text}
             return duty_answers.clarify_locality(label, tasks), new_state
         new_state["plan_ids"] = sorted({t.plan_id for t in tasks})
+        if len(tasks) < 5 and not period:
+            tasks = tasks + duty_answers.mentioned_in(u.office_ids, new_state["plan_ids"], {t.id for t in tasks},
+                                                      self.url)
         return duty_answers.duty_reply(u.office_ids, tasks, u.period_text), new_state
+
+    def _topic_terms(self, u: Understanding) -> list[str]:
+        """What the duty question is about, beyond the office, place, period and duty words."""
+        from bot.evidence import QUESTION_TERMS
+        from bot.text import terms
+        from bot.understand import DUTY_WORDS, RECURRING_WORDS
+
+        strip = set(terms(" ".join(duty_answers.short_names(u.office_ids)))) | self._place_terms(u)
+        strip |= set(terms(u.period_text or ""))
+        rest = RECURRING_WORDS.sub(" ", DUTY_WORDS.sub(" ", u.folded))
+        generic = {"so", "phong", "van", "uy", "ban", "nhan", "dan", "hoi", "dong", "tinh", "truong", "tam", "trung",
+                   "ubnd", "hdnd", "vp", "giai", "doan", "tu", "den", "thoi", "ky", "toi", "minh", "chung"}
+        return [t for t in dict.fromkeys(terms(rest)) if t not in strip and t not in QUESTION_TERMS
+                and t not in generic and not t.isdigit()]
 
     def _period_in_scope(self, period_text: str, plan_ids: list[str]):
         from knowledge.deadlines import parse_period
@@ -202,6 +244,11 @@ class ChatService:
             reply = procedure_reply(state["procedure"], u.fields)
             if reply:
                 return reply, {**state, "last_intent": "procedure", "fields": u.fields}
+        if u.intent == "task_follow_up":
+            plan_id, key = state["task"]
+            task = next((t for t in getattr(get_plan(plan_id), "tasks", []) if t.key == key), None)
+            if task is not None:
+                return plan_answers.task_reply(plan_id, task), state
         plan_scope = u.plan_ids or None
         # Explicit task number in a plan: answer from the table directly.
         if u.task_number and (u.has_plan_words or plan_scope):
@@ -211,35 +258,73 @@ class ChatService:
             found = plan_answers.find_task(scope, u.task_number)
             if len(found) == 1:
                 pid, task = found[0]
-                return plan_answers.task_reply(pid, task), {**state, "last_intent": "plan", "plan_ids": [pid]}
-        filters: dict = {}
-        if plan_scope:
-            filters["plan_id"] = plan_scope
-        hits = self._search(u.text, k=8, filters=filters or None)
-        if u.years and not plan_scope:
-            allowed = set(self._plans_for_years(u))
-            hits = [h for h in hits if h.unit.kind == "tthc_field" or h.unit.meta.get("plan_id") in allowed]
+                return plan_answers.task_reply(pid, task), {
+                    **state, "last_intent": "plan", "plan_ids": [pid], "task": [pid, task.key],
+                    "last_question": u.text}
+        query = f"{u.context_text} {u.text}".strip()
+        filters: dict = {"plan_id": plan_scope} if plan_scope else {}
+        hits = self._search(query, k=8, filters=filters or None)
         plan_hits = [h for h in hits if h.unit.kind != "tthc_field"]
         proc_hits = [h for h in hits if h.unit.kind == "tthc_field"]
-        prefer_plan = u.has_plan_words or bool(u.office_ids) or bool(plan_scope) or bool(u.task_number)
-        if not prefer_plan:
+        prefer_plan = (u.has_plan_words or bool(u.office_ids) or bool(plan_scope) or bool(u.task_number)
+                       or bool(u.context_text))
+        if not prefer_plan and not u.out_of_scope:
             if not proc_hits:
                 proc_hits = self._search(u.text, k=5, filters={"kind": "tthc_field"})
-            if proc_hits:
-                top = proc_hits[0].unit
-                cov = plan_answers.coverage(u.text, top.text + " " + top.context + " " + top.title)
-                if cov >= MIN_PROCEDURE_COVERAGE and not u.out_of_scope:
-                    fields = u.fields
-                    reply = procedure_reply(top.source, fields)
+            for hit in proc_hits[:2]:
+                top = hit.unit
+                verdict = evidence_check().judge(u.text, f"{top.title} {top.text} {top.context}")
+                if verdict.ok(MIN_PROCEDURE_COVERAGE):
+                    reply = procedure_reply(top.source, u.fields)
                     if reply:
                         return reply, {**state, "last_intent": "procedure", "procedure": top.source,
-                                       "fields": fields}
-        for hit in plan_hits[:3]:
-            evidence = hit.unit.text + " " + hit.unit.context
-            if plan_answers.coverage(u.text, evidence) >= MIN_COVERAGE:
+                                       "fields": u.fields}
+        ignore = self._place_terms(u)
+        for hit in plan_hits[:4]:
+            unit = hit.unit
+            evidence = f"{unit.title} {unit.text} {unit.context}"
+            if not self._years_supported(u, unit, evidence) or not self._office_supported(u, unit):
+                continue
+            if evidence_check().judge(query, evidence, ignore=ignore).ok(MIN_COVERAGE):
                 reply = plan_answers.hit_reply(u.text, hit)
-                return reply, {**state, "last_intent": "plan", "plan_ids": [hit.unit.meta.get("plan_id")]}
+                new_state = {**state, "last_intent": "plan", "plan_ids": [unit.meta.get("plan_id")],
+                             "last_question": query, "task": None}
+                if unit.kind == "plan_task":
+                    new_state["task"] = [unit.meta.get("plan_id"), unit.meta.get("task_key")]
+                return reply, new_state
+        if u.years and not self._plans_for_years(u):
+            return self._no_plan_for_years(u), state
         return refusal.no_evidence(), state
+
+    @staticmethod
+    def _place_terms(u: Understanding) -> set[str]:
+        from bot.text import terms
+
+        return set(terms(" ".join(u.localities)))
+
+    def _years_supported(self, u: Understanding, unit, evidence: str) -> bool:
+        """Every year asked about is in the evidence or inside the plan's own period."""
+        plan = get_plan(unit.meta.get("plan_id", ""))
+        for y in u.years:
+            if str(y) in evidence:
+                continue
+            if plan and plan.meta.period_start <= y <= plan.meta.period_end:
+                continue
+            return False
+        return True
+
+    @staticmethod
+    def _office_supported(u: Understanding, unit) -> bool:
+        """A question naming an office is answered only by evidence about that office."""
+        named = [o for o in u.office_ids if not duty_answers.is_group(o)]
+        if not named:
+            return True
+        if unit.kind == "plan_task":
+            ids = set(unit.meta.get("lead_ids", [])) | set(unit.meta.get("support_ids", []))
+            if ids & set(duty_answers.related_offices(named)):
+                return True
+        text = fold(f"{unit.text} {unit.context}")
+        return any(short in text for short in duty_answers.short_names(named))
 
 
 def _office_label(text: str, office_ids: list[str]) -> str:

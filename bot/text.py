@@ -14,9 +14,17 @@ ban oi a nhe nha vay a u ha the thi la nhieu it het moi tung bang nhu neu khi tr
 """.split())
 
 
+_QUARTER = re.compile(r"\bquy\s*(iv|iii|ii|i|[1-4])\b")
+_QUARTER_NUM = {"i": "1", "ii": "2", "iii": "3", "iv": "4"}
+
+
 def terms(text: str) -> list[str]:
-    """Folded content syllables of `text` (stopwords and punctuation removed)."""
-    return [t for t in re.findall(r"[a-z0-9]+", fold(text)) if t not in STOPWORDS and len(t) > 1 or t.isdigit()]
+    """Folded content syllables of `text` (stopwords and punctuation removed).
+
+    "Quý I", "quy 1" and "Quý I/2024" all give the term "quy1", so quarters stay distinguishable.
+    """
+    folded = _QUARTER.sub(lambda m: " quy" + _QUARTER_NUM.get(m[1], m[1]) + " ", fold(text))
+    return [t for t in re.findall(r"[a-z0-9]+", folded) if (t not in STOPWORDS and len(t) > 1) or t.isdigit()]
 
 
 def sentences(text: str) -> list[str]:

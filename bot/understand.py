@@ -24,7 +24,13 @@ PAKN_TRIGGER = re.compile(
     r"(^|\b(toi|minh|em|chung toi|nguoi dan|gia dinh toi)\s+(muon|can|xin|se|dang)?\s*(gui\s+)?)"
     r"(phan anh|kien nghi|gop y|khieu nai|to cao)\b|^(gui|nop|tao)\s+(phan anh|kien nghi|pakn)\b|^pakn\b")
 DUTY_WORDS = re.compile(r"\b(nhiem vu|phai lam|lam gi|lam nhung gi|chu tri|phoi hop|duoc giao|phan cong|"
-                        r"trach nhiem|cong viec|viec gi|nhung viec|can lam|dam nhan|phu trach)\b")
+                        r"trach nhiem|cong viec|viec gi|nhung viec|can lam|dam nhan|phu trach|phai ban hanh|"
+                        r"phai thuc hien|phai trien khai|nhung gi|nhung ke hoach gi)\b")
+# "who / which office / when / how much": the person asks about a task, not for an office's duty list.
+ASKS_WHICH = re.compile(r"\b(ai|co quan nao|don vi nao|noi nao|khi nao|luc nao|thoi gian nao|bao gio|bao nhieu|"
+                        r"may|ngay nao|thang nao|quy nao|nam nao|the nao|ra sao|gi khong)\b")
+PLAN_KIND_WORDS = re.compile(r"\bke hoach kiem tra\b|\bde cuong\b|\bdoan kiem tra\b")
+RECURRING_WORDS = re.compile(r"\b(thuong xuyen|hang thang|hang nam|hang quy|dinh ky)\b")
 FOLLOW_UP = re.compile(r"^(con|the con|vay con|con lai|con voi|the|vay|con o|con cua)\b|\bthi sao\b|\bthe nao\b$")
 PLAN_WORDS = re.compile(r"\b(ke hoach|cchc|cai cach hanh chinh|nhiem vu|chi so|chi tieu|muc tieu|kiem tra cong tac|"
                         r"kinh phi|quyet dinh|par index|sipas|chuyen doi so|chinh quyen (dien tu|so)|"
@@ -70,6 +76,10 @@ class Understanding:
     unknown_place: str | None = None
     localities: list[str] = field(default_factory=list)
     office_ids: list[str] = field(default_factory=list)
+    plan_kind: str | None = None
+    context_text: str = ""  # the previous question, for a follow-up that leans on it
+    recurring: bool = False
+    asks_which: bool = False
     pakn_code: str | None = None
     is_follow_up: bool = False
     out_of_scope: bool = False
@@ -109,7 +119,7 @@ def find_places(folded: str) -> tuple[list[str], list[str], str | None]:
     """(plan localities named, plan ids they cover, a named province the plans don't cover)."""
     plan_ids: set[str] = set()
     names: list[str] = []
-    rest = f" {folded} "
+    rest = " " + re.sub(r"[^a-z0-9]+", " ", folded) + " "
     for place, ids in _plan_places():
         if f" {place} " in rest:
             # "tinh tay ninh" is the province plan only; bare "tay ninh" covers city and province.
@@ -148,6 +158,12 @@ def understand(text: str) -> Understanding:
     u.period, u.period_text = _period(text, folded, u.years)
     u.is_follow_up = bool(FOLLOW_UP.search(folded)) and len(folded.split()) <= 12
     u.office_ids = _offices(text)
+    u.asks_which = bool(ASKS_WHICH.search(folded))
+    u.recurring = bool(RECURRING_WORDS.search(folded))
+    if PLAN_KIND_WORDS.search(folded):
+        u.plan_kind = "ke_hoach_kiem_tra"
+        u.plan_ids = [p for p in (u.plan_ids or [pl.id for pl in load_plans()])
+                      if any(pl.id == p and pl.meta.kind == "ke_hoach_kiem_tra" for pl in load_plans())]
     if m := PAKN_CODE.search(text):
         u.pakn_code = m[0].upper()
 
@@ -159,27 +175,47 @@ def understand(text: str) -> Understanding:
         u.intent = "thanks"
     elif PAKN_TRIGGER.search(folded) and not u.has_plan_words:
         u.intent = "pakn_submit"
-    elif u.office_ids and u.has_duty_words and not u.task_number:
+    elif u.office_ids and u.has_duty_words and not u.task_number and not _asks_about_a_task(folded):
         u.intent = "duty"
     return u
 
 
+def _asks_about_a_task(folded: str) -> bool:
+    """"Ai chủ trì …?", "… phối hợp với ai …?", "… khi nào?": a question about one task."""
+    return bool(re.search(r"\b(ai|co quan nao|don vi nao)\b", folded)) or bool(
+        re.search(r"\b(khi nao|thoi gian nao|bao gio|ngay nao|bao nhieu|so may)\b", folded))
+
+
+_PERIOD_RX = re.compile(r"\b(quy\s*(?:iv|i{1,3}|[1-4])\b(?:\s*(?:/|nam)\s*\d{4})?|q[1-4]\b(?:\s*/?\s*\d{4})?|"
+                        r"thang\s*\d{1,2}\b(?:\s*/\s*\d{4})?|6 thang (?:dau|cuoi) nam(?:\s*\d{4})?)")
+
+
 def _period(text: str, folded: str, years: list[int]) -> tuple[tuple[date, date] | None, str | None]:
-    """A period the person restricts to ("quý II/2024", "trong quý I", "tháng 3")."""
-    m = re.search(r"\b(quy\s*(?:iv|i{1,3}|[1-4])\b(?:\s*(?:/|nam)\s*\d{4})?|q[1-4](?:\s*/?\s*\d{4})?|"
-                  r"thang\s*\d{1,2}(?:\s*/\s*\d{4})?|6 thang (?:dau|cuoi) nam(?:\s*\d{4})?)", folded)
-    if not m:
+    """A period the person restricts to ("quý II/2024", "từ quý IV/2024 đến quý II/2025", "quý II và III").
+
+    Several mentions are joined into one span from the first start to the last end.
+    """
+    matches = list(_PERIOD_RX.finditer(folded))
+    if not matches:
         return None, None
     try:
         from knowledge.deadlines import parse_period
     except ImportError:  # pragma: no cover
         return None, None
+    first, last = matches[0], matches[-1]
+    shown = text[first.start():last.end()] if len(text) == len(folded) else folded[first.start():last.end()]
     default_year = years[0] if years else None
-    # Without a year the service resolves the period against the plan in scope.
-    shown = text[m.start():m.end()] if len(text) == len(folded) else m[0]
     if default_year is None:
         return None, shown  # "quý IV" alone: the plan in scope gives the year
-    return parse_period(m[0], default_year), shown
+    spans = []
+    for m in matches:
+        own_year = re.search(r"\d{4}", m[0])
+        rng = parse_period(m[0], int(own_year[0]) if own_year else default_year)
+        if rng:
+            spans.append(rng)
+    if not spans:
+        return None, shown
+    return (min(a for a, _ in spans), max(b for _, b in spans)), shown
 
 
 def _offices(text: str) -> list[str]:
@@ -187,9 +223,13 @@ def _offices(text: str) -> list[str]:
         from knowledge.offices import load_offices
     except ImportError:  # pragma: no cover
         return []
-    matches = load_offices().find_offices_in_text(text, province=None, locality=None)
+    directory = load_offices()
+    matches = directory.find_offices_in_text(text, province=None, locality=None)
     ids: list[str] = []
     for m in matches:
+        office = directory.get(m.office_id)
+        if office is not None and office.kind == "group" and len(m.mention.split()) < 3:
+            continue  # "cơ quan nào" asks a question; it does not name the group "các cơ quan liên quan"
         # An ambiguous name ("Văn phòng UBND") keeps every equally good body; the plans in scope
         # (or a clarification question) decide which one is meant.
         for oid in (m.office_id, *m.alternatives):

@@ -354,11 +354,24 @@ def _merge_continuation(task: Task, text: str, product: str, lead: str, support:
     task.deadline_raw = join(task.deadline_raw, deadline)
 
 
+_PARSER_INPUTS = [Path(__file__), Path(__file__).with_name("deadlines.py"), Path(__file__).with_name("offices.py"),
+                  Path(__file__).with_name("offices.yaml")]
+
+
+def _build_hash(raw: str, meta_path: Path) -> str:
+    """Hash of everything a parsed plan depends on, so the store rebuilds when any of it changes."""
+    h = hashlib.sha256(raw.encode())
+    for path in [meta_path, *_PARSER_INPUTS]:
+        if path.exists():
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
 def parse_plan(text_path: Path, meta_path: Path) -> Plan:
     """Parse one plan document into sections and tasks (offices/deadlines resolved later)."""
     meta = load_meta(meta_path)
     raw = text_path.read_text(encoding="utf-8")
-    sha = hashlib.sha256(raw.encode()).hexdigest()
+    sha = _build_hash(raw, meta_path)
     blocks = _paragraphs(raw)
 
     sections: list[Section] = []
@@ -453,12 +466,14 @@ def _prose_tasks(meta: PlanMeta, sections: list[Section]) -> list[Task]:
         if not in_assign:
             continue
         office_heading = _office_heading(sec)
+        assigned = None  # "Giao X chủ trì …" assigns the rest of the item to X too
         for i, para in enumerate(sec.paragraphs):
             if para.startswith("Chú thích "):
                 continue
             if para.startswith(("Trên đây là", "Trong quá trình")):
                 continue
-            lead = office_heading or _office_in_sentence(para)
+            assigned = _office_in_sentence(para) or assigned
+            lead = office_heading or assigned
             if not lead:
                 continue
             number = ".".join(n for n in sec.numbers if n)

@@ -1,11 +1,12 @@
 """Duty answers for staff: the tasks an office leads or supports, filtered by plan and period."""
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 from bot.types import Citation, Reply
 from knowledge.duties import TaskView, find_tasks
-from knowledge.plans import get_plan, load_plans
+from knowledge.plans import fold, get_plan, load_plans
 from knowledge.store import session_scope
 
 MAX_LISTED = 25  # a complete list matters more than brevity; channels split long replies
@@ -70,7 +71,8 @@ def citation_for(t: TaskView) -> Citation:
 def duty_reply(office_ids: list[str], tasks: list[TaskView], period_text: str | None) -> Reply:
     """List an office's tasks (lead first, then support), grouped by plan."""
     names = []
-    for oid in office_ids:
+    involved = {o for t in tasks for o in (*t.lead_ids, *t.support_ids)}
+    for oid in [o for o in office_ids if o in involved] or office_ids:
         name = office_name(oid)
         if name not in names:
             names.append(name)
@@ -91,7 +93,11 @@ def duty_reply(office_ids: list[str], tasks: list[TaskView], period_text: str | 
         lines += [task_line(t, brief=brief) for t in support[:MAX_LISTED // 2]]
         if len(support) > MAX_LISTED // 2:
             lines.append(f"… và {len(support) - MAX_LISTED // 2} nhiệm vụ phối hợp khác.")
-    shown = lead[:MAX_LISTED] + support[:MAX_LISTED // 2]
+    mentioned = [t for t in tasks if t.role == "mentioned"]
+    if mentioned:
+        lines.append(f"Được nhắc đến trong {len(mentioned)} nhiệm vụ khác:")
+        lines += [task_line(t, brief=False) for t in mentioned[:5]]
+    shown = lead[:MAX_LISTED] + support[:MAX_LISTED // 2] + mentioned[:5]
     return Reply(reply="\n".join(lines), intent="duty", answered=True,
                  citations=[citation_for(t) for t in shown][:20],
                  suggestions=_suggestions(period_text))
@@ -105,3 +111,90 @@ def _suggestions(period_text: str | None) -> list[str]:
 
 def all_plan_ids() -> list[str]:
     return [p.id for p in load_plans()]
+
+
+def is_group(office_id: str) -> bool:
+    from knowledge.offices import load_offices
+
+    office = load_offices().get(office_id)
+    return office is not None and office.kind == "group"
+
+
+def related_offices(office_ids: list[str]) -> list[str]:
+    """The offices plus their predecessors and successors (a duty moves with the body)."""
+    from knowledge.offices import load_offices
+
+    directory = load_offices()
+    out = set(office_ids)
+    for oid in office_ids:
+        out.update(o.id for o in directory.chain(oid))
+    for office in directory.all():
+        if any(o.id in office_ids for o in directory.chain(office.id)):
+            out.add(office.id)
+    return sorted(out)
+
+
+_LOCALITY_TAIL = re.compile(r"\s+(tinh|thanh pho|thi xa|huyen|tp|tx)\b.*$")
+
+
+def short_names(office_ids: list[str]) -> list[str]:
+    """Folded office names without their locality ("so noi vu"), and their aliases."""
+    from knowledge.offices import load_offices
+
+    directory = load_offices()
+    names: set[str] = set()
+    for oid in office_ids:
+        office = directory.get(oid)
+        if office is None:
+            continue
+        for name in (office.name, *office.aliases):
+            short = _LOCALITY_TAIL.sub("", fold(name)).strip()
+            if len(short.split()) >= 2:
+                names.add(short)
+    return sorted(names)
+
+
+def filter_by_topic(tasks: list[TaskView], topic_terms: list[str], recurring: bool) -> list[TaskView]:
+    """Keep the tasks about the topic the person named (and recurring ones if asked), best first.
+
+    The topic is matched as syllable pairs ("bộ máy", "kiểm soát"), since single Vietnamese
+    syllables are too ambiguous ("đoạn" and "đoàn" fold alike). With no topic, or when nothing
+    matches it, every task stays: a filter that empties the list would hide duties.
+    """
+    from bot.text import terms
+
+    kept = tasks
+    if recurring:
+        rec = [t for t in tasks if t.deadline_kind in ("recurring", "monthly", "quarterly", "reporting_cycle")
+               or re.search(r"thuong xuyen|hang (thang|nam|quy)|dinh ky", fold(t.text))]
+        kept = rec or tasks
+    pairs = {f"{a} {b}" for a, b in zip(topic_terms, topic_terms[1:])}
+    if pairs:
+        scored = []
+        for t in kept:
+            words = terms(f"{t.text} {t.product or ''} {t.section}")
+            have = {f"{a} {b}" for a, b in zip(words, words[1:])}
+            hits = len(pairs & have)
+            if hits:
+                scored.append((hits, t))
+        if scored:
+            best = max(h for h, _ in scored)
+            kept = [t for h, t in sorted(scored, key=lambda x: -x[0]) if h >= max(1, best // 2)]
+    return kept
+
+
+def mentioned_in(office_ids: list[str], plan_ids: list[str], exclude: set[str], url: str | None) -> list[TaskView]:
+    """Tasks of the plans in scope whose text or product names the office without assigning it."""
+    names = short_names(office_ids)
+    if not names:
+        return []
+    with session_scope(url) as session:
+        candidates = find_tasks(session, plan_ids=plan_ids or None, origin="table")
+    out = []
+    for t in candidates:
+        if t.id in exclude:
+            continue
+        body = fold(f"{t.text} {t.product or ''}")
+        if any(n in body for n in names):
+            out.append(t.model_copy(update={"role": "mentioned"}))
+    return out

@@ -13,7 +13,8 @@ def procedure_reply(code: str, fields: list[str]) -> Reply | None:
     if proc is None:
         return None
     asked = [f for f in FIELD_ORDER if f in fields] or ["overview"]
-    parts = [f"Thủ tục “{proc.name}”:"]
+    title = proc.name if proc.name.lower().startswith("thủ tục") else f"Thủ tục {proc.name[:1].lower()}{proc.name[1:]}"
+    parts = [f"{title}:"]
     citations = []
     for f in asked:
         parts.append(proc.field_text(f))

@@ -1,0 +1,77 @@
+"""Is the evidence really about what was asked? The check that keeps the bot from answering
+"how many staff does Sở Nội vụ have" with a sentence that merely shares some words.
+
+The question's *focus terms* are its content words that are rare in the knowledge base (or not
+in it at all): "nhân viên", "lương", "giám đốc", "tỷ đồng". An answer is given only when the
+evidence holds most of the question's weight (IDF-weighted coverage) and every strongly
+informative term that the knowledge base knows of; a question built on words the knowledge base
+has never seen is a question it cannot answer.
+"""
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter
+from dataclasses import dataclass
+
+from bot.text import terms
+
+# Words that only shape a question; they need not appear in the evidence.
+QUESTION_TERMS = frozenset(
+    "nhiem vu ke hoach nam tinh thanh pho thi xa huyen gian thoi hoan han co quan nao gi ai so may cchc cai cach "
+    "hanh chinh ubnd ngay thang vao lam phai duoc giao tren dia ban cua theo thuc hien nhung cac tthc noi dung "
+    "quy dinh van ban bao gom gom tai sao vi ly do the nao ra sao hien nay hom nay".split())
+
+
+@dataclass
+class Verdict:
+    coverage: float
+    missing_focus: list[str]
+
+    def ok(self, min_coverage: float) -> bool:
+        return self.coverage >= min_coverage and not self.missing_focus
+
+
+class EvidenceCheck:
+    """IDF statistics over every retrieval unit, computed once."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.n = max(len(texts), 1)
+        self.df: Counter[str] = Counter()
+        for text in texts:
+            self.df.update(set(terms(text)))
+
+    def idf(self, term: str) -> float:
+        return math.log((self.n + 1) / (self.df.get(term, 0) + 0.5))
+
+    def judge(self, question: str, evidence: str, *, ignore: set[str] | None = None) -> Verdict:
+        """IDF-weighted share of the question's content found in the evidence, and rare terms missing."""
+        ignore = ignore or set()
+        q = [t for t in dict.fromkeys(terms(question)) if t not in QUESTION_TERMS and t not in ignore]
+        if not q:
+            return Verdict(1.0, [])
+        ev = set(terms(evidence))
+        weights = {t: self.idf(t) for t in q}
+        total = sum(weights.values())
+        found = sum(w for t, w in weights.items() if t in ev)
+        # A term the knowledge base has never seen can't be answered from it, unless it is a
+        # one-off (typo, name) in an otherwise well-covered question.
+        unseen = [t for t in q if self.df.get(t, 0) == 0 and not t.isdigit()]
+        rare_missing = [t for t in q if t not in ev and 0 < self.df.get(t, 0) <= self.n * 0.01]
+        missing = rare_missing + (unseen if len(unseen) >= 2 or len(unseen) == len(q) else [])
+        return Verdict(found / total if total else 1.0, missing)
+
+
+_lock = threading.Lock()
+_check: EvidenceCheck | None = None
+
+
+def evidence_check() -> EvidenceCheck:
+    global _check
+    if _check is None:
+        with _lock:
+            if _check is None:
+                from retrieval.sources import all_units
+
+                _check = EvidenceCheck([f"{u.title} {u.text} {u.context}" for u in all_units()])
+    return _check
