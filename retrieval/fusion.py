@@ -3,7 +3,7 @@
 Two standard choices, both kept so bench/retrieval.py can compare them on the same run:
 * reciprocal rank fusion (RRF): score = Σ w / (k + rank); ignores score scales entirely;
 * weighted combination of per-query max-normalised scores.
-`DEFAULT_FUSION` is the one that measured best (see the numbers in the engine docstring).
+`engine.FUSION` / `engine.WEIGHTS` hold the one that measured best (numbers in the engine docstring).
 """
 from __future__ import annotations
 

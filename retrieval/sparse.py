@@ -26,6 +26,8 @@ K1, B = 1.2, 0.75
 # Query terms that also occur in some unit's title (plan titles, procedure names) say WHICH
 # document, not WHERE in it: "kiểm tra CCHC năm 2023 thành phố Tây Ninh" matches every unit of that
 # plan through its title/context, so in the text field such terms count only this much.
+# Measured (BM25 R@5/MRR, accented): 1.0 → 0.934/0.831; 0.4 → 0.967/0.865; 0.3 (with context
+# weight 0.25) → 0.973/0.881; folded 0.929/0.818 → 0.973/0.870; abbreviated 0.912/0.823 → 0.967/0.854.
 TITLE_TERM_WEIGHT = 0.3
 FORMAT_VERSION = 4
 
