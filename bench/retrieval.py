@@ -22,10 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from retrieval import engine as engine_mod  # noqa: E402
-from retrieval.engine import RetrievalEngine  # noqa: E402
-from retrieval.normalize import loose_key  # noqa: E402
-from retrieval.types import Unit  # noqa: E402
+from retrieval import engine as engine_mod
+from retrieval.engine import RetrievalEngine
+from retrieval.normalize import loose_key
+from retrieval.types import Unit
 
 FORMS = ("accented", "folded", "abbrev")
 MODES = ("bm25", "dense", "hybrid")
@@ -84,7 +84,7 @@ def settings_in(tmp: Path):
 
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
 def main() -> None:

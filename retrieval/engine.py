@@ -41,8 +41,8 @@ from retrieval import fusion
 from retrieval.dense import DenseStore, SyncReport, collection_name, make_client
 from retrieval.embedders import CachedQueryEmbedder, Embedder, make_embedder
 from retrieval.filters import unit_matches
-from retrieval.prior import MetadataPrior
 from retrieval.normalize import LEXICON_PATH, Lexicon, default_lexicon, normalize_tokens
+from retrieval.prior import MetadataPrior
 from retrieval.restore import AccentRestorer
 from retrieval.sparse import FIELD_WEIGHTS, FORMAT_VERSION, SparseIndex, query_terms, unit_field_text
 from retrieval.types import SearchHit, Unit
@@ -97,7 +97,7 @@ class RetrievalEngine:
     """Search units by BM25, dense vectors or both; see the module docstring for the lifecycle."""
 
     def __init__(self, units: list[Unit], *, embedder: Embedder | Literal["auto"] | None = "auto",
-                 settings: "Settings | None" = None, lexicon: Lexicon | None = None) -> None:
+                 settings: Settings | None = None, lexicon: Lexicon | None = None) -> None:
         if settings is None:
             from settings import get_settings
 
@@ -302,7 +302,7 @@ _ENGINE: RetrievalEngine | None = None
 _ENGINE_LOCK = threading.Lock()
 
 
-def get_engine(settings: "Settings | None" = None) -> RetrievalEngine:
+def get_engine(settings: Settings | None = None) -> RetrievalEngine:
     """The process-wide engine over `all_units()`, warmed on first use."""
     global _ENGINE
     with _ENGINE_LOCK:

@@ -31,6 +31,7 @@ accent-free or abbreviated queries (folded R@5 0.58). It also needs no extra dep
 """
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -159,7 +160,7 @@ class Lexicon:
     max_len: int = 1
 
     @classmethod
-    def from_entries(cls, entries: list[LexiconEntry]) -> "Lexicon":
+    def from_entries(cls, entries: list[LexiconEntry]) -> Lexicon:
         """Build the rewrite tables; a variant claimed by two different canonicals is an error."""
         lex = cls()
         for e in entries:
@@ -245,11 +246,11 @@ def index_terms(tokens: list[str], *, accented: bool = True, folded: bool = True
     terms: list[str] = []
     if accented:
         terms += tokens
-        terms += [f"{a}_{b}" for a, b in zip(tokens, tokens[1:])]
+        terms += [f"{a}_{b}" for a, b in itertools.pairwise(tokens)]
     if folded:
         ftoks = [fold(t) for t in tokens]
         terms += ["~" + t for t in ftoks]
-        terms += [f"~{a}_{b}" for a, b in zip(ftoks, ftoks[1:])]
+        terms += [f"~{a}_{b}" for a, b in itertools.pairwise(ftoks)]
     return terms
 
 

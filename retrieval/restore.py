@@ -8,6 +8,7 @@ syllable). Syllables the corpus never saw stay as typed.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -25,7 +26,7 @@ class AccentRestorer:
         self.bi: Counter[tuple[str, str]] = Counter()
         for toks in token_lists:
             self.uni.update(toks)
-            self.bi.update(zip(toks, toks[1:]))
+            self.bi.update(itertools.pairwise(toks))
         by_fold: dict[str, list[str]] = defaultdict(list)
         for tok, _ in self.uni.most_common():
             f = fold(tok)

@@ -56,7 +56,7 @@ class SparseIndex:
         self.title_terms = title_terms or set()
 
     @classmethod
-    def build(cls, units: list[Unit], lexicon: Lexicon | None = None) -> "SparseIndex":
+    def build(cls, units: list[Unit], lexicon: Lexicon | None = None) -> SparseIndex:
         """Tokenise every unit's fields and index them (a second or two for a few thousand units)."""
         lex = lexicon or default_lexicon()
         fields: dict[str, bm25s.BM25] = {}
@@ -104,7 +104,7 @@ class SparseIndex:
         tmp.rename(directory)
 
     @classmethod
-    def load(cls, directory: Path) -> "SparseIndex | None":
+    def load(cls, directory: Path) -> SparseIndex | None:
         """The cached index, or None when absent or written by another format version."""
         try:
             meta = json.loads((directory / "ids.json").read_text())

@@ -56,7 +56,7 @@ class HashEmbedder:
 class CountingEmbedder:
     """Wraps an embedder and counts the passages and queries it was asked to embed."""
 
-    def __init__(self, inner) -> None:  # noqa: ANN001 - any Embedder
+    def __init__(self, inner) -> None:
         self.inner, self.name, self.dim = inner, inner.name, inner.dim
         self.passages = 0
         self.queries = 0

@@ -1,6 +1,7 @@
 """Retrieval behaviour on the real plans with BM25 only (fast, no model, no Chroma)."""
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from pathlib import Path
@@ -74,7 +75,7 @@ def test_right_unit_in_top3(engine: RetrievalEngine, forms: tuple[str, str, str]
 def test_hits_are_ranked_and_scored(engine: RetrievalEngine) -> None:
     hits = engine.search("kiểm tra công tác cải cách hành chính", k=5)
     assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
-    assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+    assert all(a.score >= b.score for a, b in itertools.pairwise(hits))
     # No embedder: hybrid quietly means BM25.
     assert [h.unit.id for h in hits] == [h.unit.id for h in engine.search(
         "kiểm tra công tác cải cách hành chính", k=5, mode="bm25")]
