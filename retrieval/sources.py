@@ -29,11 +29,11 @@ def _load(module: str, func: str) -> Callable[[], list[Unit]] | None:
         return None
 
 
-def all_units(providers: tuple[tuple[str, str], ...] = PROVIDERS) -> list[Unit]:
-    """Every unit from every available provider, ids de-duplicated (first provider wins)."""
+def all_units(providers: tuple[tuple[str, str], ...] | None = None) -> list[Unit]:
+    """Every unit from every available provider (default `PROVIDERS`), ids de-duplicated."""
     units: list[Unit] = []
     seen: set[str] = set()
-    for module, func in providers:
+    for module, func in PROVIDERS if providers is None else providers:
         provider = _load(module, func)
         if provider is None:
             continue
