@@ -173,13 +173,23 @@ class RetrievalEngine:
 
     def _warm_dense(self, report: BuildReport, progress: bool) -> None:
         t = time.perf_counter()
-        inner = self._resolve_embedder()
-        if inner is None:
-            report.notes.append("dense search off (no embedder)")
+        try:
+            inner = self._resolve_embedder()
+            if inner is None:
+                report.notes.append("dense search off (no embedder)")
+                return
+            client = make_client(self.settings)
+            store = DenseStore(client, collection_name(self.settings.chroma_collection, inner.name), inner)
+        except Exception as exc:  # noqa: BLE001
+            if self._embedder_arg != "auto":
+                raise
+            # Configured from settings: a broken model or unreachable Chroma must not take search
+            # down with it; BM25 alone still answers (and says so in the log and the build report).
+            log.error("retrieval: dense search disabled: %s", exc)
+            report.notes.append(f"dense search disabled: {exc}")
             return
         self.embedder = CachedQueryEmbedder(inner)
-        client = make_client(self.settings)
-        self.store = DenseStore(client, collection_name(self.settings.chroma_collection, inner.name), inner)
+        self.store = store
         if progress:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 

@@ -179,3 +179,26 @@ def test_get_engine_is_process_wide_and_warm(tmp_path: Path, monkeypatch: pytest
         assert first.search("sáp nhập tổ chức hội", k=1)
     finally:
         reset_engine()
+
+
+def test_places_and_years_in_queries_are_detected(units: list[Unit]) -> None:
+    from retrieval.prior import MetadataPrior
+
+    prior = MetadataPrior(units)
+    assert prior.mentioned("KH CCHC TP TN 2021-2025") == ({"thanh pho tay ninh"}, {2021, 2025})
+    assert prior.mentioned("tinh tay ninh nam 2024") == ({"tinh tay ninh"}, {2024})
+    assert prior.mentioned("Tây Ninh") == ({"tinh tay ninh", "thanh pho tay ninh"}, set())
+    assert prior.mentioned("tx Hoài Nhơn")[0] == {"thi xa hoai nhon"}
+    assert prior.mentioned("tn có gì mới") == (set(), set())  # bare initials are too ambiguous
+    scores = prior.scores("Ngã Năm 2024")
+    assert scores is not None and scores.max() == 1.0
+    assert prior.scores("thủ tục hành chính") is None
+
+
+def test_broken_configured_embedder_falls_back_to_bm25(units: list[Unit], tmp_path: Path) -> None:
+    settings = Settings(index_dir=tmp_path / "index", chroma_path=tmp_path / "c",
+                        embedding_backend="sentence-transformers", embedding_model=str(tmp_path / "absent"))
+    eng = RetrievalEngine(units[:50], settings=settings)
+    report = eng.warm_up()
+    assert eng.embedder is None and any("dense search disabled" in n for n in report.notes)
+    assert eng.search("cải cách hành chính", k=2)
