@@ -180,7 +180,7 @@ class RetrievalEngine:
                 return
             client = make_client(self.settings)
             store = DenseStore(client, collection_name(self.settings.chroma_collection, inner.name), inner)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if self._embedder_arg != "auto":
                 raise
             # Configured from settings: a broken model or unreachable Chroma must not take search
