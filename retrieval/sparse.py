@@ -20,6 +20,8 @@ from retrieval.normalize import Lexicon, default_lexicon, has_diacritics, index_
 from retrieval.types import Unit
 
 log = logging.getLogger(__name__)
+# bm25s logs every index build at DEBUG through its own logger; keep the CLI and service logs clean.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 FIELD_WEIGHTS: dict[str, float] = {"text": 1.0, "context": 0.25}
 K1, B = 1.2, 0.75
