@@ -10,6 +10,7 @@ has never seen is a question it cannot answer.
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -20,7 +21,41 @@ from bot.text import terms
 QUESTION_TERMS = frozenset(
     "nhiem vu ke hoach nam tinh thanh pho thi xa huyen gian thoi hoan han co quan nao gi ai so may cchc cai cach "
     "hanh chinh ubnd ngay thang vao lam phai duoc giao tren dia ban cua theo thuc hien nhung cac tthc noi dung "
-    "quy dinh van ban bao gom gom tai sao vi ly do the nao ra sao hien nay hom nay".split())
+    "quy dinh van ban bao gom gom tai sao vi ly do the nao ra sao hien nay hom nay lay tu dau gi".split())
+
+_DOCNUM = re.compile(r"\d+\s*/\s*(\d{4}/)?[a-z]{1,5}(-[a-z]{1,6})+")
+_DATE = re.compile(r"\b\d{1,2}/\d{1,2}(/\d{2,4})?\b")
+_YEAR = re.compile(r"\b(19|20)\d\d\b")
+ASKS_DOCNUM = re.compile(r"\b(so may|so bao nhieu|so hieu|(ke hoach|quyet dinh|nghi quyet|van ban|thong tu|nghi dinh) "
+                         r"(so|nao)|theo (ke hoach|quyet dinh|van ban) nao)\b")
+ASKS_COUNT = re.compile(r"\b(bao nhieu|may (nguoi|lop|phan|nhiem vu|don vi|xa|lan|diem|ty|trieu)|phan tram|xep hang|"
+                        r"xep thu)\b")
+ASKS_PERSON = re.compile(r"\b(ten|ho ten)\b.{0,30}\b(truong phong|giam doc|chu tich|pho chu tich|bi thu|truong ban)\b|"
+                         r"\bai (la|dang la|hien la) (truong|giam doc|chu tich|pho|bi thu)")
+
+
+def answer_type_missing(question_folded: str, evidence_folded: str) -> str | None:
+    """The kind of fact the question asks for, when the evidence holds none of that kind.
+
+    "kế hoạch số mấy" needs a document number, "bao nhiêu" a quantity that is not a date, a
+    year or a document number; a person's name is never in the plans' text.
+    """
+    if ASKS_PERSON.search(question_folded):
+        return "person"
+    if ASKS_DOCNUM.search(question_folded):
+        return None if _DOCNUM.search(evidence_folded) else "document number"
+    if ASKS_COUNT.search(question_folded):
+        bare = _YEAR.sub(" ", _DATE.sub(" ", _DOCNUM.sub(" ", evidence_folded)))
+        return None if _QUANTITY.search(bare) else "quantity"
+    return None
+
+
+# A quantity is a number with a unit or a percentage, or a number after a target word
+# ("đạt 90%", "01 lớp/năm", "giảm 10% biên chế", "2.000 đồng"); not a date or a task number.
+_QUANTITY = re.compile(
+    r"\d+([.,]\d+)*\s*(%|(phan tram|nguoi|lop|don vi|nhiem vu|xa|phuong|ty|trieu|nghin|dong|ngay|thang|diem|"
+    r"ho so|lan|ban|muc|cuoc|chi tieu|co quan|trang|buoi|doan)\b)|\b(dat|toi thieu|toi da|it nhat|giam|tang|"
+    r"khong qua|tren|duoi)\s+\d")
 
 
 @dataclass

@@ -8,6 +8,7 @@ Answers are deterministic; an optional LLM may only rephrase them (see `bot/llm.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from functools import lru_cache
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from bot.answers import duty as duty_answers
 from bot.answers import plan as plan_answers
 from bot.answers import plan_meta, refusal
-from bot.evidence import evidence_check
+from bot.evidence import answer_type_missing, evidence_check
 from bot.answers.procedure import procedure_reply
 from bot.state import StateStore
 from bot.types import InboundMessage, Reply
@@ -111,12 +112,12 @@ class ChatService:
             return reply, {**state, "pending": pending, "last_intent": "pakn_submit"}
 
         u = self._apply_follow_up(u, state)
-        if u.out_of_scope and not (u.has_plan_words or u.office_ids or u.fields):
+        if u.out_of_scope and not (u.office_ids or u.has_duty_words):
             return refusal.out_of_scope(), state
         if u.unknown_place and not u.plan_ids and (u.has_plan_words or u.office_ids):
             return refusal.no_evidence(
                 f"Tôi chưa có kế hoạch hay văn bản nào của {u.unknown_place} trong cơ sở dữ liệu"), state
-        if u.years and u.intent == "duty" and not self._plans_for_years(u):
+        if u.years and (u.intent == "duty" or u.asks_plan_of_year) and not self._plans_for_years(u):
             return self._no_plan_for_years(u), state
         if (what := plan_meta.wants(u.folded)) is not None:
             plans = plan_meta.scope(u.plan_ids, u.folded, u.years, u.plan_kind)
@@ -269,6 +270,11 @@ class ChatService:
         prefer_plan = (u.has_plan_words or bool(u.office_ids) or bool(plan_scope) or bool(u.task_number)
                        or bool(u.context_text))
         if not prefer_plan and not u.out_of_scope:
+            named = self._procedure_by_name(u.text)
+            if named is not None:
+                reply = procedure_reply(named, u.fields)
+                if reply:
+                    return reply, {**state, "last_intent": "procedure", "procedure": named, "fields": u.fields}
             if not proc_hits:
                 proc_hits = self._search(u.text, k=5, filters={"kind": "tthc_field"})
             for hit in proc_hits[:2]:
@@ -283,10 +289,13 @@ class ChatService:
         for hit in plan_hits[:4]:
             unit = hit.unit
             evidence = f"{unit.title} {unit.text} {unit.context}"
-            if not self._years_supported(u, unit, evidence) or not self._office_supported(u, unit):
+            if not self._years_supported(u, unit, evidence) or not self._office_supported(u, unit, query, evidence):
                 continue
-            if evidence_check().judge(query, evidence, ignore=ignore).ok(MIN_COVERAGE):
-                reply = plan_answers.hit_reply(u.text, hit)
+            verdict = evidence_check().judge(query, evidence, ignore=ignore)
+            if not verdict.ok(MIN_COVERAGE):
+                continue
+            reply = plan_answers.hit_reply(u.text, hit)
+            if answer_type_missing(u.folded, fold(_answer_body(reply.reply))) is None:
                 new_state = {**state, "last_intent": "plan", "plan_ids": [unit.meta.get("plan_id")],
                              "last_question": query, "task": None}
                 if unit.kind == "plan_task":
@@ -295,6 +304,14 @@ class ChatService:
         if u.years and not self._plans_for_years(u):
             return self._no_plan_for_years(u), state
         return refusal.no_evidence(), state
+
+    @staticmethod
+    def _procedure_by_name(text: str) -> str | None:
+        """A procedure the question names by its name or a colloquial alias ("sổ đỏ", "sao y")."""
+        from knowledge.procedures import load_catalogue
+
+        found = load_catalogue().find_by_name(text, limit=1, min_score=0.75)
+        return found[0].key if found else None
 
     @staticmethod
     def _place_terms(u: Understanding) -> set[str]:
@@ -314,17 +331,28 @@ class ChatService:
         return True
 
     @staticmethod
-    def _office_supported(u: Understanding, unit) -> bool:
-        """A question naming an office is answered only by evidence about that office."""
+    def _office_supported(u: Understanding, unit, query: str, evidence: str) -> bool:
+        """A question naming an office is answered only by evidence about that office.
+
+        A task must list the office (or its predecessor/successor); a section must name it, unless
+        it covers the whole question anyway (the "office" was a generic phrase like "bộ phận một cửa").
+        """
         named = [o for o in u.office_ids if not duty_answers.is_group(o)]
         if not named:
             return True
         if unit.kind == "plan_task":
             ids = set(unit.meta.get("lead_ids", [])) | set(unit.meta.get("support_ids", []))
-            if ids & set(duty_answers.related_offices(named)):
-                return True
+            return bool(ids & set(duty_answers.related_offices(named)))
         text = fold(f"{unit.text} {unit.context}")
-        return any(short in text for short in duty_answers.short_names(named))
+        if any(short in text for short in duty_answers.short_names(named)):
+            return True
+        return evidence_check().judge(query, evidence).coverage >= 0.8
+
+
+def _answer_body(reply_text: str) -> str:
+    """The evidence part of a composed answer: without the "Theo …:" header and item labels."""
+    body = reply_text.split("\n", 1)[1] if "\n" in reply_text else reply_text
+    return re.sub(r"(Nhiệm vụ|Mục) [\w.]+:", " ", body)
 
 
 def _office_label(text: str, office_ids: list[str]) -> str:

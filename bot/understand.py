@@ -33,14 +33,19 @@ PLAN_KIND_WORDS = re.compile(r"\bke hoach kiem tra\b|\bde cuong\b|\bdoan kiem tr
 RECURRING_WORDS = re.compile(r"\b(thuong xuyen|hang thang|hang nam|hang quy|dinh ky)\b")
 FOLLOW_UP = re.compile(r"^(con|the con|vay con|con lai|con voi|the|vay|con o|con cua)\b|\bthi sao\b|\bthe nao\b$")
 PLAN_WORDS = re.compile(r"\b(ke hoach|cchc|cai cach hanh chinh|nhiem vu|chi so|chi tieu|muc tieu|kiem tra cong tac|"
-                        r"kinh phi|quyet dinh|par index|sipas|chuyen doi so|chinh quyen (dien tu|so)|"
+                        r"kinh phi|quyet dinh so|ty le|phan dau|par index|sipas|chuyen doi so|chinh quyen (dien tu|so)|"
                         r"tinh gian|bien che|one stop|mot cua|tuyen truyen|hai long)\b")
 TASK_NUMBER = re.compile(r"\bnhiem vu\s*(?:so|thu|stt)?\s*(\d{1,2})\b")
 YEAR = re.compile(r"\b(20\d\d)\b")
 FIELD_WORDS: list[tuple[str, re.Pattern]] = [
-    ("fee", re.compile(r"\b(le phi|phi|bao nhieu tien|ton bao nhieu|mat bao nhieu tien|chi phi|tien|mien phi|gia)\b")),
+    ("fee", re.compile(r"\b(le phi|phi|bao nhieu tien|bn tien|ton bao nhieu|mat bao nhieu tien|chi phi|tien|mien phi|"
+                       r"gia|thue|dong thue|nop thue|khoan phi|muc tro cap|duoc bao nhieu)\b")),
+    ("result", re.compile(r"\b(gia tri (bao lau|trong bao lau|may thang|den khi nao)|hieu luc|duoc cap gi|"
+                          r"nhan duoc gi|ket qua)\b")),
     ("time", re.compile(r"\b(bao lau|mat bao lau|thoi han|may ngay|bao nhieu ngay|khi nao co|thoi gian giai quyet|"
-                        r"lau khong|trong ngay|bao gio)\b")),
+                        r"lau khong|trong ngay|bao gio|lay ngay|co ngay|lam ngay)\b")),
+    ("body", re.compile(r"\b(ai (quyet dinh|giai quyet|cap|ky|duyet|xet)|co quan nao (giai quyet|cap|quyet dinh)|"
+                        r"tham quyen|xa hay huyen|huyen hay xa|cap nao)\b")),
     ("documents", re.compile(r"\b(giay to|ho so|can gi|can nhung gi|mang theo|chuan bi|thanh phan|can mang|"
                              r"giay gi|nhung giay)\b")),
     ("online", re.compile(r"\b(online|truc tuyen|qua mang|tren mang|dich vu cong|dvc|dvctt|vneid|tai nha)\b")),
@@ -48,14 +53,16 @@ FIELD_WORDS: list[tuple[str, re.Pattern]] = [
                          r"tham quyen|noi nop)\b")),
     ("steps", re.compile(r"\b(cac buoc|trinh tu|quy trinh|thu tuc nhu the nao|lam the nao|lam sao|cach lam|"
                          r"nhu the nao)\b")),
-    ("result", re.compile(r"\b(ket qua|nhan duoc gi|duoc cap gi)\b")),
     ("legal_basis", re.compile(r"\b(can cu|van ban nao|luat nao|nghi dinh|thong tu|quy dinh nao|co so phap ly)\b")),
 ]
 OUT_OF_SCOPE = re.compile(
     r"\b(thoi tiet|mua bao|du bao|bai tho|lam tho|viet tho|bai hat|ke chuyen|chuyen cuoi|bong da|world cup|"
     r"ty so|chung khoan|co phieu|bitcoin|crypto|xo so|so de|lo de|nau an|cong thuc nau|mon an|cach nau|"
     r"phim|ca si|dien vien|game|tinh yeu|nguoi yeu|horoscope|tu vi|boi toan|phong thuy|thuoc gi|"
-    r"benh gi|chua benh|dau dau|giam can|du lich|khach san|ve may bay|gia vang|ty gia|lap trinh|code python)\b")
+    r"benh gi|chua benh|dau dau|giam can|du lich|khach san|ve may bay|gia vang|ty gia|lap trinh|code python|"
+    r"chinh tri|the gioi|dich (cau|sang|ra|giup)|tieng (anh|nhat|trung|han|phap)|dau tu chung khoan)\b")
+# "kế hoạch CCHC năm 2019": a question about a plan of a given year.
+PLAN_OF_YEAR = re.compile(r"\bke hoach (cchc|cai cach hanh chinh|kiem tra)\w*(\s+\w+){0,3}?\s+(nam\s+)?(19|20)\d\d\b")
 INJECTION = re.compile(r"\b(bo qua|ignore|quen) .*(huong dan|chi dan|instruction|quy tac)|\bbia (ra )?(mot|1|so)|"
                        r"\bhay bia\b|\bgia vo\b|\bjailbreak\b")
 
@@ -86,6 +93,7 @@ class Understanding:
     injection: bool = False
     has_plan_words: bool = False
     has_duty_words: bool = False
+    asks_plan_of_year: bool = False
 
 
 @lru_cache(maxsize=1)
@@ -151,6 +159,8 @@ def understand(text: str) -> Understanding:
     u.out_of_scope = bool(OUT_OF_SCOPE.search(folded))
     u.injection = bool(INJECTION.search(folded))
     u.fields = [name for name, rx in FIELD_WORDS if rx.search(folded)]
+    if "result" in u.fields and "gia tri" in folded:
+        u.fields = [f for f in u.fields if f != "time"]  # "có giá trị bao lâu" asks about the result
     if m := TASK_NUMBER.search(folded):
         u.task_number = m[1]
     u.years = sorted({int(y) for y in YEAR.findall(folded)})
@@ -159,6 +169,9 @@ def understand(text: str) -> Understanding:
     u.is_follow_up = bool(FOLLOW_UP.search(folded)) and len(folded.split()) <= 12
     u.office_ids = _offices(text)
     u.asks_which = bool(ASKS_WHICH.search(folded))
+    # "kế hoạch CCHC 2019 của Hoài Nhơn có gì": the plan of that year as a whole
+    u.asks_plan_of_year = bool(PLAN_OF_YEAR.search(folded)) and bool(
+        re.search(r"\b(co gi|gom (nhung )?gi|noi dung|nhung gi|co bao nhieu|the nao|ra sao)\b", folded))
     u.recurring = bool(RECURRING_WORDS.search(folded))
     if PLAN_KIND_WORDS.search(folded):
         u.plan_kind = "ke_hoach_kiem_tra"

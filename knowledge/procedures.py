@@ -333,8 +333,12 @@ def _match_score(query: str, names: list[str]) -> float:
         if not words:
             continue
         share = sum(w in q_words for w in words) / len(words)
+        # A whole-phrase hit counts most, and a longer (more specific) phrase beats a shorter one:
+        # "sửa sai ngày sinh trong giấy khai sinh" names cải chính, not plain "khai sinh".
         if f" {fn} " in f" {q} ":
-            share += 1.0
+            share += 1.0 + 0.05 * len(words)
+        elif share >= 0.8 and len(words) >= 6:
+            share += 0.9 + 0.05 * len(words)
         best = max(best, share)
     return best
 

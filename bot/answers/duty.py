@@ -52,10 +52,11 @@ def clarify_locality(office_label: str, tasks: list[TaskView]) -> Reply:
 def task_line(t: TaskView, *, with_offices: bool = True, brief: bool = False) -> str:
     label = f"Nhiệm vụ {t.number}" if t.origin == "table" and t.number else f"Mục {t.number}" if t.number else ""
     head = f"{label}: " if label else ""
-    text = t.text if len(t.text) <= 260 else t.text[:257].rsplit(" ", 1)[0] + "…"
+    limit = 220 if brief else 600
+    text = t.text if len(t.text) <= limit else t.text[:limit - 3].rsplit(" ", 1)[0] + "…"
     parts = [f"- {head}{text}"]
     if t.product and t.origin == "table" and not brief:
-        prod = t.product if len(t.product) <= 160 else t.product[:157].rsplit(" ", 1)[0] + "…"
+        prod = t.product if len(t.product) <= 320 else t.product[:317].rsplit(" ", 1)[0] + "…"
         parts.append(f"  Sản phẩm: {prod}")
     if with_offices and t.lead:
         parts.append(f"  Chủ trì: {'; '.join(t.lead)}" + (f". Phối hợp: {'; '.join(t.support)}" if t.support else ""))
@@ -179,7 +180,9 @@ def filter_by_topic(tasks: list[TaskView], topic_terms: list[str], recurring: bo
                 scored.append((hits, t))
         if scored:
             best = max(h for h, _ in scored)
-            kept = [t for h, t in sorted(scored, key=lambda x: -x[0]) if h >= max(1, best // 2)]
+            on_topic = [t for h, t in sorted(scored, key=lambda x: -x[0]) if h >= max(1, best // 2)]
+            # Tasks on the topic come first; the others follow, so nothing the office owns is hidden.
+            kept = on_topic + [t for t in kept if t not in on_topic]
     return kept
 
 

@@ -24,6 +24,9 @@ def wants(folded: str) -> str | None:
     """Which metadata fact the question asks for, if it asks about a plan as a document."""
     if not ABOUT_THE_PLAN.search(folded) or re.search(r"\bto trinh\b|\bcan cu\b", folded):
         return None
+    # A question about another document the plan cites ("chương trình hành động số mấy").
+    if re.search(r"\b(chuong trinh|van ban|cong van|nghi quyet|chi thi|ket luan|de an|nhiem vu chung)\b", folded):
+        return None
     for name, rx in (("count", COUNT), ("signer", SIGNER), ("number", NUMBER), ("date", DATE)):
         if rx.search(folded):
             return name

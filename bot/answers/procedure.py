@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from bot.types import Citation, Reply
 
-FIELD_ORDER = ["documents", "time", "fee", "place", "online", "steps", "result", "legal_basis"]
+FIELD_ORDER = ["documents", "time", "fee", "body", "place", "online", "steps", "result", "legal_basis"]
 
 
 def procedure_reply(code: str, fields: list[str]) -> Reply | None:
@@ -13,6 +13,10 @@ def procedure_reply(code: str, fields: list[str]) -> Reply | None:
     if proc is None:
         return None
     asked = [f for f in FIELD_ORDER if f in fields] or ["overview"]
+    if "place" in asked and "body" not in asked:
+        asked.insert(asked.index("place"), "body")  # where to file goes with who decides
+    if "fee" in asked and proc.domain == "bao_tro_xa_hoi" and "result" not in asked:
+        asked.append("result")  # "được bao nhiêu tiền" asks about the benefit, not a fee
     title = proc.name if proc.name.lower().startswith("thủ tục") else f"Thủ tục {proc.name[:1].lower()}{proc.name[1:]}"
     parts = [f"{title}:"]
     citations = []
