@@ -75,6 +75,7 @@ def main() -> None:
     a = ap.parse_args()
     cases = load_cases(a.only)
     per: dict[str, list[bool]] = {}
+    per_field: dict[str, list[bool]] = {}
     lat: list[float] = []
 
     def run(url: str) -> None:
@@ -84,6 +85,8 @@ def main() -> None:
             except Exception as e:  # a crash is a failed case
                 ok, info = False, f"ERROR {type(e).__name__}: {e}"
             per.setdefault(c["kind"], []).append(ok)
+            if c["kind"] == "tthc":
+                per_field.setdefault(c.get("field", "overview"), []).append(ok)
             if a.v or not ok:
                 print(f"{'PASS' if ok else 'FAIL'} {c['id']}: {info}", file=sys.stderr)
 
@@ -96,6 +99,9 @@ def main() -> None:
     n = sum(len(v) for v in per.values())
     for kind, v in sorted(per.items()):
         print(f"{kind:8s} {sum(v):4d}/{len(v):4d} = {sum(v) / len(v):.3f}")
+    if per_field:
+        fields = "  ".join(f"{f} {sum(v)}/{len(v)}" for f, v in sorted(per_field.items()))
+        print(f"tthc by field: {fields}")
     lat.sort()
     if lat:
         print(f"overall  {total:4d}/{n:4d} = {total / n:.3f}   chat latency p50 {statistics.median(lat) * 1000:.0f} ms,"
