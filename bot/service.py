@@ -147,7 +147,7 @@ class ChatService:
     def _apply_follow_up(self, u: Understanding, state: dict) -> Understanding:
         """Fill what a short follow-up leaves out from the last turn."""
         last = state.get("last_intent")
-        short = len(u.folded.split()) <= 10
+        short = len(u.folded.split()) <= 12
         if not last or not short or u.intent not in ("unknown", "duty"):
             return u
         fragment = u.is_follow_up or not u.has_duty_words  # "còn Sở Tư pháp thì sao?", "trong quý I thôi"
@@ -160,7 +160,7 @@ class ChatService:
         elif last == "procedure" and state.get("procedure") and (u.fields or u.is_follow_up):
             if not self._names_other_procedure(u, state["procedure"]):
                 u.intent = "procedure_follow_up"
-        elif last == "plan" and not u.office_ids and not u.task_number and len(u.folded.split()) <= 9:
+        elif last == "plan" and not u.office_ids and not u.task_number and not u.localities:
             # "hạn hoàn thành khi nào?", "kế hoạch đó căn cứ văn bản nào?": same plan, same task
             u.plan_ids = u.plan_ids or state.get("plan_ids", [])
             if state.get("task") and (u.asks_which or u.fields or u.is_follow_up):
