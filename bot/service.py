@@ -58,6 +58,7 @@ class ChatService:
     def warm_up(self) -> None:
         load_plans()
         _ = self.engine
+        evidence_check()
         self.handle(InboundMessage(channel="warmup", user_id="warmup", text="Sở Nội vụ làm gì"))
         self.state.forget("warmup", "warmup")
 
