@@ -34,6 +34,17 @@ ASKS_PERSON = re.compile(r"\b(ten|ho ten)\b.{0,30}\b(truong phong|giam doc|chu t
                          r"\bai (la|dang la|hien la) (truong|giam doc|chu tich|pho|bi thu)")
 
 
+def answer_type_wanted(question_folded: str):
+    """A predicate telling whether a (folded) sentence holds the kind of fact asked for, or None."""
+    if ASKS_DOCNUM.search(question_folded):
+        return lambda text: bool(_DOCNUM.search(text))
+    if ASKS_COUNT.search(question_folded):
+        return lambda text: bool(_QUANTITY.search(_YEAR.sub(" ", _DATE.sub(" ", _DOCNUM.sub(" ", text)))))
+    if re.search(r"\b(ngay nao|truoc ngay|han cuoi|den ngay)\b", question_folded):
+        return lambda text: bool(_DATE.search(text))
+    return None
+
+
 def answer_type_missing(question_folded: str, evidence_folded: str) -> str | None:
     """The kind of fact the question asks for, when the evidence holds none of that kind.
 
@@ -81,12 +92,16 @@ class EvidenceCheck:
 
     def judge(self, question: str, evidence: str, *, ignore: set[str] | None = None) -> Verdict:
         """IDF-weighted share of the question's content found in the evidence, and rare terms missing."""
+        from retrieval.normalize import normalize
+
         ignore = ignore or set()
-        q = [t for t in dict.fromkeys(terms(question)) if t not in QUESTION_TERMS and t not in ignore]
+        expanded = normalize(question, query=True)  # "CĐS" → "chuyển đổi số", "TP" → "thành phố"
+        q = [t for t in dict.fromkeys(terms(expanded)) if t not in QUESTION_TERMS and t not in ignore]
         if not q:
             return Verdict(1.0, [])
         ev = set(terms(evidence))
-        weights = {t: self.idf(t) for t in q}
+        # Words the knowledge base has never seen weigh nothing here; the rule below judges them.
+        weights = {t: self.idf(t) for t in q if self.df.get(t, 0) > 0}
         total = sum(weights.values())
         found = sum(w for t, w in weights.items() if t in ev)
         # A term the knowledge base has never seen can't be answered from it, unless it is a

@@ -57,9 +57,19 @@ def best_sentences(question: str, text: str, limit: int = 2) -> list[str]:
         st = set(terms(s))
         return sum(math.log(1 + n / df[t]) for t in q if t in st)
 
+    from bot.evidence import answer_type_wanted
+    from knowledge.plans import fold
+
+    wanted = answer_type_wanted(fold(question))
+    if wanted is not None:  # a sentence holding the kind of fact asked for ranks first
+        base = score
+
+        def score(s: str) -> float:  # noqa: F811 - deliberate refinement of the scorer above
+            return base(s) + (100.0 if wanted(fold(s)) and base(s) > 0 else 0.0)
+
     ranked = sorted(range(n), key=lambda i: -score(sents[i]))
     keep = [i for i in ranked[:limit] if score(sents[i]) > 0] or ranked[:1]
-    if len(keep) == 2 and score(sents[keep[1]]) < 0.5 * score(sents[keep[0]]):
+    if len(keep) == 2 and score(sents[keep[1]]) < 0.5 * score(sents[keep[0]]) and wanted is None:
         keep = keep[:1]
     return [sents[i] for i in sorted(keep)]
 
