@@ -287,7 +287,9 @@ class ChatService:
                         return reply, {**state, "last_intent": "procedure", "procedure": top.source,
                                        "fields": u.fields}
         ignore = self._place_terms(u)
-        for hit in plan_hits[:4]:
+        names_a_task = bool(re.search(r"\bnhiem vu\b", u.folded))
+        candidates = []
+        for rank, hit in enumerate(plan_hits[:4]):
             unit = hit.unit
             evidence = f"{unit.title} {unit.text} {unit.context}"
             if not self._years_supported(u, unit, evidence) or not self._office_supported(u, unit):
@@ -296,12 +298,20 @@ class ChatService:
             if not verdict.ok(MIN_COVERAGE):
                 continue
             reply = plan_answers.hit_reply(u.text, hit)
-            if answer_type_missing(u.folded, fold(_answer_body(reply.reply))) is None:
-                new_state = {**state, "last_intent": "plan", "plan_ids": [unit.meta.get("plan_id")],
-                             "last_question": query, "task": None}
-                if unit.kind == "plan_task":
-                    new_state["task"] = [unit.meta.get("plan_id"), unit.meta.get("task_key")]
-                return reply, new_state
+            if answer_type_missing(u.folded, fold(_answer_body(reply.reply))) is not None:
+                continue
+            # Retrieval order first, refined by how much of the question the evidence covers; a
+            # question about "nhiệm vụ …" prefers a task row over the prose that describes it.
+            score = verdict.coverage + 0.1 * (4 - rank) / 4 + (0.15 if names_a_task and unit.kind == "plan_task" else 0)
+            candidates.append((score, rank, hit, reply))
+        if candidates:
+            _, _, hit, reply = max(candidates, key=lambda c: (c[0], -c[1]))
+            unit = hit.unit
+            new_state = {**state, "last_intent": "plan", "plan_ids": [unit.meta.get("plan_id")],
+                         "last_question": query, "task": None}
+            if unit.kind == "plan_task":
+                new_state["task"] = [unit.meta.get("plan_id"), unit.meta.get("task_key")]
+            return reply, new_state
         if u.years and u.asks_plan_of_year and not self._plans_for_years(u):
             return self._no_plan_for_years(u), state
         return refusal.no_evidence(), state
