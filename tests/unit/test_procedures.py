@@ -198,7 +198,7 @@ def test_cli_show_and_search(tmp_path: Path, monkeypatch) -> None:
     assert found.exit_code == 0, found.output
     import json
 
-    assert json.loads(found.output)[0]["key"] == "dang-ky-cap-so-do-lan-dau"
+    assert json.loads(found.stdout)[0]["key"] == "dang-ky-cap-so-do-lan-dau"  # logs go to stderr
     assert runner.invoke(app, ["show", "không có thủ tục này xyz"]).exit_code == 1
     get_settings.cache_clear()
 
