@@ -11,12 +11,11 @@ but it is never logged and never returned by the public status endpoints.
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -26,9 +25,9 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from sqlalchemy.types import TypeDecorator
 
 from knowledge.store.models import Base
+from knowledge.store.types import UTCDateTime, utcnow
 
 # Lifecycle statuses of a petition (see pakn.service.TRANSITIONS for the allowed moves).
 RECEIVED = "received"
@@ -49,34 +48,6 @@ JOB_DONE = "done"
 JOB_DEAD = "dead"
 
 
-def utcnow() -> datetime:
-    """Timezone-aware UTC now (one clock for every timestamp the pipeline writes)."""
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator):
-    """Aware datetimes stored as UTC on every backend.
-
-    Why: SQLite keeps DateTime as text and silently drops the offset, so a due date of
-    17:00+07:00 would read back as 17:00 of an unknown zone. Converting to UTC on the way in and
-    tagging UTC on the way out gives SQLite and PostgreSQL the same, comparable values.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class PaknRecord(Base):

@@ -11,13 +11,13 @@ old one is forgotten, or a crash right after a refresh would lock the OA out.
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
 
 from knowledge.store.models import Base
+from knowledge.store.types import UTCDateTime, utcnow
 
 # Inbox statuses.
 PENDING = "pending"
@@ -26,29 +26,6 @@ DONE = "done"
 FAILED = "failed"
 
 
-def utcnow() -> datetime:
-    """Aware UTC now: the one clock for every timestamp this layer writes."""
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator):
-    """Aware UTC datetimes on every backend (SQLite drops offsets, so store UTC and tag it back)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class InboxEventRow(Base):
