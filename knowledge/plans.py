@@ -18,11 +18,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from knowledge.errors import KnowledgeError
+from knowledge.text import strip_diacritics
+
+if TYPE_CHECKING:
+    from retrieval.types import Unit
 
 PLANS_DIR = Path(__file__).resolve().parent / "sources" / "plans"
 
@@ -33,14 +38,13 @@ _TABLE_SECTION_RE = re.compile(r"^(?P<num>[IVXĨ]{1,5})\s*[\.\-–:]?\s+(?P<titl
 _NUM_RE = re.compile(r"^(?P<num>\d{1,2})\.\s*(?P<title>\S.*)$")
 _SUBNUM_RE = re.compile(r"^(?P<num>\d{1,2}\.\d{1,2})\.?\s+(?P<title>\S.*)$")
 _LETTER_RE = re.compile(r"^(?P<num>[a-zđ])\)\s*(?P<title>\S.*)$")
-_APPENDIX_RE = re.compile(r"^(PHỤ LỤC|ĐỀ CƯƠNG)\b|^Các nhiệm vụ Cải cách hành chính năm \d{4}", re.I)
-_SKIP_BLOCK_RE = re.compile(r"^(Nơi nhận|TM\. ?ỦY BAN|KT\. ?CHỦ TỊCH|PHÓ CHỦ TỊCH$|CHỦ TỊCH$)", re.I)
+_APPENDIX_RE = re.compile(r"^(PHỤ LỤC|ĐỀ CƯƠNG)\b|^Các nhiệm vụ Cải cách hành chính năm \d{4}", re.IGNORECASE)
+_SKIP_BLOCK_RE = re.compile(r"^(Nơi nhận|TM\. ?ỦY BAN|KT\. ?CHỦ TỊCH|PHÓ CHỦ TỊCH$|CHỦ TỊCH$)", re.IGNORECASE)
 _FOOTNOTE_RE = re.compile(r"^<sup>(\d+)</sup>\s*(.*)$")
 _TERMINAL = (".", ";", ":", "!", "?", ")", "”", '"', "/.")
 
 # Task-table header cells, compared folded; a row whose cells are all header words is dropped.
-_HEADER_WORDS = {"tt", "noi dung", "nhiem vu", "san pham", "co quan chu tri", "co quan chu tri",
-                 "co quan phoi hop", "thoi gian hoan thanh", "thoi gian hoan thien", "ghi chu"}
+_HEADER_WORDS = {"tt", "noi dung", "nhiem vu", "san pham", "co quan chu tri", "co quan phoi hop", "thoi gian hoan thanh", "thoi gian hoan thien", "ghi chu"}
 
 
 class PlanMeta(BaseModel):
@@ -158,10 +162,8 @@ class Plan:
 
 def fold(text: str) -> str:
     """Lower-case, accent-free form used for comparisons inside the parser."""
-    import unicodedata
 
-    t = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    t = "".join(c for c in t if unicodedata.category(c) != "Mn")
+    t = strip_diacritics(text)
     return " ".join(t.lower().split())
 
 
@@ -315,7 +317,7 @@ def _parse_table(rows: list[str], plan_id: str) -> list[Task]:
                     section = f"{_fix_roman(m['num'])}. {m['title']}"
                 elif section:  # a section title split by a page break ("… CHÍNH QUYỀN" + "ĐIỆN TỬ …")
                     section = f"{section} {first}"
-            m = re.match(r"^(\d{1,2})\.\s*(.*)$", task_cell, re.S)
+            m = re.match(r"^(\d{1,2})\.\s*(.*)$", task_cell, re.DOTALL)
             if m:
                 number, text = m[1], m[2]
             elif tasks:
@@ -446,7 +448,7 @@ def _short_title(text: str, limit: int = 90) -> str:
 
 # --------------------------------------------------------------------------- prose duties
 
-_ASSIGN_SECTION_RE = re.compile(r"tổ chức thực hiện|phân công", re.I)
+_ASSIGN_SECTION_RE = re.compile(r"tổ chức thực hiện|phân công", re.IGNORECASE)
 _GENERIC_HEADINGS = ("nhiệm vụ chung", "kinh phí", "đối với các cơ quan chủ trì")
 
 
@@ -552,7 +554,7 @@ def get_plan(plan_id: str) -> Plan | None:
 _MAX_UNIT_CHARS = 1400
 
 
-def plan_units() -> list["Unit"]:
+def plan_units() -> list[Unit]:
     """Retrieval units for every plan: section paragraphs (grouped by structure) and task rows."""
     from retrieval.types import Unit
 

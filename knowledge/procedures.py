@@ -12,7 +12,6 @@ that retrieval indexes as one `Unit` per field, so what is found is exactly what
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from knowledge.errors import KnowledgeError
+from knowledge.text import strip_diacritics
 from retrieval.types import Unit
 
 TTHC_DIR = Path(__file__).resolve().parent / "tthc"
@@ -310,8 +310,7 @@ _ABBREVIATIONS = {
 
 def fold(text: str) -> str:
     """Lower-case, accent-free, abbreviation-expanded form for matching what citizens type."""
-    t = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    t = "".join(c for c in t if unicodedata.category(c) != "Mn").lower()
+    t = strip_diacritics(text).lower()
     words = re.findall(r"[a-z0-9]+", t)
     abbr = {k.lower().replace("đ", "d"): v for k, v in _ABBREVIATIONS.items()}
     return " ".join(abbr.get(w, w) for w in words)

@@ -10,15 +10,15 @@ diacritics ("khai sinh" / "khai sinh", "xa hoai hao").
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from knowledge.text import strip_diacritics
 
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 
 
 def fold(text: str) -> str:
     """Lower-case, strip Vietnamese diacritics (đ → d) and collapse everything else to spaces."""
-    t = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    t = "".join(c for c in t if unicodedata.category(c) != "Mn").lower()
+    t = strip_diacritics(text).lower()
     return _NON_WORD.sub(" ", t).strip()
 
 

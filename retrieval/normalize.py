@@ -42,6 +42,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from knowledge.text import strip_diacritics
+
 LEXICON_PATH = Path(__file__).resolve().parent.parent / "knowledge" / "lexicon" / "abbreviations.yaml"
 
 
@@ -73,8 +75,7 @@ def fold(text: str) -> str:
 
     Cached: it is called per token on every query and the vocabulary is small.
     """
-    text = unicodedata.normalize("NFD", text.lower()).replace("đ", "d").replace("Đ", "d")
-    return unicodedata.normalize("NFC", "".join(c for c in text if unicodedata.category(c) != "Mn"))
+    return unicodedata.normalize("NFC", strip_diacritics(text.lower()))
 
 
 def has_diacritics(text: str) -> bool:
