@@ -123,10 +123,10 @@ class ChatService:
         if (what := plan_meta.wants(u.folded)) is not None:
             plans = plan_meta.scope(u.plan_ids, u.folded, u.years, u.plan_kind)
             reply = plan_meta.meta_reply(plans, what)
-            if reply is None:
-                return self._no_plan_for_years(u), state
-            return reply, {**state, "last_intent": "plan", "plan_ids": [p.id for p in plans],
-                           "last_question": u.text}
+            if reply is not None:
+                return reply, {**state, "last_intent": "plan", "plan_ids": [p.id for p in plans],
+                               "last_question": u.text}
+            # No plan of that year/kind: it may be a plan that our plans cite; search the text.
 
         if u.intent == "duty":
             return self._duty(u, state)
@@ -288,6 +288,9 @@ class ChatService:
                                        "fields": u.fields}
         ignore = self._place_terms(u)
         names_a_task = bool(re.search(r"\bnhiem vu\b", u.folded))
+        covered = {y for pid in self._plans_for_years(u) for y in u.years
+                   if (p := get_plan(pid)) and p.meta.period_start <= y <= p.meta.period_end}
+        uncovered_years = [y for y in u.years if y not in covered]
         candidates = []
         for rank, hit in enumerate(plan_hits[:4]):
             unit = hit.unit
@@ -298,8 +301,11 @@ class ChatService:
             if not verdict.ok(MIN_COVERAGE):
                 continue
             reply = plan_answers.hit_reply(u.text, hit)
-            if answer_type_missing(u.folded, fold(_answer_body(reply.reply))) is not None:
+            body = _answer_body(reply.reply)
+            if answer_type_missing(u.folded, fold(body)) is not None:
                 continue
+            if uncovered_years and not all(str(y) in body for y in uncovered_years):
+                continue  # a year no plan covers must be in the very sentence that answers
             # Retrieval order first, refined by how much of the question the evidence covers; a
             # question about "nhiệm vụ …" prefers a task row over the prose that describes it.
             score = verdict.coverage + 0.1 * (4 - rank) / 4 + (0.15 if names_a_task and unit.kind == "plan_task" else 0)

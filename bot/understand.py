@@ -171,12 +171,14 @@ def understand(text: str) -> Understanding:
     u.asks_which = bool(ASKS_WHICH.search(folded))
     # "kế hoạch CCHC 2019 của Hoài Nhơn có gì": the plan of that year as a whole
     u.asks_plan_of_year = bool(PLAN_OF_YEAR.search(folded)) and bool(
-        re.search(r"\b(co gi|gom (nhung )?gi|noi dung|nhung gi|co bao nhieu|the nao|ra sao)\b", folded))
+        re.search(r"\b(co (\w+ ){0,2}gi|gom (nhung )?gi|noi dung|nhung gi|co bao nhieu|the nao|ra sao)\b", folded))
     u.recurring = bool(RECURRING_WORDS.search(folded))
     if PLAN_KIND_WORDS.search(folded):
-        u.plan_kind = "ke_hoach_kiem_tra"
-        u.plan_ids = [p for p in (u.plan_ids or [pl.id for pl in load_plans()])
+        inspection = [p for p in (u.plan_ids or [pl.id for pl in load_plans()])
                       if any(pl.id == p and pl.meta.kind == "ke_hoach_kiem_tra" for pl in load_plans())]
+        if inspection:  # otherwise it names an inspection plan that a plan of that place mentions
+            u.plan_kind = "ke_hoach_kiem_tra"
+            u.plan_ids = inspection
     if m := PAKN_CODE.search(text):
         u.pakn_code = m[0].upper()
 
