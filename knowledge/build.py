@@ -47,9 +47,10 @@ def build_store(database_url: str | None = None, *, with_index: bool = True, qui
             report.tasks += len(plan.tasks)
             progress.advance(step)
     if with_index:
-        from retrieval.engine import build_index
+        from retrieval.engine import RetrievalEngine
+        from retrieval.sources import all_units
 
-        report.units = build_index(progress=not quiet)
+        report.units = RetrievalEngine(all_units()).warm_up(progress=not quiet).units
     report.seconds = time.perf_counter() - started
     return report
 

@@ -59,3 +59,18 @@ def test_every_table_task_has_a_resolved_lead(built):
         missing = s.scalars(select(TaskRow.id).where(TaskRow.origin == "table", ~TaskRow.id.in_(
             select(TaskOfficeRow.task_id).where(TaskOfficeRow.role == "lead")))).all()
     assert missing == []
+
+
+def test_cli_build_makes_store_and_index(tmp_path):
+    """`python -m knowledge build` (what `make demo` runs) builds the store and the retrieval index."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}", "INDEX_DIR": str(tmp_path / "index"),
+           "CHROMA_PATH": str(tmp_path / "chroma"), "EMBEDDING_BACKEND": "none"}
+    out = subprocess.run([sys.executable, "-m", "knowledge", "build"], capture_output=True, text=True, env=env,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "5 kế hoạch" in out.stdout and "đơn vị chỉ mục" in out.stdout
+    assert any((tmp_path / "index").iterdir())
