@@ -17,10 +17,14 @@ def _quiet() -> None:
 
 
 def _service():
-    from bot.service import get_chat_service
-    from bot.setup import ensure_ready
+    from bot.service import ChatService, get_chat_service
+    from bot.setup import ensure_ready, quick_engine
+    from retrieval.readiness import dense_index_ready
+    from settings import get_settings
 
     ensure_ready()
+    if get_settings().embedding_backend != "none" and not dense_index_ready():
+        return ChatService(engine=quick_engine())
     return get_chat_service()
 
 
@@ -33,9 +37,9 @@ def ask(
 ) -> None:
     """Answer one question."""
     _quiet()
-    from bot.types import InboundMessage
-
     import uuid
+
+    from bot.types import InboundMessage
 
     user_id = user_id or f"cli-{uuid.uuid4().hex[:12]}"  # no id given: a fresh conversation
     reply = _service().handle(InboundMessage(channel=channel, user_id=user_id, text=text))

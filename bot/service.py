@@ -16,8 +16,8 @@ from typing import Any
 from bot.answers import duty as duty_answers
 from bot.answers import plan as plan_answers
 from bot.answers import plan_meta, refusal
-from bot.evidence import answer_type_missing, evidence_check
 from bot.answers.procedure import procedure_reply
+from bot.evidence import answer_type_missing, evidence_check
 from bot.state import StateStore
 from bot.types import InboundMessage, Reply
 from bot.understand import Understanding, understand
@@ -56,8 +56,12 @@ class ChatService:
         return self._engine
 
     def warm_up(self) -> None:
+        from retrieval.readiness import mark_dense_index_ready
+
         load_plans()
         _ = self.engine
+        if self._engine is not None and getattr(self._engine, "embedder", None) is not None:
+            mark_dense_index_ready()
         evidence_check()
         self.handle(InboundMessage(channel="warmup", user_id="warmup", text="Sở Nội vụ làm gì"))
         self.state.forget("warmup", "warmup")

@@ -39,3 +39,18 @@ def _migrate_default() -> None:
     from settings import get_settings
 
     migrate(get_settings().database_url)
+
+
+def quick_engine():
+    """A BM25-only engine for a one-shot CLI answer when no dense index exists yet.
+
+    Embedding every unit takes minutes on a small CPU; a single `python -m bot ask` must answer
+    in seconds, so it ranks lexically until `make demo` / `python -m knowledge build` has built
+    the dense index once.
+    """
+    from retrieval.engine import RetrievalEngine
+    from retrieval.sources import all_units
+
+    engine = RetrievalEngine(all_units(), embedder=None)
+    engine.warm_up()
+    return engine

@@ -48,9 +48,11 @@ def build_store(database_url: str | None = None, *, with_index: bool = True, qui
             progress.advance(step)
     if with_index:
         from retrieval.engine import RetrievalEngine
+        from retrieval.readiness import mark_dense_index_ready
         from retrieval.sources import all_units
 
         report.units = RetrievalEngine(all_units()).warm_up(progress=not quiet).units
+        mark_dense_index_ready()
     report.seconds = time.perf_counter() - started
     return report
 
