@@ -76,8 +76,16 @@ class Settings(BaseSettings):
     # Security
     secret_key: SecretStr = SecretStr("dev-only-secret-change-me")
     staff_api_token: SecretStr = SecretStr("dev-only-staff-token")
-    rate_limit_per_minute: int = 60
-    max_body_bytes: int = 64_000
+    rate_limit_per_minute: int = Field(60, description="POSTs to chat and PAKN per client address and per user "
+                                                       "per sliding minute; 0 = no limit")
+    max_body_bytes: int = Field(64_000, description="largest request body any route accepts (413 above)")
+    redis_key_prefix: str = Field("trolyhc:", description="prefix of every Redis key (rate limits)")
+
+    # Observability (api/observability.py, api/logging.py)
+    log_level: str = "INFO"
+    log_json: bool = Field(True, description="one JSON object per log line on stderr; personal data masked")
+    ready_max_outbox_depth: int = Field(1000, description="/readyz reports the PAKN outbox as down above this "
+                                                          "many due jobs")
 
     # Staff console (console/)
     console_session_hours: float = Field(8.0, description="a console login lasts one working day")

@@ -32,10 +32,20 @@ async def lifespan(app: FastAPI):
 
 def create_app() -> FastAPI:
     """Build the application with all routers."""
+    from api.logging import setup_logging
+
+    setup_logging()  # JSON lines with personal data masked, before anything logs
     app = FastAPI(title="Trợ lý hành chính công", version="0.1.0", lifespan=lifespan)
+    from api.limits import BodySizeLimitMiddleware, RateLimitMiddleware
+    from api.observability import MetricsMiddleware
+
+    # Outermost first: metrics see every response (413/429 included), the body cap runs before the limiter.
+    app.add_middleware(RateLimitMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(MetricsMiddleware)
     from api.routes import chat, health
 
-    app.include_router(health.router)
+    app.include_router(health.router)  # /healthz, /readyz, /metrics
     app.include_router(chat.router)
     from webhooks.routes import register as register_channels
 

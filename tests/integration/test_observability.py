@@ -1,0 +1,170 @@
+"""/healthz, /readyz and /metrics over the real app on SQLite and PostgreSQL.
+
+Readiness names exactly what is down (database, retrieval index, PAKN outbox backlog); metrics
+count requests by route template and status and read PAKN numbers from the database on scrape.
+"""
+from __future__ import annotations
+
+import uuid
+from types import SimpleNamespace
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import delete, func, select
+
+from knowledge.store import session_scope
+from pakn.models import JOB_DEAD, JOB_PENDING, OutboxJob, PaknRecord
+from settings import get_settings
+from tests.integration.test_pakn_pipeline import FakeTriage
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def make_client(monkeypatch: pytest.MonkeyPatch, db_url: str):
+    def make(**env: str) -> TestClient:
+        monkeypatch.setenv("DATABASE_URL", db_url)
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        get_settings.cache_clear()
+        from api.main import create_app
+
+        return TestClient(create_app())  # no lifespan: readiness must see the index as not loaded
+
+    yield make
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def loaded_index(monkeypatch: pytest.MonkeyPatch):
+    from retrieval import engine
+
+    monkeypatch.setattr(engine, "_ENGINE", SimpleNamespace(units=[1, 2, 3]))
+
+
+@pytest.fixture
+def fake_triage(monkeypatch: pytest.MonkeyPatch) -> FakeTriage:
+    from pakn import service
+
+    fake = FakeTriage()
+    monkeypatch.setattr(service, "TRIAGE", fake)
+    return fake
+
+
+@pytest.fixture
+def jobs(db_url: str):
+    """Add outbox jobs with a given status; removed afterwards."""
+    ids: list[int] = []
+
+    def add(n: int, status: str = JOB_PENDING) -> None:
+        with session_scope(db_url) as s:
+            for _ in range(n):
+                job = OutboxJob(kind="deliver_office", payload={}, status=status,
+                                dedupe_key=f"obs-{uuid.uuid4().hex}")
+                s.add(job)
+                s.flush()
+                ids.append(job.id)
+
+    yield add
+    with session_scope(db_url) as s:
+        s.execute(delete(OutboxJob).where(OutboxJob.id.in_(ids)))
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    """{(sample name, sorted labels): value} of a Prometheus exposition."""
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for fam in text_string_to_metric_families(text) for s in fam.samples}
+
+
+def test_healthz(make_client) -> None:
+    r = make_client().get("/healthz")
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+
+
+def test_readyz_503_names_the_index_until_it_is_loaded(make_client, monkeypatch) -> None:
+    from retrieval import engine
+
+    monkeypatch.setattr(engine, "_ENGINE", None)
+    client = make_client()
+    r = client.get("/readyz")
+    assert r.status_code == 503
+    body = r.json()
+    assert body["status"] == "unavailable" and body["down"] == ["retrieval"]
+    assert body["checks"]["database"]["ok"] is True and body["checks"]["pakn_outbox"]["ok"] is True
+    assert "chỉ mục" in body["checks"]["retrieval"]["error"]
+    assert engine._ENGINE is None  # the probe did not build the index
+    monkeypatch.setattr(engine, "_ENGINE", SimpleNamespace(units=[1, 2, 3]))
+    r = client.get("/readyz")
+    assert r.status_code == 200, r.text
+    assert r.json()["down"] == [] and r.json()["checks"]["retrieval"] == {"ok": True, "units": 3}
+
+
+def test_readyz_reports_outbox_backlog(make_client, loaded_index, jobs, db_url) -> None:
+    with session_scope(db_url) as s:
+        due = s.scalar(select(func.count()).select_from(OutboxJob)
+                       .where(OutboxJob.status.in_(("pending", "running"))))
+    client = make_client(READY_MAX_OUTBOX_DEPTH=str(due + 2))
+    assert client.get("/readyz").status_code == 200
+    jobs(2)
+    r = client.get("/readyz")
+    assert r.status_code == 200 and r.json()["checks"]["pakn_outbox"]["depth"] == due + 2
+    jobs(1)
+    r = client.get("/readyz")
+    assert r.status_code == 503 and r.json()["down"] == ["pakn_outbox"]
+    out = r.json()["checks"]["pakn_outbox"]
+    assert out["depth"] == due + 3 and out["max_depth"] == due + 2 and "hàng đợi" in out["error"]
+
+
+def test_readyz_names_the_database_when_it_is_down(make_client, loaded_index) -> None:
+    # Nothing listens on port 1: the connection is refused at once.
+    client = make_client(DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
+    r = client.get("/readyz")
+    assert r.status_code == 503
+    body = r.json()
+    assert "database" in body["down"] and body["checks"]["database"]["ok"] is False
+    assert body["checks"]["retrieval"]["ok"] is True
+
+
+def test_metrics_count_requests_by_route_template_and_status(make_client, fake_triage) -> None:
+    client = make_client()
+    before = samples(client.get("/metrics").text)
+    for code in ("PA-0000-AAAAA", "PA-0000-BBBBB", "PA-0000-CCCCC"):
+        assert client.get(f"/api/v1/pakn/{code}").status_code == 404
+    assert client.get("/healthz").status_code == 200
+    r = client.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    after = samples(r.text)
+    key = ("http_requests_total", (("method", "GET"), ("route", "/api/v1/pakn/{code}"), ("status", "404")))
+    assert after[key] - before.get(key, 0) == 3
+    hist = ("http_request_duration_seconds_count", key[1])
+    assert after[hist] - before.get(hist, 0) == 3
+    assert not any("PA-0000" in str(labels) for _, labels in after)  # raw paths never become labels
+
+
+def test_metrics_pakn_gauges_follow_the_database(make_client, fake_triage, jobs, db_url) -> None:
+    client = make_client()
+    r = client.post("/api/v1/pakn", json={"content": "Đèn đường hỏng trước chợ", "contact": "0912345678",
+                                          "external_id": uuid.uuid4().hex})
+    assert r.status_code == 201, r.text
+    jobs(2, JOB_DEAD)
+    with session_scope(db_url) as s:
+        received = s.scalar(select(func.count()).select_from(PaknRecord).where(PaknRecord.status == "received"))
+        dead = s.scalar(select(func.count()).select_from(OutboxJob).where(OutboxJob.status == JOB_DEAD))
+        pending = s.scalar(select(func.count()).select_from(OutboxJob).where(OutboxJob.status == JOB_PENDING))
+    m = samples(client.get("/metrics").text)
+    assert m[("pakn_metrics_up", ())] == 1
+    assert m[("pakn_records", (("status", "received"),))] == received >= 1
+    assert m[("pakn_records", (("status", "closed"),))] >= 0
+    assert m[("pakn_outbox_jobs", (("status", "dead"),))] == dead >= 2
+    assert m[("pakn_outbox_jobs", (("status", "pending"),))] == pending >= 1  # the new petition's delivery
+    assert m[("pakn_outbox_dead_jobs", ())] == dead
+    assert ("pakn_delivery_failures", ()) in m
+
+
+def test_metrics_survive_a_database_outage(make_client) -> None:
+    client = make_client(DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
+    r = client.get("/metrics")
+    assert r.status_code == 200
+    m = samples(r.text)
+    assert m[("pakn_metrics_up", ())] == 0 and not any(name == "pakn_records" for name, _ in m)
