@@ -58,6 +58,9 @@ def create_app() -> FastAPI:
 
     app.include_router(console_router)  # staff console at /console (static files at /console/static)
     mount_static(app)
+    from api.openapi import document_errors
+
+    document_errors(app)  # the PAKN and Open311 error shapes, as they really are
     return app
 
 
