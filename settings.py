@@ -76,8 +76,11 @@ class Settings(BaseSettings):
     # Security
     secret_key: SecretStr = SecretStr("dev-only-secret-change-me")
     staff_api_token: SecretStr = SecretStr("dev-only-staff-token")
-    rate_limit_per_minute: int = Field(60, description="POSTs to chat and PAKN per client address and per user "
-                                                       "per sliding minute; 0 = no limit")
+    rate_limit_per_minute: int = Field(60, description="POSTs to chat and PAKN per user per sliding minute; "
+                                                       "0 = no limit at all")
+    rate_limit_per_ip_per_minute: int = Field(
+        1200, description="POSTs to chat and PAKN per client address per sliding minute. Higher than the per-user "
+                          "limit: one address often stands for many people (a ward office, a carrier NAT, a portal)")
     max_body_bytes: int = Field(64_000, description="largest request body any route accepts (413 above)")
     redis_key_prefix: str = Field("trolyhc:", description="prefix of every Redis key (rate limits)")
 

@@ -234,14 +234,16 @@ class RateLimitMiddleware:
                 break
         body = b"".join(chunks)
         client = scope.get("client")
-        keys = [f"{kind}:ip:{client[0] if client else 'unknown'}"]
+        keys: list[tuple[str, int]] = []
+        if settings.rate_limit_per_ip_per_minute > 0:
+            keys.append((f"{kind}:ip:{client[0] if client else 'unknown'}", settings.rate_limit_per_ip_per_minute))
         user = _user_key(kind, body)
         if user:
-            keys.append(f"{kind}:user:{user}")
+            keys.append((f"{kind}:user:{user}", limit))
         limiter = self.limiter(settings)
-        for key in keys:
+        for key, key_limit in keys:
             try:
-                retry_after = await limiter.hit(key, limit)
+                retry_after = await limiter.hit(key, key_limit)
             except Exception as exc:  # noqa: BLE001 - limiter outage: let the request through
                 log.warning("rate limiter unavailable (%s); request allowed", type(exc).__name__)
                 break

@@ -27,7 +27,7 @@ def running_api(env: dict[str, str] | None = None, timeout_s: float = 180) -> It
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port),
          "--log-level", "warning"],
-        cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
+        cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", "RATE_LIMIT_PER_MINUTE": "0", **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     try:

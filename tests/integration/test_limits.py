@@ -27,6 +27,7 @@ def make_app(monkeypatch: pytest.MonkeyPatch, db_url: str):
     def make(**env: str):
         monkeypatch.setenv("DATABASE_URL", db_url)
         monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", str(LIMIT))
+        monkeypatch.setenv("RATE_LIMIT_PER_IP_PER_MINUTE", str(LIMIT))
         monkeypatch.setenv("MAX_BODY_BYTES", "4000")
         for k, v in env.items():
             monkeypatch.setenv(k, v)
@@ -165,7 +166,7 @@ BIG = "x" * 5000  # MAX_BODY_BYTES is 4000 in these tests
     ("PUT", "/api/v1/does-not-exist", {"content": BIG.encode()}),
 ])
 def test_oversized_bodies_are_refused_everywhere(make_app, fake_triage, db_url, method, path, kwargs) -> None:
-    client = TestClient(make_app(RATE_LIMIT_PER_MINUTE="1000"))
+    client = TestClient(make_app(RATE_LIMIT_PER_MINUTE="1000", RATE_LIMIT_PER_IP_PER_MINUTE="1000"))
     before = count_records(db_url)
     r = client.request(method, path, **kwargs)
     assert r.status_code == 413, r.text
@@ -201,7 +202,7 @@ def test_sql_and_script_in_pakn_are_stored_verbatim_and_returned_escaped(make_ap
 
     office = "tay-ninh.so-noi-vu"
     fake_triage.office_id = office
-    app = make_app(RATE_LIMIT_PER_MINUTE="1000", CONSOLE_COOKIE_SECURE="false")
+    app = make_app(RATE_LIMIT_PER_MINUTE="1000", RATE_LIMIT_PER_IP_PER_MINUTE="1000", CONSOLE_COOKIE_SECURE="false")
     client = TestClient(app)
     content = f"Rác thải {SQLI} {XSS} ở chợ"
     r = client.post("/api/v1/pakn", json={"content": content, "contact": "0912345678",
