@@ -7,7 +7,6 @@ Screenshots land in docs/console-inbox.png and docs/console-dashboard.png.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -28,21 +27,6 @@ OFFICE_A = "tay-ninh.so-noi-vu"
 OFFICE_B = "tay-ninh.so-tu-phap"
 PASSWORD = "mat-khau-trinh-duyet-1"
 CITIZEN = "zalo-citizen-42"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Debian's chromium, installed with apt-get when missing (never `playwright install`)."""
-    if not shutil.which("chromium"):
-        subprocess.run(["apt-get", "update"], check=False, capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", "chromium"], check=False, capture_output=True)
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("chromium is not installed and apt-get could not install it")
-    return "/usr/bin/chromium"
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -153,11 +137,11 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNames
 
 
 @pytest.fixture(scope="module")
-def browser(chromium: str) -> Iterator[object]:
+def browser(chromium: str, chromium_args: list[str]) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        b = p.chromium.launch(executable_path=chromium, args=chromium_args)
         yield b
         b.close()
 

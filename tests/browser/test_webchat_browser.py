@@ -8,7 +8,6 @@ docs/webchat.png.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -23,23 +22,6 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "docs" / "webchat.png"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="session")
-def chromium_path() -> str:
-    """Debian's chromium, installed with apt-get when missing (never `playwright install`)."""
-    if not shutil.which("chromium"):
-        subprocess.run(["apt-get", "update"], check=False, capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", "chromium"], check=False, capture_output=True,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed and apt-get could not install it")
-    return CHROMIUM
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -85,11 +67,11 @@ def _run(var: Path, port: int, env: dict, log) -> Iterator[str]:
 
 
 @pytest.fixture
-def page(chromium_path: str):
+def page(chromium: str, chromium_args: list[str]):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=chromium, args=chromium_args)
         context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
                                       locale="vi-VN", is_mobile=True, has_touch=True)
         yield context.new_page()
