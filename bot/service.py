@@ -168,11 +168,26 @@ class ChatService:
         elif last == "plan" and not u.office_ids and not u.task_number and not u.localities:
             # "hạn hoàn thành khi nào?", "kế hoạch đó căn cứ văn bản nào?": same plan, same task
             u.plan_ids = u.plan_ids or state.get("plan_ids", [])
-            if state.get("task") and (u.asks_which or u.fields or u.is_follow_up):
+            if state.get("task") and (u.asks_which or u.fields or u.is_follow_up) and self._about_task(u, state["task"]):
                 u.intent = "task_follow_up"
             elif state.get("last_question"):
                 u.context_text = state["last_question"]
         return u
+
+    @staticmethod
+    def _about_task(u: Understanding, task_ref: list[str]) -> bool:
+        """A follow-up asks about the same task unless it brings words the task does not have
+        ("hạn hoàn thành khi nào?" stays; "còn báo cáo quý III?" moves on)."""
+        from bot.evidence import QUESTION_TERMS
+        from bot.text import terms
+
+        plan_id, key = task_ref
+        task = next((t for t in getattr(get_plan(plan_id), "tasks", []) if t.key == key), None)
+        if task is None:
+            return False
+        have = set(terms(plan_answers.task_text(task)))
+        new = [t for t in terms(u.text) if t not in QUESTION_TERMS and t not in {"con", "han", "xong"}]
+        return all(t in have for t in new)
 
     def _names_other_procedure(self, u: Understanding, current: str) -> bool:
         hits = self._search(u.text, k=3, filters={"kind": "tthc_field"})
@@ -270,6 +285,11 @@ class ChatService:
         query = f"{u.context_text} {u.text}".strip()
         filters: dict = {"plan_id": plan_scope} if plan_scope else {}
         hits = self._search(query, k=8, filters=filters or None)
+        if u.context_text:
+            # A follow-up ("còn báo cáo quý III?") is searched on its own words first, inside the
+            # plan of the last answer; the previous question only fills in what it leaves out.
+            own = self._search(u.text, k=4, filters=filters or None)
+            hits = own + [h for h in hits if h.unit.id not in {o.unit.id for o in own}]
         plan_hits = [h for h in hits if h.unit.kind != "tthc_field"]
         proc_hits = [h for h in hits if h.unit.kind == "tthc_field"]
         prefer_plan = (u.has_plan_words or bool(u.office_ids) or bool(plan_scope) or bool(u.task_number)

@@ -37,7 +37,9 @@ def scope(plan_ids: list[str], folded: str, years: list[int], plan_kind: str | N
     plans = [p for p in load_plans() if not plan_ids or p.id in plan_ids]
     if plan_kind:
         plans = [p for p in plans if p.meta.kind == plan_kind]
-    elif "kiem tra" not in folded:
+    elif re.search(r"\bke hoach kiem tra\b", folded):
+        return []  # an inspection plan the plans of that place only mention: not our document
+    else:
         plans = [p for p in plans if p.meta.kind == "ke_hoach_cchc"] or plans
     if years:
         plans = [p for p in plans if any(p.meta.period_start <= y <= p.meta.period_end for y in years)]
