@@ -80,6 +80,14 @@ class TestPlans:
         assert "Quý II/2024" in r.reply
 
 
+    def test_follow_up_with_new_words_moves_on_from_the_last_task(self, service):
+        user = uuid.uuid4().hex
+        first = ask(service, "Ngã Năm chốt số liệu báo cáo CCHC quý I/2024 khi nào?", user)
+        assert "14/3/2024" in first.reply
+        r = ask(service, "còn báo cáo quý III?", user)
+        assert "14/9/2024" in r.reply and "14/3/2024" not in r.reply
+
+
 class TestRefusals:
     @pytest.mark.parametrize("text", [
         "Sở Nội vụ Tây Ninh có bao nhiêu nhân viên?",
