@@ -194,7 +194,7 @@ class ChatService:
         if not hits:
             return False
         top = hits[0].unit
-        return top.source != current and plan_answers.coverage(u.text, top.text + " " + top.context) >= 0.6
+        return top.source != current and evidence_check().judge(u.text, f"{top.text} {top.context}").coverage >= 0.6
 
     # ------------------------------------------------------------------ duty
     def _duty(self, u: Understanding, state: dict) -> tuple[Reply, dict]:
@@ -396,13 +396,12 @@ def _answer_body(reply_text: str) -> str:
 def _office_label(text: str, office_ids: list[str]) -> str:
     """The office as the person wrote it (for a clarification question)."""
     name = duty_answers.office_name(office_ids[0]) if office_ids else "Cơ quan này"
-    words = fold(name).split()
     # Drop the locality tail ("Phòng Nội vụ thành phố Tây Ninh" → "Phòng Nội vụ") for the question.
     for cut in (" thanh pho", " thi xa", " tinh", " huyen"):
         idx = fold(name).find(cut)
         if idx > 0:
             return name[:idx]
-    return name if words else "Cơ quan này"
+    return name
 
 
 @lru_cache(maxsize=1)

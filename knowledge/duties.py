@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from knowledge.plans import task_locator
 from knowledge.store import PlanRow, TaskOfficeRow, TaskRow
 
 
@@ -38,9 +39,7 @@ class TaskView(BaseModel):
 
     @property
     def locator(self) -> str:
-        if self.origin == "table" and self.number:
-            return f"Nhiệm vụ số {self.number}" + (f" ({self.section})" if "." in self.number else "")
-        return f"Mục {self.number}" if self.number else "Phân công thực hiện"
+        return task_locator(self.origin, self.number, self.section)
 
 
 def find_tasks(

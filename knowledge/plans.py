@@ -117,6 +117,14 @@ class Section:
         return "\n".join(self.paragraphs)
 
 
+def task_locator(origin: str, number: str | None, section: str) -> str:
+    """What a citation prints for a task: its table number (with the section when numbering restarts
+    per section, as in Hoài Nhơn's table) or the prose item it comes from."""
+    if origin == "table" and number:
+        return f"Nhiệm vụ số {number}" + (f" ({section})" if "." in number else "")
+    return f"Mục {number}" if number else "Phân công thực hiện"
+
+
 @dataclass
 class Task:
     """One duty: a task-table row or a duty sentence in a prose assignment section."""
@@ -141,9 +149,7 @@ class Task:
 
     @property
     def locator(self) -> str:
-        if self.origin == "table" and self.number:
-            return f"Nhiệm vụ số {self.number}" + (f" ({self.section})" if "." in self.number else "")
-        return f"Mục {self.number}" if self.number else "Phân công thực hiện"
+        return task_locator(self.origin, self.number, self.section)
 
 
 @dataclass

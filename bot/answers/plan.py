@@ -4,17 +4,11 @@ from __future__ import annotations
 import math
 from collections import Counter
 
+from bot.evidence import QUESTION_TERMS
 from bot.text import sentences, terms
 from bot.types import Citation, Reply
 from knowledge.plans import Task, get_plan, task_text
 from retrieval.types import SearchHit
-
-# Question words that the evidence need not contain (they ask, they don't describe).
-QUESTION_TERMS = {"nhiem", "vu", "ke", "hoach", "nam", "tinh", "thanh", "pho", "thi", "xa", "huyen", "gian",
-                  "thoi", "hoan", "han", "co", "quan", "nao", "gi", "ai", "so", "may", "cchc", "cai", "cach",
-                  "hanh", "chinh", "ubnd", "ngay", "thang", "quy", "vao", "lam", "phai", "duoc", "giao", "chu",
-                  "tri", "tren", "dia", "ban", "cua", "theo", "thuc", "hien", "nhung", "cac"}
-
 
 def task_reply(plan_id: str, task: Task) -> Reply:
     plan = get_plan(plan_id)
@@ -33,15 +27,6 @@ def find_task(plan_ids: list[str], number: str) -> list[tuple[str, Task]]:
                                                     and len(plan_ids) == 1 and t.number.startswith("I.")):
                 found.append((pid, t))
     return found
-
-
-def coverage(question: str, evidence: str) -> float:
-    """Share of the question's content terms that the evidence contains (0..1)."""
-    q = [t for t in dict.fromkeys(terms(question)) if t not in QUESTION_TERMS]
-    if not q:
-        return 1.0
-    ev = set(terms(evidence))
-    return sum(1 for t in q if t in ev) / len(q)
 
 
 def best_sentences(question: str, text: str, limit: int = 2) -> list[str]:
