@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = 5
     webhook_hmac_secret: SecretStr = SecretStr("dev-only-webhook-secret")
     pakn_default_office_email: str = Field("vanthu@localhost", description="where PAKN goes when an office has no contact")
+    pakn_default_office_webhook_url: str | None = Field(
+        None, description="signed webhook of a shared case-management system (e.g. the province's PAKN portal) that "
+                          "receives petitions of offices without a contact, instead of PAKN_DEFAULT_OFFICE_EMAIL")
     delivery_base_delay_s: float = Field(30.0, description="first retry delay; doubles per attempt (with jitter)")
     delivery_max_delay_s: float = 3600.0
     delivery_timeout_s: float = 10.0

@@ -5,7 +5,8 @@ Why these choices:
 * **One target per office, by preference webhook → e-mail → Telegram.** A webhook is
   machine-readable and signed; e-mail is what every office has; Telegram is a fallback for small
   wards. Delivering to exactly one target keeps a retry from re-sending to targets that already
-  succeeded. Offices without a contact go to `settings.pakn_default_office_email` (the
+  succeeded. Offices without a contact go to `settings.pakn_default_office_webhook_url` (a
+  shared case-management system) when set, else to `settings.pakn_default_office_email` (the
   provincial clerk), never nowhere.
 * **The job's dedupe key travels with the delivery** (e-mail `Message-ID`, HTTP
   `Idempotency-Key`), so a re-run after a crash between "sent" and "marked done" is recognised
@@ -228,6 +229,9 @@ def deliver_to_office(session: Session | None, record: PaknRecord, dedupe_key: s
                 f"Địa điểm: {record.location or '—'}\n{record.content}")
         telegram_send(contact["telegram_chat_id"], text)
         return "qua Telegram"
+    if s.pakn_default_office_webhook_url:
+        post_webhook(s.pakn_default_office_webhook_url, petition_document(record, dedupe_key), dedupe_key)
+        return "qua hệ thống tiếp nhận PAKN chung (cơ quan chưa có địa chỉ tiếp nhận)"
     send_email(s.pakn_default_office_email, record, dedupe_key)
     return "qua email văn thư (cơ quan chưa có địa chỉ tiếp nhận)"
 
