@@ -75,7 +75,7 @@ def _stub_triage() -> None:
     from pakn import service
 
     due = datetime.now(UTC) + timedelta(days=10)
-    service.TRIAGE = lambda content, location=None: SimpleNamespace(
+    service.TRIAGE = lambda content, location=None, **_kw: SimpleNamespace(
         category="moi_truong", category_name="Môi trường", confidence=0.9, needs_human=False,
         office_id="bench-office", office_name="UBND bench", locality=None, due_at=due,
         is_complaint_or_denunciation=False, notice=None, explanation="bench")

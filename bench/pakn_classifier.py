@@ -37,6 +37,9 @@ def main() -> None:
     final = sum((p if c >= th else "khac") == g for g, p, c in rows) / n
     auto = [(g, p) for g, p, c in rows if c >= th]
     print(f"\nheldout n={n}  top-1 accuracy={raw:.3f}  after fallback={final:.3f}")
+    lexical = sum(not clf.needs_semantic(clf.lexical_probabilities(t)) for t, _ in held)
+    print(f"cascade: the lexical view decides {lexical}/{n} ({lexical / n:.0%}) without an embedding "
+          f"(lexical_first={clf.params.lexical_first})")
     print(f"threshold={th}: auto-routed {len(auto)}/{n} with accuracy "
           f"{sum(g == p for g, p in auto) / max(1, len(auto)):.3f}; to human queue {n - len(auto)} "
           f"(of which misclassified {sum(g != p for g, p, c in rows if c < th)})")

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -41,6 +42,7 @@ STATUSES = (RECEIVED, FORWARDED, IN_PROGRESS, ANSWERED, CLOSED, TRANSFERRED, REJ
 
 # Outbox job kinds and statuses.
 DELIVER_OFFICE = "deliver_office"
+CLASSIFY = "classify"
 CITIZEN_REPLY = "citizen_reply"
 JOB_PENDING = "pending"
 JOB_RUNNING = "running"
@@ -74,6 +76,9 @@ class PaknRecord(Base):
     category_name: Mapped[str | None] = mapped_column(String(120))
     confidence: Mapped[float] = mapped_column(Float)
     needs_human: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Intake stored a provisional category (the lexical view was unsure); a `classify` outbox job
+    # runs the semantic classifier, re-routes and only then enqueues the office delivery.
+    triage_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     office_id: Mapped[str | None] = mapped_column(String(80), index=True)
     office_name: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), index=True)
@@ -141,6 +146,7 @@ class OutboxJob(Base):
 __all__ = [
     "ANSWERED",
     "CITIZEN_REPLY",
+    "CLASSIFY",
     "CLOSED",
     "DELIVER_OFFICE",
     "FORWARDED",

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from pakn.errors import DeliveryError
 from pakn.models import (
     CITIZEN_REPLY,
+    CLASSIFY,
     DELIVER_OFFICE,
     FORWARDED,
     JOB_DEAD,
@@ -69,6 +70,7 @@ class Outcome:
     error: str | None = None
     permanent: bool = False
     skipped: bool = False
+    result: object | None = None  # what a `classify` job computed, applied in `_finish`
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -123,14 +125,18 @@ def _execute(factory: sessionmaker[Session], job_id: int) -> Outcome:
             return Outcome(ok=False, error="job vanished", permanent=True)
         kind, payload, key = job.kind, dict(job.payload or {}), job.dedupe_key
         record = session.get(PaknRecord, job.record_id) if job.record_id else None
-        if kind == DELIVER_OFFICE:
+        if kind in (DELIVER_OFFICE, CLASSIFY):
             if record is None:
                 return Outcome(ok=False, error="record missing", permanent=True)
+        if kind == DELIVER_OFFICE:
             if payload.get("office_id") != record.office_id:  # transferred since enqueued
                 return Outcome(ok=True, skipped=True, note="superseded by transfer")
+        if record is not None:
             session.expunge(record)
         session.rollback()  # end the read transaction before any I/O
     try:
+        if kind == CLASSIFY:
+            return _classify(record)
         if kind == DELIVER_OFFICE:
             with factory() as session:  # office lookup may read the offices table
                 route = delivery.deliver_to_office(session, record, key)
@@ -144,6 +150,15 @@ def _execute(factory: sessionmaker[Session], job_id: int) -> Outcome:
     except Exception as exc:  # a bug or an unexpected library error: retry, keep only the type
         log.exception("outbox job %s crashed", job_id)
         return Outcome(ok=False, error=f"unexpected {type(exc).__name__}")
+
+
+def _classify(record: PaknRecord) -> Outcome:
+    """Run the full (semantic) triage of a provisionally stored petition, dated from its receipt."""
+    from pakn.triage import triage
+
+    if not record.triage_pending:
+        return Outcome(ok=True, skipped=True, note="already classified")
+    return Outcome(ok=True, result=triage(record.content, record.location, now=record.created_at))
 
 
 def _finish(factory: sessionmaker[Session], job_id: int, worker_id: str, outcome: Outcome, now: datetime) -> str:
@@ -169,6 +184,10 @@ def _finish(factory: sessionmaker[Session], job_id: int, worker_id: str, outcome
                                                note=f"Đã chuyển đến {record.office_name or 'cơ quan xử lý'} "
                                                     f"{outcome.note or ''}".strip()))
                 record.status, record.updated_at = FORWARDED, now
+            if job.kind == CLASSIFY and record is not None and outcome.result is not None:
+                from pakn.service import apply_classification
+
+                apply_classification(session, record, outcome.result, now)
             log.info("outbox job done", extra={"job_id": job_id, "kind": job.kind,
                                                "pakn_code": record.code if record else None})
             return JOB_DONE
@@ -191,13 +210,15 @@ def _finish(factory: sessionmaker[Session], job_id: int, worker_id: str, outcome
 
 
 def run_once(factory: sessionmaker[Session] | None = None, *, worker_id: str = "worker", limit: int = 10,
-             now: datetime | None = None, clock: Callable[[], datetime] | None = None) -> RunStats:
-    """Claim and run one batch of due jobs. `now` (claiming) and `clock` (outcomes) are for tests."""
+             now: datetime | None = None, clock: Callable[[], datetime] | None = None,
+             kinds: tuple[str, ...] | None = None) -> RunStats:
+    """Claim and run one batch of due jobs (of `kinds`, default all). `now` (claiming) and `clock`
+    (outcomes) are for tests."""
     from knowledge.store import session_factory
 
     factory = factory or session_factory()
     stats = RunStats()
-    ids = claim(factory, worker_id, limit=limit, now=now)
+    ids = claim(factory, worker_id, limit=limit, now=now, kinds=kinds)
     stats.claimed = len(ids)
     for job_id in ids:
         outcome = _execute(factory, job_id)

@@ -39,6 +39,7 @@ from pakn.errors import (
 from pakn.models import (
     ANSWERED,
     CITIZEN_REPLY,
+    CLASSIFY,
     CLOSED,
     DELIVER_OFFICE,
     FORWARDED,
@@ -103,15 +104,15 @@ class SubmitResult:
     created: bool
 
 
-def run_triage(content: str, location: str | None) -> Any:
+def run_triage(content: str, location: str | None, *, semantic: bool = True) -> Any:
     """Triage through `pakn.triage` (imported lazily: it loads the classifier on first use)."""
     from pakn.triage import triage
 
-    return triage(content, location)
+    return triage(content, location, semantic=semantic)
 
 
 # Indirection so tests of pipeline mechanics can substitute a deterministic triage.
-TRIAGE: Callable[[str, str | None], Any] = run_triage
+TRIAGE: Callable[..., Any] = run_triage
 
 
 # ---------------------------------------------------------------- validation helpers
@@ -264,24 +265,33 @@ def _check_repeat(existing: PaknRecord, fingerprint: str, idempotency_key: str |
 def submit(session: Session, *, content: str, location: str | None, contact: str | dict | None, channel: str,
            channel_user_id: str | None = None, external_id: str | None = None,
            idempotency_key: str | None = None, media: list | None = None,
-           requested_category: str | None = None, coordinates: tuple[float, float] | None = None) -> PaknRecord:
+           requested_category: str | None = None, coordinates: tuple[float, float] | None = None,
+           defer_semantic: bool = False) -> PaknRecord:
     """Validate, triage and store a petition with its delivery job; idempotent. See `submit_result`."""
     return submit_result(session, content=content, location=location, contact=contact, channel=channel,
                          channel_user_id=channel_user_id, external_id=external_id,
                          idempotency_key=idempotency_key, media=media,
-                         requested_category=requested_category, coordinates=coordinates).record
+                         requested_category=requested_category, coordinates=coordinates,
+                         defer_semantic=defer_semantic).record
 
 
 def submit_result(session: Session, *, content: str, location: str | None, contact: str | dict | None,
                   channel: str, channel_user_id: str | None = None, external_id: str | None = None,
                   idempotency_key: str | None = None, media: list | None = None,
                   requested_category: str | None = None,
-                  coordinates: tuple[float, float] | None = None) -> SubmitResult:
+                  coordinates: tuple[float, float] | None = None,
+                  defer_semantic: bool = False) -> SubmitResult:
     """Store a petition, its 'received' event and its `deliver_office` job in the caller's transaction.
 
     Returns the existing petition (created=False) when `(channel, external_id)` or
     `idempotency_key` was seen before. The caller commits (e.g. `session_scope`). `coordinates`
     is a map pin sent apart from the address (Open311 lat/long).
+
+    `defer_semantic=True` (the high-volume API paths) acknowledges without waiting for the
+    embedding model: a petition the lexical classifier is unsure of is stored provisionally
+    (`triage_pending`, triage desk) with a `classify` job instead of the delivery job; the worker
+    classifies it, re-routes it and then enqueues the delivery. Interactive chat keeps the default
+    and tells the citizen the office at once.
     """
     content = _validate_content(content)
     channel = (channel or "").strip().lower()
@@ -312,7 +322,8 @@ def submit_result(session: Session, *, content: str, location: str | None, conta
         raise PaknValidationError(
             "Không xác định được địa bàn trong địa điểm đã nhập. Vui lòng ghi rõ xã/phường và tỉnh/thành phố "
             "(ví dụ: “phường Bến Thành, TP. Hồ Chí Minh”).", field="location")
-    t = TRIAGE(content, location)
+    t = TRIAGE(content, location, semantic=not defer_semantic)
+    pending = bool(getattr(t, "deferred", False))
 
     now = utcnow()
     values = dict(
@@ -323,7 +334,7 @@ def submit_result(session: Session, *, content: str, location: str | None, conta
         category=t.category, category_name=getattr(t, "category_name", None), confidence=float(t.confidence),
         needs_human=bool(t.needs_human), office_id=t.office_id, office_name=t.office_name, status=RECEIVED,
         due_at=t.due_at, explanation=t.explanation, is_complaint=bool(t.is_complaint_or_denunciation),
-        notice=t.notice, media=media or None, created_at=now, updated_at=now,
+        notice=t.notice, media=media or None, triage_pending=pending, created_at=now, updated_at=now,
     )
     for _attempt in range(5):
         # INSERT … ON CONFLICT DO NOTHING instead of catching IntegrityError in a SAVEPOINT: the
@@ -341,7 +352,7 @@ def submit_result(session: Session, *, content: str, location: str | None, conta
         record = session.get(PaknRecord, new_id)
         record.events.append(PaknEvent(kind="received", from_status=None, to_status=RECEIVED,
                                        actor=f"channel:{channel}", note=None, at=now))
-        session.add(_delivery_job(record, 1, now))
+        session.add(_classify_job(record, now) if pending else _delivery_job(record, 1, now))
         session.flush()
         log.info("pakn received", extra={"pakn_code": record.code, "category": record.category,
                                          "office_id": record.office_id, "channel": channel})
@@ -374,6 +385,36 @@ def _delivery_job(record: PaknRecord, n: int, now: datetime) -> OutboxJob:
                      payload={"code": record.code, "office_id": record.office_id},
                      dedupe_key=f"{DELIVER_OFFICE}:{record.code}:{record.office_id or '-'}:{n}",
                      created_at=now, updated_at=now)
+
+
+def _classify_job(record: PaknRecord, now: datetime) -> OutboxJob:
+    return OutboxJob(kind=CLASSIFY, record_id=record.id, status="pending", attempts=0, next_attempt_at=now,
+                     payload={"code": record.code}, dedupe_key=f"{CLASSIFY}:{record.code}",
+                     created_at=now, updated_at=now)
+
+
+def apply_classification(session: Session, record: PaknRecord, t: Any, now: datetime) -> bool:
+    """Finish a provisional triage (worker, `classify` job): category, office, then the delivery job.
+
+    Returns False and changes nothing when the petition is no longer pending — already applied by
+    an earlier run of the job, or a clerk took it in hand (status moved on) in the meantime.
+    """
+    if not record.triage_pending:
+        return False
+    record.triage_pending = False
+    if record.status != RECEIVED:
+        return False
+    record.category, record.category_name = t.category, t.category_name
+    record.confidence, record.needs_human = float(t.confidence), bool(t.needs_human)
+    record.office_id, record.office_name = t.office_id, t.office_name
+    record.explanation, record.updated_at = t.explanation, now
+    record.events.append(PaknEvent(kind="classified", from_status=RECEIVED, to_status=RECEIVED,
+                                   actor="system:classifier", at=now,
+                                   note=f"Phân loại: {t.category_name}; chuyển đến {t.office_name}."))
+    session.add(_delivery_job(record, 1, now))
+    log.info("pakn classified", extra={"pakn_code": record.code, "category": record.category,
+                                       "office_id": record.office_id})
+    return True
 
 
 # ---------------------------------------------------------------- lookup and lifecycle
@@ -489,6 +530,7 @@ def replies(record: PaknRecord) -> list[PaknEvent]:
 
 
 __all__ = [
+    "apply_classification",
     "MAX_CONTENT_CHARS",
     "STATUS_VI",
     "TRANSITIONS",

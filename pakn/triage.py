@@ -58,6 +58,7 @@ class Triage(BaseModel):
     is_complaint_or_denunciation: bool
     notice: str | None = Field(description="Vietnamese notice for the citizen, or None")
     explanation: str
+    deferred: bool = Field(False, description="provisional: the semantic classifier still has to run (worker)")
 
 
 def detect_complaint(content: str) -> tuple[bool, bool]:
@@ -69,17 +70,20 @@ def detect_complaint(content: str) -> tuple[bool, bool]:
     return bool(_COMPLAINT_F.search(folded)), bool(_DENUNCIATION_F.search(folded))
 
 
-def triage(content: str, location: str | None = None, *, now: datetime | None = None) -> Triage:
+def triage(content: str, location: str | None = None, *, now: datetime | None = None,
+           semantic: bool = True) -> Triage:
     """Classify, locate, route and date one petition.
 
     `location` is the place field of the form, if any (recognised as a whole place name); without
     it the content itself is searched for a place. `now` is the time of receipt (default: now).
+    `semantic=False` skips the embedding view: an unsure petition comes back `deferred`, routed
+    provisionally to the triage desk, for the outbox worker to classify (see pakn.classifier).
     """
     cfg = load_routing()
     zone = ZoneInfo(cfg.timezone)
     received = now or datetime.now(zone)
 
-    cls = get_classifier().classify(content)
+    cls = get_classifier().classify(content, semantic=semantic)
     complaint, denunciation = detect_complaint(content)
     flagged = complaint or denunciation
 
@@ -110,4 +114,5 @@ def triage(content: str, location: str | None = None, *, now: datetime | None = 
         is_complaint_or_denunciation=flagged,
         notice=" ".join(notices) or None,
         explanation=explanation,
+        deferred=cls.deferred,
     )

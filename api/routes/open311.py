@@ -138,10 +138,12 @@ def _create_sync(params: dict, idempotency_key: str | None) -> tuple[dict, bool]
             session, content=params.get("description", ""), location=address, contact=contact,
             channel="open311", channel_user_id=(params.get("account_id") or params.get("device_id") or None),
             external_id=None, idempotency_key=idempotency_key, media=media, requested_category=code,
-            coordinates=(lat, lon) if lat is not None else None)
+            coordinates=(lat, lon) if lat is not None else None, defer_semantic=True)
         r = res.record
         due = r.due_at.astimezone(timezone(timedelta(hours=7))).strftime("%d/%m/%Y") if r.due_at else "theo quy định"
-        notice = f"Đã tiếp nhận. Cơ quan xử lý: {r.office_name}. Hạn xử lý dự kiến: {due}."
+        office = ("đang được xác định (hệ thống đang phân loại nội dung)" if r.triage_pending
+                  else r.office_name)
+        notice = f"Đã tiếp nhận. Cơ quan xử lý: {office}. Hạn xử lý dự kiến: {due}."
         if r.notice:
             notice += " " + r.notice
         return {"service_request_id": r.code, "service_notice": notice, "account_id": None}, res.created

@@ -135,7 +135,8 @@ def ack_view(record) -> dict:
     """The acknowledgement returned by POST (also on an idempotent repeat)."""
     return {"code": record.code, "category": record.category, "category_name": record.category_name,
             "office": {"id": record.office_id, "name": record.office_name}, "status": record.status,
-            "due_at": iso(record.due_at), "needs_human": record.needs_human, "notice": record.notice}
+            "due_at": iso(record.due_at), "needs_human": record.needs_human, "notice": record.notice,
+            "triage_pending": record.triage_pending}
 
 
 def public_view(record) -> dict:
@@ -151,7 +152,8 @@ def public_view(record) -> dict:
             "category": record.category, "category_name": record.category_name,
             "office": {"id": record.office_id, "name": record.office_name},
             "created_at": iso(record.created_at), "updated_at": iso(record.updated_at),
-            "due_at": iso(record.due_at), "is_complaint_or_denunciation": record.is_complaint,
+            "due_at": iso(record.due_at), "triage_pending": record.triage_pending,
+            "is_complaint_or_denunciation": record.is_complaint,
             "notice": record.notice, "history": history, "replies": replies}
 
 
@@ -195,7 +197,8 @@ def _submit_sync(body: SubmitBody, idempotency_key: str | None) -> tuple[dict, b
     with session_scope() as session:
         res = submit_result(session, content=body.content, location=body.location, contact=body.contact,
                             channel=body.channel, channel_user_id=body.channel_user_id,
-                            external_id=body.external_id, idempotency_key=idempotency_key, media=body.media)
+                            external_id=body.external_id, idempotency_key=idempotency_key, media=body.media,
+                            defer_semantic=True)
         return ack_view(res.record), res.created
 
 

@@ -39,7 +39,7 @@ class Triage:
     def __init__(self) -> None:
         self.office_id, self.category, self.name, self.due = OFFICE_A, "moi_truong", "Môi trường", None
 
-    def __call__(self, content: str, location: str | None = None):
+    def __call__(self, content: str, location: str | None = None, **_kw):
         return SimpleNamespace(
             category=self.category, category_name=self.name, confidence=0.9, needs_human=False,
             office_id=self.office_id, office_name="Sở Nội vụ tỉnh Tây Ninh" if self.office_id == OFFICE_A

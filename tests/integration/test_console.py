@@ -39,7 +39,7 @@ class StubTriage:
     def __init__(self) -> None:
         self.office_id = OFFICE_A
 
-    def __call__(self, content: str, location: str | None = None):
+    def __call__(self, content: str, location: str | None = None, **_kw):
         return SimpleNamespace(
             category="moi_truong", category_name="Môi trường", confidence=0.9, needs_human=False,
             office_id=self.office_id, office_name=f"Cơ quan {self.office_id}", locality=None,

@@ -38,7 +38,7 @@ class FakeTriage:
         self.delay_s = 0.0
         self.calls = 0
 
-    def __call__(self, content: str, location: str | None = None):
+    def __call__(self, content: str, location: str | None = None, **_kw):
         self.calls += 1
         time.sleep(self.delay_s)
         return SimpleNamespace(

@@ -271,3 +271,60 @@ def test_no_personal_data_in_logs(client, fake_triage, db_url, monkeypatch, capl
                                                   if k not in ("msg", "args", "message"))
         for secret in PII:
             assert secret not in line, f"{secret!r} leaked in log {rec.name}: {line[:200]}"
+
+
+UNSURE = "Trụ sở phường sáng nay gần 9 giờ mới mở cửa, bà con đứng chờ ngoài cổng rất lâu"
+CLEAR = "Rác thải ùn ứ ở đầu hẻm bốc mùi hôi thối nhiều ngày chưa được thu gom"
+
+
+def _jobs(db_url: str, code: str) -> list[tuple[str, str]]:
+    with session_scope(db_url) as s:
+        rid = s.scalar(select(PaknRecord.id).where(PaknRecord.code == code))
+        return sorted((j.kind, j.status) for j in s.scalars(select(OutboxJob).where(OutboxJob.record_id == rid)))
+
+
+def test_unsure_petition_is_acknowledged_at_once_and_classified_by_the_worker(client, db_url) -> None:
+    """The REST intake never waits on the embedding model: a petition the lexical view is unsure of
+    is stored provisionally (triage desk, `triage_pending`) with a classify job and no delivery;
+    the worker classifies it semantically, re-routes it, and only then is a delivery enqueued."""
+    with session_scope(db_url) as s:
+        s.execute(delete(OutboxJob))
+    r = client.post("/api/v1/pakn", json=body(content=UNSURE))
+    assert r.status_code == 201, r.text
+    ack = r.json()
+    assert ack["triage_pending"] is True and ack["category"] == "khac" and ack["needs_human"] is True
+    assert _jobs(db_url, ack["code"]) == [("classify", "pending")]
+
+    clear = client.post("/api/v1/pakn", json=body(content=CLEAR)).json()
+    assert clear["triage_pending"] is False and clear["category"] == "moi_truong"
+    assert _jobs(db_url, clear["code"]) == [("deliver_office", "pending")]
+
+    outbox.run_once(session_factory(db_url), kinds=("classify",))
+    view = client.get(f"/api/v1/pakn/{ack['code']}").json()
+    assert view["triage_pending"] is False
+    assert view["category"] == "can_bo_cong_vu" and view["status"] == "received"
+    assert view["office"]["id"] != ack["office"]["id"] or view["category"] != ack["category"]
+    assert view["due_at"] == ack["due_at"]  # the deadline still counts from receipt
+    assert [h["kind"] for h in view["history"]] == ["received", "classified"]
+    assert _jobs(db_url, ack["code"]) == [("classify", "done"), ("deliver_office", "pending")]
+
+    # A second run of the same job (a crash before it was marked done) changes nothing.
+    from pakn.service import apply_classification
+    from pakn.triage import triage
+
+    with session_scope(db_url) as s:
+        rec = s.scalars(select(PaknRecord).where(PaknRecord.code == ack["code"])).one()
+        assert apply_classification(s, rec, triage(UNSURE), rec.updated_at) is False
+    assert _jobs(db_url, ack["code"]) == [("classify", "done"), ("deliver_office", "pending")]
+
+
+def test_classify_job_leaves_a_petition_a_clerk_already_handled(client, db_url) -> None:
+    ack = client.post("/api/v1/pakn", json=body(content=UNSURE)).json()
+    assert ack["triage_pending"] is True
+    r = client.post(f"/api/v1/pakn/{ack['code']}/transition", headers=AUTH,
+                    json={"to_status": "in_progress", "actor": "canbo@phuong"})
+    assert r.status_code == 200, r.text
+    outbox.run_once(session_factory(db_url), kinds=("classify",))
+    view = client.get(f"/api/v1/pakn/{ack['code']}").json()
+    assert view["category"] == "khac" and view["office"] == ack["office"] and view["triage_pending"] is False
+    assert "deliver_office" not in {k for k, _ in _jobs(db_url, ack["code"])}

