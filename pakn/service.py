@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from pakn.errors import (
     PaknConflictError,
@@ -243,6 +243,11 @@ def _fingerprint(content: str, location: str | None, channel: str) -> str:
 
 def _find_existing(session: Session, channel: str, external_id: str | None,
                    idempotency_key: str | None) -> PaknRecord | None:
+    """The petition already stored under this external id or idempotency key, if any.
+
+    An id-only probe first: nearly every submission is new, and loading nothing is cheaper than
+    building an ORM object that is not there.
+    """
     conds = []
     if external_id:
         conds.append((PaknRecord.channel == channel) & (PaknRecord.external_id == external_id))
@@ -250,7 +255,8 @@ def _find_existing(session: Session, channel: str, external_id: str | None,
         conds.append(PaknRecord.idempotency_key == idempotency_key)
     if not conds:
         return None
-    return session.scalars(select(PaknRecord).where(or_(*conds)).limit(1)).first()
+    found = session.connection().execute(select(PaknRecord.id).where(or_(*conds)).limit(1)).scalar()
+    return session.get(PaknRecord, found) if found is not None else None
 
 
 def _check_repeat(existing: PaknRecord, fingerprint: str, idempotency_key: str | None) -> None:
@@ -341,7 +347,8 @@ def submit_result(session: Session, *, content: str, location: str | None, conta
         # transaction stays usable on both backends (pysqlite's implicit transactions make
         # SAVEPOINT-only transactions commit on RELEASE), and PostgreSQL waits for a racing
         # insert of the same key to commit, so the re-read below sees the winner.
-        new_id = session.connection().execute(_insert_ignore(session), {"code": new_code(now), **values}).scalar()
+        code = new_code(now)
+        new_id = session.connection().execute(_insert_ignore(session), {"code": code, **values}).scalar()
         if new_id is None:
             winner = _find_existing(session, channel, external_id, idempotency_key)
             if winner is not None:  # lost a race against the same submission
@@ -349,11 +356,13 @@ def submit_result(session: Session, *, content: str, location: str | None, conta
                 log.info("pakn concurrent repeat settled", extra={"pakn_code": winner.code})
                 return SubmitResult(winner, False)
             continue  # tracking-code collision: draw another code
-        record = session.get(PaknRecord, new_id)
-        record.events.append(PaknEvent(kind="received", from_status=None, to_status=RECEIVED,
-                                       actor=f"channel:{channel}", note=None, at=now))
-        session.add(_classify_job(record, now) if pending else _delivery_job(record, 1, now))
-        session.flush()
+        record = _attach_inserted(session, PaknRecord(id=new_id, code=code, **values))
+        conn = session.connection()
+        conn.execute(PaknEvent.__table__.insert(), {
+            "record_id": new_id, "kind": "received", "from_status": None, "to_status": RECEIVED,
+            "actor": f"channel:{channel}", "note": None, "at": now})
+        job = _classify_job_values(record, now) if pending else _delivery_job_values(record, 1, now)
+        conn.execute(OutboxJob.__table__.insert(), job)
         log.info("pakn received", extra={"pakn_code": record.code, "category": record.category,
                                          "office_id": record.office_id, "channel": channel})
         return SubmitResult(record, True)
@@ -380,17 +389,33 @@ def _insert_ignore(session: Session) -> Any:
     return _INSERT_IGNORE[name]
 
 
+def _attach_inserted(session: Session, record: PaknRecord) -> PaknRecord:
+    """Put a row just inserted with Core into the session as if it had been loaded.
+
+    Saves re-reading the row (and its history) that this transaction has just written; attributes
+    not set — the history — load from the database on first access, as for any loaded object.
+    """
+    make_transient_to_detached(record)
+    session.add(record)
+    return record
+
+
+def _job_values(kind: str, record: PaknRecord, payload: dict, dedupe_key: str, now: datetime) -> dict[str, Any]:
+    return {"kind": kind, "record_id": record.id, "status": "pending", "attempts": 0, "next_attempt_at": now,
+            "payload": payload, "dedupe_key": dedupe_key, "created_at": now, "updated_at": now}
+
+
+def _delivery_job_values(record: PaknRecord, n: int, now: datetime) -> dict[str, Any]:
+    return _job_values(DELIVER_OFFICE, record, {"code": record.code, "office_id": record.office_id},
+                       f"{DELIVER_OFFICE}:{record.code}:{record.office_id or '-'}:{n}", now)
+
+
+def _classify_job_values(record: PaknRecord, now: datetime) -> dict[str, Any]:
+    return _job_values(CLASSIFY, record, {"code": record.code}, f"{CLASSIFY}:{record.code}", now)
+
+
 def _delivery_job(record: PaknRecord, n: int, now: datetime) -> OutboxJob:
-    return OutboxJob(kind=DELIVER_OFFICE, record_id=record.id, status="pending", attempts=0, next_attempt_at=now,
-                     payload={"code": record.code, "office_id": record.office_id},
-                     dedupe_key=f"{DELIVER_OFFICE}:{record.code}:{record.office_id or '-'}:{n}",
-                     created_at=now, updated_at=now)
-
-
-def _classify_job(record: PaknRecord, now: datetime) -> OutboxJob:
-    return OutboxJob(kind=CLASSIFY, record_id=record.id, status="pending", attempts=0, next_attempt_at=now,
-                     payload={"code": record.code}, dedupe_key=f"{CLASSIFY}:{record.code}",
-                     created_at=now, updated_at=now)
+    return OutboxJob(**_delivery_job_values(record, n, now))
 
 
 def apply_classification(session: Session, record: PaknRecord, t: Any, now: datetime) -> bool:

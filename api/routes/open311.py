@@ -133,7 +133,7 @@ def _create_sync(params: dict, idempotency_key: str | None) -> tuple[dict, bool]
     name = " ".join(x for x in (params.get("first_name", "").strip(), params.get("last_name", "").strip()) if x)
     contact = {"phone": params.get("phone", "").strip(), "email": params.get("email", "").strip(), "name": name}
     media = [{"kind": "image", "url": params["media_url"].strip()}] if params.get("media_url", "").strip() else None
-    with session_scope() as session:
+    with session_scope(write=True) as session:
         res = submit_result(
             session, content=params.get("description", ""), location=address, contact=contact,
             channel="open311", channel_user_id=(params.get("account_id") or params.get("device_id") or None),

@@ -194,7 +194,7 @@ def _submit_sync(body: SubmitBody, idempotency_key: str | None) -> tuple[dict, b
     from knowledge.store import session_scope
     from pakn.service import submit_result
 
-    with session_scope() as session:
+    with session_scope(write=True) as session:
         res = submit_result(session, content=body.content, location=body.location, contact=body.contact,
                             channel=body.channel, channel_user_id=body.channel_user_id,
                             external_id=body.external_id, idempotency_key=idempotency_key, media=body.media,
@@ -202,10 +202,18 @@ def _submit_sync(body: SubmitBody, idempotency_key: str | None) -> tuple[dict, b
         return ack_view(res.record), res.created
 
 
-@router.post("", status_code=201, openapi_extra={"requestBody": {"required": True, "content": {
-    "application/json": {"schema": SubmitBody.model_json_schema()}}}})
-async def submit_pakn(request: Request, idempotency_key: str | None = Header(None)) -> JSONResponse:
+IDEMPOTENCY_HEADER = {"name": "Idempotency-Key", "in": "header", "required": False,
+                      "schema": {"type": "string", "maxLength": 200},
+                      "description": "a client-chosen key: a repeat with the same key returns the same petition"}
+
+
+# The Idempotency-Key header is read from the request rather than declared as a `Header()`
+# parameter: FastAPI's per-request dependency solving cost a tenth of this route's CPU time.
+@router.post("", status_code=201, openapi_extra={"parameters": [IDEMPOTENCY_HEADER], "requestBody": {
+    "required": True, "content": {"application/json": {"schema": SubmitBody.model_json_schema()}}}})
+async def submit_pakn(request: Request) -> JSONResponse:
     """Submit a petition: 201 with its tracking code, or 200 with the same body on a repeat."""
+    idempotency_key = request.headers.get("idempotency-key")
     body = parse_model(SubmitBody, await read_json(request))
     try:
         view, created = await run_in_threadpool(_submit_sync, body, idempotency_key)
