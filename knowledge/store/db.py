@@ -20,7 +20,9 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 def make_engine(url: str) -> Engine:
     """Create an engine; for SQLite make the parent folder and enable WAL."""
-    kwargs: dict = {"future": True, "pool_pre_ping": True}
+    # A pre-ping catches PostgreSQL connections dropped by a restart or a proxy; a SQLite file
+    # cannot drop, and the ping would be one more statement in every transaction.
+    kwargs: dict = {"future": True, "pool_pre_ping": not url.startswith("sqlite")}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
