@@ -9,9 +9,8 @@ produces that proof from real processes rather than from mocks:
   that verifies the HMAC signature and records every delivery with its Idempotency-Key; the
   server sends every petition there through `PAKN_DEFAULT_OFFICE_WEBHOOK_URL` (no office in the
   shipped directory has a contact of its own);
-* the PAKN API served by uvicorn in its own process group (`bench.pakn:pakn_app`, the PAKN
-  routers alone: the full app's start-up builds the chat index, unrelated to intake), on a
-  throwaway SQLite file or a throwaway PostgreSQL database;
+* the whole API (`durability_app`: every router and middleware) served by uvicorn in its own
+  process group, on a throwaway SQLite file or a throwaway PostgreSQL database;
 * the outbox worker **embedded in the API process** (`PAKN_WORKER_IN_API=true`, the default
   single-container deployment): a SIGKILL then also cuts deliveries in half — a job can be sent
   and not yet marked done — which is the case at-least-once delivery must survive. `--worker
@@ -62,6 +61,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -237,6 +237,24 @@ class Report:
 # ---------------------------------------------------------------- the server under test
 
 
+def durability_app() -> FastAPI:
+    """The whole API (every router and middleware) whose only start-up work is the outbox worker.
+
+    Why not `api.main:app`: its lifespan builds the chat knowledge store and retrieval index,
+    unrelated to PAKN and minutes long on a fresh database; every restart after a SIGKILL would
+    wait for it. Why set the lifespan here rather than rely on the PAKN router's: exactly one
+    worker thread per process, whichever part of the app starts it in production;
+    PAKN_WORKER_IN_API decides whether it runs, as in production.
+    """
+    from api.main import create_app
+    from pakn.worker import embedded_worker
+
+    app = create_app()
+    app.router.lifespan_context = embedded_worker
+    return app
+
+
+
 class Server:
     """The API (and, with worker='process', a separate outbox worker), each in its own process group.
 
@@ -264,7 +282,7 @@ class Server:
         """Start and wait until /healthz answers (the lifespan, hence the embedded worker, has run)."""
         t0 = time.monotonic()
         self.started_at = datetime.now(UTC)
-        api = self._spawn([sys.executable, "-m", "uvicorn", "bench.pakn:pakn_app", "--factory",
+        api = self._spawn([sys.executable, "-m", "uvicorn", "bench.durability:durability_app", "--factory",
                            "--host", "127.0.0.1", "--port", str(self.port),
                            "--log-level", "warning", "--no-access-log"])
         self.procs = [api]
