@@ -90,8 +90,6 @@ class Settings(BaseSettings):
     # Observability (api/observability.py, api/logging.py)
     log_level: str = "INFO"
     log_json: bool = Field(True, description="one JSON object per log line on stderr; personal data masked")
-    ready_max_outbox_depth: int = Field(1000, description="/readyz reports the PAKN outbox as down above this "
-                                                          "many due jobs")
 
     # Staff console (console/)
     console_session_hours: float = Field(8.0, description="a console login lasts one working day")

@@ -1,11 +1,13 @@
 """/healthz, /readyz and /metrics over the real app on SQLite and PostgreSQL.
 
-Readiness names exactly what is down (database, retrieval index, PAKN outbox backlog); metrics
+Readiness names exactly what is down (database, retrieval index, PAKN outbox) and shows the outbox
+backlog without failing on it; metrics
 count requests by route template and status and read PAKN numbers from the database on scrape.
 """
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -100,20 +102,23 @@ def test_readyz_503_names_the_index_until_it_is_loaded(make_client, monkeypatch)
     assert r.json()["down"] == [] and r.json()["checks"]["retrieval"] == {"ok": True, "units": 3}
 
 
-def test_readyz_reports_outbox_backlog(make_client, loaded_index, jobs, db_url) -> None:
+def test_readyz_reports_the_outbox_backlog_without_going_unready(make_client, loaded_index, jobs, db_url) -> None:
+    """A burst of petitions leaves a backlog: /readyz shows it but stays 200 (the API must keep taking
+    submissions); the age of the oldest due job is what an operator alerts on, in /metrics."""
     with session_scope(db_url) as s:
         due = s.scalar(select(func.count()).select_from(OutboxJob)
                        .where(OutboxJob.status.in_(("pending", "running"))))
-    client = make_client(READY_MAX_OUTBOX_DEPTH=str(due + 2))
-    assert client.get("/readyz").status_code == 200
-    jobs(2)
+    client = make_client()
+    jobs(3)
+    with session_scope(db_url) as s:  # make one of them wait for an hour
+        job = s.scalars(select(OutboxJob).where(OutboxJob.dedupe_key.like("obs-%"))).first()
+        job.next_attempt_at = job.next_attempt_at - timedelta(hours=1)
     r = client.get("/readyz")
-    assert r.status_code == 200 and r.json()["checks"]["pakn_outbox"]["depth"] == due + 2
-    jobs(1)
-    r = client.get("/readyz")
-    assert r.status_code == 503 and r.json()["down"] == ["pakn_outbox"]
+    assert r.status_code == 200, r.text
     out = r.json()["checks"]["pakn_outbox"]
-    assert out["depth"] == due + 3 and out["max_depth"] == due + 2 and "hàng đợi" in out["error"]
+    assert out["ok"] is True and out["depth"] == due + 3 and out["oldest_due_s"] >= 3600
+    m = samples(client.get("/metrics").text)
+    assert m[("pakn_outbox_oldest_due_seconds", ())] >= 3600
 
 
 def test_readyz_names_the_database_when_it_is_down(make_client, loaded_index) -> None:
