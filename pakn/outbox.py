@@ -125,9 +125,8 @@ def _execute(factory: sessionmaker[Session], job_id: int) -> Outcome:
             return Outcome(ok=False, error="job vanished", permanent=True)
         kind, payload, key = job.kind, dict(job.payload or {}), job.dedupe_key
         record = session.get(PaknRecord, job.record_id) if job.record_id else None
-        if kind in (DELIVER_OFFICE, CLASSIFY):
-            if record is None:
-                return Outcome(ok=False, error="record missing", permanent=True)
+        if kind in (DELIVER_OFFICE, CLASSIFY) and record is None:
+            return Outcome(ok=False, error="record missing", permanent=True)
         if kind == DELIVER_OFFICE:
             if payload.get("office_id") != record.office_id:  # transferred since enqueued
                 return Outcome(ok=True, skipped=True, note="superseded by transfer")
