@@ -4,9 +4,15 @@ Why this shape:
 
 * **Store, then acknowledge.** `record()` is one INSERT in its own transaction; the webhook answers
   200 only after it committed, so a crash afterwards loses nothing (the worker finds the row).
-* **Exactly-once by constraint.** `(channel, event_id)` is unique. A retried delivery, or two
-  deliveries racing in parallel, cannot both insert: the loser gets an IntegrityError and is told
-  "duplicate". No read-then-write window exists.
+* **Group commit under load.** The webhooks store through `InboxWriter`: one thread owns the
+  writes and puts every event that arrived meanwhile into one transaction, then wakes each waiting
+  request. One commit (and one connection checkout) per batch instead of per event, no ORM unit of
+  work, and no writer threads queueing on SQLite's single write lock; each request still gets its
+  200 only after the commit that holds its row.
+* **Exactly-once by constraint.** `(channel, event_id)` is unique and the INSERT is `ON CONFLICT
+  (channel, event_id) DO NOTHING`: a retried delivery, or two deliveries racing in parallel (in one
+  batch, in two processes), cannot both insert; the one that inserted nothing is told "duplicate".
+  No read-then-write window exists.
 * **Claim by conditional UPDATE.** `claim()` moves a row `pending → processing` only if it is still
   pending (or its lease expired after a crash), so two workers never process the same event.
 * **Reply kept apart from sending.** The bot's answer is stored before it is sent; if sending
@@ -15,18 +21,33 @@ Why this shape:
 """
 from __future__ import annotations
 
+import asyncio
 import logging
+import queue
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from knowledge.store import session_scope
 from webhooks.models import DONE, FAILED, PENDING, PROCESSING, InboxEventRow, utcnow
 
 log = logging.getLogger(__name__)
+
+# INSERT … ON CONFLICT (channel, event_id) DO NOTHING RETURNING channel, event_id, built once per
+# dialect. Executed with a list of rows, SQLAlchemy sends it as multi-row VALUES ("insertmanyvalues");
+# the keys that come back are the rows inserted, an absent key is a duplicate.
+_INSERT_NEW = {
+    name: module.insert(InboxEventRow.__table__).on_conflict_do_nothing(index_elements=["channel", "event_id"])
+    .returning(InboxEventRow.__table__.c.channel, InboxEventRow.__table__.c.event_id)
+    for name, module in (("sqlite", sqlite), ("postgresql", postgresql))
+}
 
 
 @dataclass(frozen=True)
@@ -56,12 +77,37 @@ class Inbox:
 
     def record(self, *, channel: str, event_id: str, kind: str, user_key: str, payload: dict[str, Any]) -> bool:
         """Store a new event; False when the same `(channel, event_id)` was stored before."""
-        now = utcnow()
+        return self.record_many([new_event(channel, event_id, kind, user_key, payload)])[0]
+
+    def record_many(self, events: Sequence[dict[str, Any]]) -> list[bool]:
+        """Store events (`new_event` values) in one transaction; per event, False for a duplicate.
+
+        SQLite and PostgreSQL get one multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING` for the
+        whole batch (one round trip, whatever its size); the keys it returns are the events that
+        were new. A duplicate inserts nothing and does not abort the others. One commit covers them
+        all: when this returns, every True is durable.
+        """
+        if not events:
+            return []
+        with session_scope(self.url, write=True) as session:  # on SQLite: queue with the process's writers
+            conn = session.connection()
+            stmt = _INSERT_NEW.get(conn.dialect.name)
+            if stmt is None:
+                return [self._insert_one(conn, values) for values in events]
+            new = {(row[0], row[1]) for row in conn.execute(stmt, list(events))}
+        stored = []
+        for values in events:
+            key = (values["channel"], values["event_id"])
+            stored.append(key in new)
+            new.discard(key)  # the same event twice in one batch: the second is the duplicate
+        return stored
+
+    @staticmethod
+    def _insert_one(conn: Connection, values: dict[str, Any]) -> bool:
+        """Other databases: the unique constraint refuses the duplicate, inside a savepoint."""
         try:
-            with session_scope(self.url) as session:
-                session.add(InboxEventRow(channel=channel, event_id=event_id, kind=kind, user_key=user_key,
-                                          payload=payload, status=PENDING, attempts=0, next_attempt_at=now,
-                                          received_at=now))
+            with conn.begin_nested():
+                conn.execute(insert(InboxEventRow.__table__), values)
         except IntegrityError:
             return False
         return True
@@ -158,3 +204,144 @@ class Inbox:
             and_(InboxEventRow.status == PENDING, InboxEventRow.next_attempt_at <= now),
             and_(InboxEventRow.status == PROCESSING, InboxEventRow.locked_at < now - self.lease),
         )
+
+
+def new_event(channel: str, event_id: str, kind: str, user_key: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The column values of a freshly received, pending event."""
+    now = utcnow()
+    return {"channel": channel, "event_id": event_id, "kind": kind, "user_key": user_key, "payload": payload,
+            "status": PENDING, "attempts": 0, "next_attempt_at": now, "received_at": now}
+
+
+_STOP = object()
+
+
+class InboxWriter:
+    """Stores webhook events for the event loop with group commit (see the module docstring).
+
+    Why a thread of its own and not `asyncio.to_thread` per event: the default executor is shared
+    with the inbox worker's bot calls, so under load an acknowledgement waited behind answers;
+    and N threads each committing one row fight over SQLite's one write lock (busy-wait with
+    sleeps) and pay a connection checkout, a ping and an ORM flush per row. Here one thread
+    drains the queue, inserts everything waiting in one transaction and commits once.
+
+    `record()` resolves only after the commit holding the event (True: stored, False:
+    duplicate). If a batch fails because of its values (a constraint, a value that cannot be
+    bound), its events are stored one by one so one bad event cannot fail the others; an event
+    that still fails, or every event of a batch the database refused as a whole (unreachable),
+    raises in its request, which answers 500 — and the platform retries it.
+
+    ### Usage example
+        writer = InboxWriter(inbox)          # the thread starts with the first record()
+        stored = await writer.record(channel="zalo", event_id="m1", kind="user_send_text",
+                                     user_key="u1", payload={...})
+        writer.stop()                        # at shutdown, after the last request
+    """
+
+    def __init__(self, inbox: Inbox, *, max_batch: int = 256) -> None:
+        self.inbox = inbox
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    async def record(self, *, channel: str, event_id: str, kind: str, user_key: str,
+                     payload: dict[str, Any]) -> bool:
+        """Store one event; returns after its commit (False when it was stored before)."""
+        values = new_event(channel, event_id, kind, user_key, payload)
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        with self._lock:
+            if self._stopped:  # shutting down: still store it, the plain way
+                future = None
+            else:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="inbox-writer", daemon=True)
+                    self._thread.start()
+                self._queue.put((values, loop, future))
+        if future is None:
+            return (await asyncio.to_thread(self.inbox.record_many, [values]))[0]
+        return await future
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Store what is queued, then end the thread. Final: a later `record()` stores directly."""
+        with self._lock:
+            self._stopped = True
+            thread, self._thread = self._thread, None
+            if thread is not None:
+                self._queue.put(_STOP)
+        if thread is not None:
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            batch = [item]
+            stop = False
+            while len(batch) < self.max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is _STOP:
+                    stop = True
+                    break
+                batch.append(more)
+            try:
+                outcomes = self._store(batch)
+            except Exception as exc:  # never let the thread die: its requests would wait forever
+                log.exception("inbox writer failed")
+                outcomes = [exc] * len(batch)
+            self._settle(batch, outcomes)
+            if stop:
+                return
+
+    def _store(self, batch: list[tuple[dict[str, Any], Any, Any]]) -> list[Any]:
+        """Per event: True (stored), False (duplicate) or the exception that kept it out."""
+        try:
+            return self.inbox.record_many([values for values, _, _ in batch])
+        except Exception as exc:  # noqa: BLE001 - every waiting request learns of it
+            if len(batch) > 1 and _caused_by_one_event(exc):
+                log.warning("inbox batch of %d failed (%s); storing its events one by one", len(batch),
+                            type(exc).__name__)
+                return [self._store_one(values) for values, _, _ in batch]
+            # The database is unreachable or broken: retrying each event would only be slower.
+            log.warning("inbox batch of %d failed (%s)", len(batch), type(exc).__name__)
+            return [exc] * len(batch)
+
+    def _store_one(self, values: dict[str, Any]) -> Any:
+        try:
+            return self.inbox.record_many([values])[0]
+        except Exception as exc:  # noqa: BLE001 - reported to the request that sent it
+            return exc
+
+    @staticmethod
+    def _settle(batch: list[tuple[dict[str, Any], Any, Any]], outcomes: list[Any]) -> None:
+        """Hand each outcome to its request, with one wake-up per event loop and batch."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Any]]] = {}
+        for (_, loop, future), outcome in zip(batch, outcomes):
+            by_loop.setdefault(loop, []).append((future, outcome))
+        for loop, settled in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, settled)
+            except RuntimeError:  # that loop is closed: nobody waits for these any more
+                pass
+
+
+def _caused_by_one_event(exc: Exception) -> bool:
+    """Whether a failed batch may be the fault of one event's values (then the others can succeed):
+    a constraint or data error, or a value that could not even be bound (e.g. not JSON-able)."""
+    return isinstance(exc, (IntegrityError, DataError)) or not isinstance(exc, DBAPIError)
+
+
+def _settle(settled: list[tuple[asyncio.Future, Any]]) -> None:
+    for future, outcome in settled:
+        if future.done():  # the request was cancelled (client gone); its row is stored anyway
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)

@@ -4,8 +4,15 @@ How it works: the webhook stores an event and calls `notify()`; the worker wakes
 every `poll_interval_s`, which also picks up events left behind by a crash or a failed send)
 and starts one drain task per person. A person's events run one after another, oldest first,
 because a conversation is a sequence (a PAKN being filled in must see its steps in order);
-different people run in parallel. The database is the queue, so several app processes can
-share it: `Inbox.claim` makes sure each event runs once. Redis is not needed for correctness.
+different people run in parallel, at most `max_active` at a time. The database is the queue, so
+several app processes can share it: `Inbox.claim` makes sure each event runs once. Redis is not
+needed for correctness.
+
+Why `max_active`: a burst of events from thousands of people would otherwise start thousands of
+drain tasks at once. Each claims an event (starting its lease) and then waits in the same thread
+pool queue as all the others, so every answer is late, leases can run out while events merely
+wait (and an event could be claimed twice), and the webhook intake starves. Bounded, an event
+stays `pending` — unclaimed, its lease not running — until a slot is free.
 
 ### Usage example
     worker = InboxWorker(inbox, {"zalo": zalo_adapter.process})
@@ -24,14 +31,19 @@ log = logging.getLogger(__name__)
 
 Processor = Callable[[InboxEvent], Awaitable[None]]
 PURGE_EVERY_S = 3600.0
+# People answered at the same time: enough to overlap channel API round trips; the bot itself is
+# CPU-bound, so more would only queue in the thread pool.
+MAX_ACTIVE = 16
 
 
 class InboxWorker:
     """Drains the durable inbox with per-person ordering."""
 
     def __init__(self, inbox: Inbox, processors: Mapping[str, Processor], *, poll_interval_s: float = 2.0,
-                 stop_grace_s: float = 5.0, retention: timedelta | None = None) -> None:
+                 stop_grace_s: float = 5.0, retention: timedelta | None = None,
+                 max_active: int = MAX_ACTIVE) -> None:
         self.inbox = inbox
+        self.max_active = max(1, max_active)
         self.retention = retention
         self._last_purge = 0.0
         self.processors = dict(processors)
@@ -107,10 +119,15 @@ class InboxWorker:
             self._wake.clear()
 
     async def dispatch_due(self) -> None:
-        """Start a drain task for every person with a runnable event and none running yet."""
+        """Start a drain task for each person with a runnable event and none running yet, oldest
+        event first, while fewer than `max_active` run (a finishing drain wakes the loop again)."""
+        if len(self._active) >= self.max_active:
+            return
         for _row_id, channel, user_key in await asyncio.to_thread(self.inbox.due):
+            if len(self._active) >= self.max_active or self._stopping:
+                return
             key = (channel, user_key)
-            if key in self._active or self._stopping:
+            if key in self._active:
                 continue
             self._active[key] = asyncio.create_task(self._drain(key), name=f"inbox-{channel}")
 

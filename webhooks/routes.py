@@ -26,7 +26,7 @@ from telegram.request import BaseRequest
 from webhooks import zalo
 from webhooks.base import ChannelAdapter, ServiceProvider, default_service
 from webhooks.errors import BadSignature, MalformedPayload, PayloadTooLarge, WebhookError
-from webhooks.inbox import Inbox
+from webhooks.inbox import Inbox, InboxWriter
 from webhooks.queue import InboxWorker
 from webhooks.telegram import SECRET_HEADER, TelegramAdapter
 from webhooks.zalo import ZaloAdapter
@@ -50,6 +50,7 @@ class Channels:
         self.settings = settings
         self.inbox = Inbox(settings.database_url, lease_s=settings.inbox_lease_s,
                            max_attempts=settings.inbox_max_attempts, base_delay_s=settings.inbox_retry_base_s)
+        self.writer = InboxWriter(self.inbox)
         client = ZaloClient(app_id=settings.zalo_app_id,
                             app_secret_key=settings.zalo_app_secret_key.get_secret_value(),
                             tokens=TokenStore(settings.zalo_app_id, settings.database_url),
@@ -82,6 +83,7 @@ class Channels:
 
     async def stop(self) -> None:
         await self.worker.stop()
+        await asyncio.to_thread(self.writer.stop)
         if self.telegram is not None:
             await self.telegram.stop()
         self.zalo.client.close()
@@ -112,8 +114,8 @@ class Channels:
         except WebhookError as exc:
             return JSONResponse({"detail": exc.detail}, status_code=exc.status)
         kind = str(data.get("event_name") or next((k for k in data if k != "update_id"), "update"))[:64]
-        stored = await asyncio.to_thread(self.inbox.record, channel=adapter.channel, event_id=event_id,
-                                         kind=kind, user_key=user_key, payload=data)
+        stored = await self.writer.record(channel=adapter.channel, event_id=event_id, kind=kind,
+                                          user_key=user_key, payload=data)
         if stored:
             self.worker.notify()
         return JSONResponse({"status": "accepted" if stored else "duplicate"})

@@ -142,6 +142,63 @@ class TestInboxOnBothDatabases:
                                                            payload={"n": 1}), range(8)))
         assert results.count(True) == 1
 
+    def test_a_batch_stores_new_events_and_reports_repeats_as_duplicates(self, db_url):
+        from webhooks.inbox import Inbox, new_event
+
+        inbox = Inbox(db_url)
+        key = f"batch-{time.time_ns()}"
+        assert inbox.record(channel="zalo", event_id=f"{key}-old", kind="k", user_key="u", payload={})
+        batch = [new_event("zalo", f"{key}-a", "k", "u", {"n": 1}),
+                 new_event("zalo", f"{key}-old", "k", "u", {}),  # stored before
+                 new_event("zalo", f"{key}-a", "k", "u", {"n": 1}),  # twice in the batch
+                 new_event("telegram", f"{key}-a", "k", "u", {}),  # same id, other channel
+                 new_event("zalo", f"{key}-b", "k", "u", {"text": "chào"})]
+        assert inbox.record_many(batch) == [True, False, False, True, True]
+        assert inbox.record_many([]) == []
+        rows = [inbox.find(c, f"{key}-{s}") for c, s in (("zalo", "a"), ("telegram", "a"), ("zalo", "b"))]
+        assert all(rows) and len(set(rows)) == 3
+
+    async def test_writer_answers_each_concurrent_delivery_once_after_commit(self, db_url):
+        import asyncio
+
+        from webhooks.inbox import Inbox, InboxWriter
+
+        inbox = Inbox(db_url)
+        writer = InboxWriter(inbox)
+        key = f"w-{time.time_ns()}"
+        try:
+            # 40 distinct events, each delivered three times at once: one "stored" per event.
+            results = await asyncio.gather(*(
+                writer.record(channel="zalo", event_id=f"{key}-{i % 40}", kind="k", user_key=f"u{i % 7}",
+                              payload={"i": i % 40}) for i in range(120)))
+        finally:
+            writer.stop()
+        per_event: dict[int, list[bool]] = {}
+        for i, stored in enumerate(results):
+            per_event.setdefault(i % 40, []).append(stored)
+        assert all(v.count(True) == 1 for v in per_event.values())
+        assert all(inbox.find("zalo", f"{key}-{n}") for n in range(40))  # committed before the answers
+
+    async def test_one_bad_event_fails_alone_and_the_writer_keeps_going(self, db_url):
+        import asyncio
+
+        from webhooks.inbox import Inbox, InboxWriter
+
+        inbox = Inbox(db_url)
+        writer = InboxWriter(inbox)
+        key = f"bad-{time.time_ns()}"
+        try:
+            results = await asyncio.gather(
+                *(writer.record(channel="zalo", event_id=f"{key}-{i}", kind="k", user_key="u",
+                                payload={"bad": object()} if i == 3 else {"i": i}) for i in range(8)),
+                return_exceptions=True)
+            later = await writer.record(channel="zalo", event_id=f"{key}-later", kind="k", user_key="u", payload={})
+        finally:
+            writer.stop()
+        assert isinstance(results[3], Exception)
+        assert [r for i, r in enumerate(results) if i != 3] == [True] * 7 and later is True
+        assert inbox.find("zalo", f"{key}-3") is None and inbox.find("zalo", f"{key}-7")
+
     def test_an_event_is_claimed_once_and_reclaimed_after_its_lease(self, db_url):
         from webhooks.inbox import Inbox
 
@@ -195,3 +252,54 @@ def test_purge_drops_only_old_finished_events(tmp_path):
     assert inbox.purge(timedelta(days=30)) == 1
     assert inbox.find("zalo", "old-done") is None
     assert inbox.find("zalo", "new-done") and inbox.find("zalo", "old-pending")
+
+
+async def test_worker_runs_at_most_max_active_people_and_leaves_the_rest_unclaimed(tmp_path):
+    import asyncio
+
+    from knowledge.store import migrate
+    from webhooks.inbox import Inbox
+    from webhooks.models import PENDING, PROCESSING
+    from webhooks.queue import InboxWorker
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    migrate(url)
+    inbox = Inbox(url)
+    for person in range(6):
+        for n in range(2):
+            inbox.record(channel="zalo", event_id=f"p{person}-{n}", kind="k", user_key=f"p{person}", payload={"n": n})
+    running: set[str] = set()
+    peak, seen = 0, []
+    release = asyncio.Event()
+
+    async def process(event) -> None:
+        nonlocal peak
+        running.add(event.user_key)
+        peak = max(peak, len(running))
+        seen.append((event.user_key, event.payload["n"]))
+        await release.wait()
+        running.discard(event.user_key)
+
+    worker = InboxWorker(inbox, {"zalo": process}, poll_interval_s=0.05, max_active=2)
+    await worker.start()
+    try:
+        for _ in range(100):
+            if len(running) == 2:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)  # time for a third person to start, if the bound did not hold
+        from sqlalchemy import func, select
+
+        from knowledge.store import session_scope
+        from webhooks.models import InboxEventRow
+
+        with session_scope(url) as s:
+            by_status = dict(s.execute(select(InboxEventRow.status, func.count()).group_by(InboxEventRow.status)).all())
+        assert by_status == {PROCESSING: 2, PENDING: 10}  # waiting events are not claimed
+        release.set()
+        await worker.idle(timeout=10)
+    finally:
+        await worker.stop()
+    assert peak == 2 and len(seen) == 12
+    for person in range(6):  # each person's events still run in order
+        assert [n for p, n in seen if p == f"p{person}"] == [0, 1]
