@@ -8,8 +8,9 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,13 +22,20 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_api(env: dict[str, str] | None = None, timeout_s: float = 180) -> Iterator[str]:
-    """Yield the base URL of a freshly started API; kill it on exit."""
+def api_process(env: dict[str, str] | None = None, timeout_s: float = 180, *, app: str = "api.main:app",
+                log_level: str = "warning", args: Sequence[str] = (),
+                log: IO[bytes] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Yield the base URL and the process of a freshly started API; kill it on exit.
+
+    The process is exposed so a load test can read its CPU time and attach a profiler to it;
+    `log` receives the server's stdout and stderr (default: this process's).
+    """
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
+        [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", log_level, *args],
         cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", "RATE_LIMIT_PER_MINUTE": "0", **(env or {})},
+        stdout=log, stderr=log,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -42,10 +50,18 @@ def running_api(env: dict[str, str] | None = None, timeout_s: float = 180) -> It
                 time.sleep(0.3)
         else:
             raise RuntimeError("API did not start in time")
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait(5)
+
+
+@contextlib.contextmanager
+def running_api(env: dict[str, str] | None = None, timeout_s: float = 180) -> Iterator[str]:
+    """Yield the base URL of a freshly started API; kill it on exit."""
+    with api_process(env, timeout_s) as (url, _proc):
+        yield url
