@@ -88,6 +88,7 @@ class Config:
     drain_kills: int = 0              # more, while the worker catches up on the backlog afterwards
     worker: str = "embedded"          # embedded (PAKN_WORKER_IN_API) | process (python -m pakn.worker)
     lease_s: float = 6.0              # OUTBOX_LEASE_S: how soon a killed worker's jobs are re-run
+    outbox_concurrency: int = 8       # OUTBOX_CONCURRENCY: deliveries a worker has in flight at once
     load_timeout_s: float = 600.0     # the whole submission phase, kills and restarts included
     drain_stall_s: float = 45.0       # after the load: give up when the backlog stops shrinking this long
     drain_cap_s: float = 600.0        # ... or after this long in all
@@ -116,6 +117,7 @@ class Report:
     backend: str
     worker: str
     kills_planned: int = 0
+    outbox_concurrency: int = 1       # deliveries in flight per worker: what one crash can leave sent-not-done
     sent: int = 0
     acknowledged: int = 0
     acked_created: int = 0            # 201 on the answered attempt
@@ -191,10 +193,12 @@ class Report:
              f"{self.deliveries_unique} unique deliveries for {done} done jobs"),
             (self.delivered_wrong_code == 0,
              f"{self.delivered_wrong_code} deliveries carry the wrong petition"),
-            # One worker delivers one job at a time, so a crash can leave at most one job sent and
-            # not marked done; any further re-send would be a bug (a stolen lease, a double claim).
-            (self.deliveries_duplicate <= self.kills,
-             f"{self.deliveries_duplicate} re-sent deliveries, more than {self.kills} crashes explain"),
+            # A worker has at most `outbox_concurrency` deliveries in flight, so a crash can leave at
+            # most that many sent and not marked done; any further re-send would be a bug (a stolen
+            # lease, a double claim).
+            (self.deliveries_duplicate <= self.kills * self.outbox_concurrency,
+             f"{self.deliveries_duplicate} re-sent deliveries, more than {self.kills} crashes with "
+             f"{self.outbox_concurrency} deliveries in flight explain"),
         ]
         return [message for ok, message in checks if not ok]
 
@@ -206,7 +210,8 @@ class Report:
         rate = self.sent / self.load_s if self.load_s else 0.0
         d = self.delivery_jobs
         rows = [
-            ("run", (f"{self.backend}, outbox worker {self.worker}, server SIGKILLed {self.kills}x "
+            ("run", (f"{self.backend}, outbox worker {self.worker} ({self.outbox_concurrency} deliveries at once), "
+                     f"server SIGKILLed {self.kills}x "
                      f"(at each kill: requests in flight {self.in_flight_at_kills}, outbox jobs running "
                      f"{self.running_jobs_at_kills}, of which sent but not marked done "
                      f"{self.sent_not_done_at_kills}; restarts took {restarts})")),
@@ -606,7 +611,8 @@ def run(cfg: Config) -> Report:
         db_url, drop = pg_database()
     else:
         raise ValueError(f"unknown backend {cfg.backend!r}")
-    report = Report(backend=cfg.backend, worker=cfg.worker, kills_planned=cfg.kills + cfg.drain_kills)
+    report = Report(backend=cfg.backend, worker=cfg.worker, kills_planned=cfg.kills + cfg.drain_kills,
+                    outbox_concurrency=cfg.outbox_concurrency)
     secret = secrets.token_hex(16)
     server: Server | None = None
     try:
@@ -621,6 +627,7 @@ def run(cfg: Config) -> Report:
                 # A short lease so jobs a killed worker held are re-run within seconds; longer than the
                 # delivery timeout below, so a live worker's job is never taken from it.
                 "OUTBOX_LEASE_S": str(cfg.lease_s),
+                "OUTBOX_CONCURRENCY": str(cfg.outbox_concurrency),
                 "DELIVERY_TIMEOUT_S": str(max(1.0, cfg.lease_s / 3)),
                 "DELIVERY_BASE_DELAY_S": "0.5",
                 "DELIVERY_MAX_DELAY_S": "5",

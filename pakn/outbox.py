@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,6 +26,7 @@ import tenacity
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from knowledge.store.db import factory_write_gate
 from pakn.errors import DeliveryError
 from pakn.models import (
     CITIZEN_REPLY,
@@ -100,7 +102,7 @@ def claim(factory: sessionmaker[Session], worker_id: str, *, limit: int = 10, no
         cond = and_(cond, OutboxJob.kind.in_(kinds))
     values = {"status": JOB_RUNNING, "locked_by": worker_id, "locked_at": now, "attempts": OutboxJob.attempts + 1,
               "updated_at": now}
-    with factory() as session, session.begin():
+    with factory_write_gate(factory), factory() as session, session.begin():
         if session.get_bind().dialect.name == "postgresql":
             ids = list(session.scalars(
                 select(OutboxJob.id).where(cond).order_by(OutboxJob.next_attempt_at, OutboxJob.id)
@@ -163,7 +165,7 @@ def _classify(record: PaknRecord) -> Outcome:
 def _finish(factory: sessionmaker[Session], job_id: int, worker_id: str, outcome: Outcome, now: datetime) -> str:
     """Record the outcome if this worker still holds the lease; returns the job's new status."""
     s = get_settings()
-    with factory() as session, session.begin():
+    with factory_write_gate(factory), factory() as session, session.begin():
         stmt = select(OutboxJob).where(OutboxJob.id == job_id)
         if session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update()
@@ -210,19 +212,29 @@ def _finish(factory: sessionmaker[Session], job_id: int, worker_id: str, outcome
 
 def run_once(factory: sessionmaker[Session] | None = None, *, worker_id: str = "worker", limit: int = 10,
              now: datetime | None = None, clock: Callable[[], datetime] | None = None,
-             kinds: tuple[str, ...] | None = None) -> RunStats:
-    """Claim and run one batch of due jobs (of `kinds`, default all). `now` (claiming) and `clock`
-    (outcomes) are for tests."""
+             kinds: tuple[str, ...] | None = None, concurrency: int | None = None) -> RunStats:
+    """Claim and run one batch of due jobs (of `kinds`, default all), up to `concurrency` at a time
+    (default `settings.outbox_concurrency`): deliveries wait on mail and web servers, so one slow
+    office must not hold up the rest. `now` (claiming) and `clock` (outcomes) are for tests."""
     from knowledge.store import session_factory
 
     factory = factory or session_factory()
     stats = RunStats()
     ids = claim(factory, worker_id, limit=limit, now=now, kinds=kinds)
     stats.claimed = len(ids)
-    for job_id in ids:
+
+    def run(job_id: int) -> tuple[str, Outcome]:
         outcome = _execute(factory, job_id)
         finished_at = (clock() if clock else None) or now or utcnow()
-        status = _finish(factory, job_id, worker_id, outcome, finished_at)
+        return _finish(factory, job_id, worker_id, outcome, finished_at), outcome
+
+    workers = max(1, min(concurrency or get_settings().outbox_concurrency, len(ids)))
+    if workers == 1:
+        results = [run(job_id) for job_id in ids]
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="outbox") as pool:
+            results = list(pool.map(run, ids))
+    for status, outcome in results:
         if status == JOB_DONE:
             stats.done += 1
             stats.skipped += int(outcome.skipped)

@@ -27,13 +27,13 @@ log = logging.getLogger("pakn.worker")
 class Worker:
     """A polling loop around `run_once`, stoppable from another thread or a signal."""
 
-    def __init__(self, database_url: str | None = None, *, worker_id: str | None = None, batch: int = 10,
+    def __init__(self, database_url: str | None = None, *, worker_id: str | None = None, batch: int | None = None,
                  poll_interval_s: float | None = None) -> None:
         from knowledge.store import session_factory
 
         self.factory = session_factory(database_url)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.batch = batch
+        self.batch = batch or get_settings().outbox_batch
         self.poll_interval_s = poll_interval_s if poll_interval_s is not None else get_settings().worker_poll_interval_s
         self.stopping = threading.Event()
         self.totals = RunStats()
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry: `python -m pakn.worker [--once] [--batch N] [--database-url URL]`."""
     parser = argparse.ArgumentParser(prog="python -m pakn.worker", description="Gửi PAKN đến cơ quan và trả lời người dân")
     parser.add_argument("--once", action="store_true", help="chạy hết việc đến hạn rồi thoát")
-    parser.add_argument("--batch", type=int, default=10)
+    parser.add_argument("--batch", type=int, default=None, help="việc nhận mỗi lượt (mặc định OUTBOX_BATCH)")
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--migrate", action="store_true", help="nâng cấp cơ sở dữ liệu trước khi chạy")
     args = parser.parse_args(argv)

@@ -83,10 +83,16 @@ def write_gate(url: str | None = None) -> threading.Lock | nullcontext:
         from settings import get_settings
 
         url = get_settings().database_url
+    url = str(url)
     if not url.startswith("sqlite"):
         return nullcontext()
     with _GATES_LOCK:
         return _WRITE_GATES.setdefault(url, threading.Lock())
+
+
+def factory_write_gate(factory: sessionmaker[Session]) -> threading.Lock | nullcontext:
+    """`write_gate` of the database a session factory is bound to (the outbox worker's writes)."""
+    return write_gate(factory.kw["bind"].url.render_as_string(hide_password=False))
 
 
 @contextmanager

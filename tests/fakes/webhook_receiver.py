@@ -2,7 +2,8 @@
 
 It verifies the `X-Signature: sha256=<hex>` HMAC of the raw body, honours `Idempotency-Key`
 (a repeat is answered 200 but not accepted twice), and can answer a scripted sequence of status
-codes first (e.g. [500, 500]) to exercise retries.
+codes first (e.g. [500, 500]) to exercise retries. `hold_s` keeps each request open that long, and
+`max_in_flight` records how many were open at once (a slow office server; parallel delivery).
 """
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class WebhookReceiver:
-    def __init__(self, secret: str, script: list[int] | None = None) -> None:
+    def __init__(self, secret: str, script: list[int] | None = None, hold_s: float = 0.0) -> None:
         self.secret = secret.encode()
+        self.hold_s = hold_s
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.script = list(script or [])
         self.requests: list[dict] = []      # every request, as received
         self.accepted: dict[str, dict] = {}  # idempotency key → document, first delivery only
@@ -28,6 +33,18 @@ class WebhookReceiver:
                 pass
 
             def do_POST(self) -> None:
+                with owner.lock:
+                    owner.in_flight += 1
+                    owner.max_in_flight = max(owner.max_in_flight, owner.in_flight)
+                try:
+                    self._handle()
+                finally:
+                    with owner.lock:
+                        owner.in_flight -= 1
+
+            def _handle(self) -> None:
+                if owner.hold_s:
+                    time.sleep(owner.hold_s)
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 sig = self.headers.get("X-Signature", "")
                 key = self.headers.get("Idempotency-Key", "")

@@ -239,6 +239,18 @@ def test_webhook_signed_and_retried_on_500(db_url, fake_triage, env, clean_outbo
         assert record_of(db_url, code).status == "forwarded"
 
 
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_deliveries_run_in_parallel_up_to_the_limit(db_url, fake_triage, env, clean_outbox, concurrency) -> None:
+    """A slow office server holds each delivery open; the worker keeps `concurrency` of them going."""
+    with WebhookReceiver(SECRET, hold_s=0.3) as hook:
+        fake_triage.office_id = add_office(db_url, {"webhook_url": hook.url})
+        codes = [do_submit(db_url, external_id=uid()).record.code for _ in range(4)]
+        stats = outbox.run_once(session_factory(db_url), concurrency=concurrency)
+        assert stats.claimed == stats.done == 4
+        assert hook.max_in_flight == concurrency
+        assert len(hook.accepted) == 4 and all(record_of(db_url, c).status == "forwarded" for c in codes)
+
+
 def test_wrong_secret_is_refused_and_dead_lettered(db_url, fake_triage, env, clean_outbox) -> None:
     with WebhookReceiver("another-secret") as hook:
         fake_triage.office_id = add_office(db_url, {"webhook_url": hook.url})
