@@ -287,17 +287,39 @@ def submit_result(session: Session, *, content: str, location: str | None, conta
                   requested_category: str | None = None,
                   coordinates: tuple[float, float] | None = None,
                   defer_semantic: bool = False) -> SubmitResult:
-    """Store a petition, its 'received' event and its `deliver_office` job in the caller's transaction.
+    """Validate, triage and store a petition in the caller's transaction (`prepare_submission` then
+    `store_submission`); the caller commits (e.g. `session_scope`)."""
+    prepared = prepare_submission(content=content, location=location, contact=contact, channel=channel,
+                                  channel_user_id=channel_user_id, external_id=external_id,
+                                  idempotency_key=idempotency_key, media=media,
+                                  requested_category=requested_category, coordinates=coordinates,
+                                  defer_semantic=defer_semantic)
+    return store_submission(session, prepared)
 
-    Returns the existing petition (created=False) when `(channel, external_id)` or
-    `idempotency_key` was seen before. The caller commits (e.g. `session_scope`). `coordinates`
-    is a map pin sent apart from the address (Open311 lat/long).
 
-    `defer_semantic=True` (the high-volume API paths) acknowledges without waiting for the
-    embedding model: a petition the lexical classifier is unsure of is stored provisionally
-    (`triage_pending`, triage desk) with a `classify` job instead of the delivery job; the worker
-    classifies it, re-routes it and then enqueues the delivery. Interactive chat keeps the default
-    and tells the citizen the office at once.
+@dataclass(frozen=True)
+class PreparedSubmission:
+    """A validated, triaged petition ready to be stored: the row's values and how to find a repeat."""
+
+    values: dict[str, Any]
+    pending: bool  # stored provisionally; a classify job instead of the delivery job
+
+
+def prepare_submission(*, content: str, location: str | None, contact: str | dict | None, channel: str,
+                       channel_user_id: str | None = None, external_id: str | None = None,
+                       idempotency_key: str | None = None, media: list | None = None,
+                       requested_category: str | None = None,
+                       coordinates: tuple[float, float] | None = None,
+                       defer_semantic: bool = False) -> PreparedSubmission:
+    """Validate and triage a petition; no database work, so intake can do it before taking the
+    SQLite write gate (see `knowledge.store.db.WriteGate`).
+
+    `coordinates` is a map pin sent apart from the address (Open311 lat/long).
+    `defer_semantic=True` (the high-volume API paths) never waits for the embedding model: a
+    petition the lexical classifier is unsure of is stored provisionally (`triage_pending`, triage
+    desk) with a `classify` job instead of the delivery job; the worker classifies it, re-routes it
+    and then enqueues the delivery. Interactive chat keeps the default and tells the citizen the
+    office at once.
     """
     content = _validate_content(content)
     channel = (channel or "").strip().lower()
@@ -312,14 +334,6 @@ def submit_result(session: Session, *, content: str, location: str | None, conta
         raise PaknValidationError("Idempotency-Key quá dài (tối đa 200 ký tự).", field="idempotency_key")
     if media is not None and (not isinstance(media, list) or len(media) > MAX_MEDIA_ITEMS):
         raise PaknValidationError("Tệp đính kèm không hợp lệ (tối đa 20 tệp).", field="media")
-    fingerprint = _fingerprint(content, location, channel)
-
-    existing = _find_existing(session, channel, external_id, idempotency_key)
-    if existing is not None:
-        _check_repeat(existing, fingerprint, idempotency_key)
-        log.info("pakn repeat submission", extra={"pakn_code": existing.code, "channel": channel})
-        return SubmitResult(existing, False)
-
     contact_data = parse_contact(contact)
     coords = parse_coordinates(location)
     if coordinates is not None:
@@ -330,38 +344,50 @@ def submit_result(session: Session, *, content: str, location: str | None, conta
             "(ví dụ: “phường Bến Thành, TP. Hồ Chí Minh”).", field="location")
     t = TRIAGE(content, location, semantic=not defer_semantic)
     pending = bool(getattr(t, "deferred", False))
-
     now = utcnow()
     values = dict(
         content=content, location=location, locality=t.locality,
         latitude=coords[0] if coords else None, longitude=coords[1] if coords else None,
         contact=contact_data, channel=channel, channel_user_id=channel_user_id, external_id=external_id,
-        idempotency_key=idempotency_key, fingerprint=fingerprint, requested_category=requested_category,
+        idempotency_key=idempotency_key, fingerprint=_fingerprint(content, location, channel),
+        requested_category=requested_category,
         category=t.category, category_name=getattr(t, "category_name", None), confidence=float(t.confidence),
         needs_human=bool(t.needs_human), office_id=t.office_id, office_name=t.office_name, status=RECEIVED,
         due_at=t.due_at, explanation=t.explanation, is_complaint=bool(t.is_complaint_or_denunciation),
         notice=t.notice, media=media or None, triage_pending=pending, created_at=now, updated_at=now,
     )
+    return PreparedSubmission(values=values, pending=pending)
+
+
+def store_submission(session: Session, prepared: PreparedSubmission) -> SubmitResult:
+    """Store a petition, its 'received' event and its delivery (or classify) job in the caller's
+    transaction; the stored petition (created=False) when its `(channel, external_id)` or
+    `idempotency_key` was seen before.
+
+    INSERT … ON CONFLICT DO NOTHING decides what is new, with no read first: nearly every
+    submission is, and the transaction stays usable on both backends (pysqlite's implicit
+    transactions make SAVEPOINT-only transactions commit on RELEASE). PostgreSQL makes a racing
+    insert of the same key wait for the other to commit, so the re-read sees the winner.
+    """
+    values = prepared.values
+    channel, external_id = values["channel"], values["external_id"]
+    idempotency_key, now = values["idempotency_key"], values["created_at"]
     for _attempt in range(5):
-        # INSERT … ON CONFLICT DO NOTHING instead of catching IntegrityError in a SAVEPOINT: the
-        # transaction stays usable on both backends (pysqlite's implicit transactions make
-        # SAVEPOINT-only transactions commit on RELEASE), and PostgreSQL waits for a racing
-        # insert of the same key to commit, so the re-read below sees the winner.
         code = new_code(now)
         new_id = session.connection().execute(_insert_ignore(session), {"code": code, **values}).scalar()
         if new_id is None:
-            winner = _find_existing(session, channel, external_id, idempotency_key)
-            if winner is not None:  # lost a race against the same submission
-                _check_repeat(winner, fingerprint, idempotency_key)
-                log.info("pakn concurrent repeat settled", extra={"pakn_code": winner.code})
-                return SubmitResult(winner, False)
+            existing = _find_existing(session, channel, external_id, idempotency_key)
+            if existing is not None:  # a repeat, or lost a race against the same submission
+                _check_repeat(existing, values["fingerprint"], idempotency_key)
+                log.info("pakn repeat submission", extra={"pakn_code": existing.code, "channel": channel})
+                return SubmitResult(existing, False)
             continue  # tracking-code collision: draw another code
         record = _attach_inserted(session, PaknRecord(id=new_id, code=code, **values))
         conn = session.connection()
         conn.execute(PaknEvent.__table__.insert(), {
             "record_id": new_id, "kind": "received", "from_status": None, "to_status": RECEIVED,
             "actor": f"channel:{channel}", "note": None, "at": now})
-        job = _classify_job_values(record, now) if pending else _delivery_job_values(record, 1, now)
+        job = _classify_job_values(record, now) if prepared.pending else _delivery_job_values(record, 1, now)
         conn.execute(OutboxJob.__table__.insert(), job)
         log.info("pakn received", extra={"pakn_code": record.code, "category": record.category,
                                          "office_id": record.office_id, "channel": channel})
@@ -555,6 +581,9 @@ def replies(record: PaknRecord) -> list[PaknEvent]:
 
 
 __all__ = [
+    "PreparedSubmission",
+    "prepare_submission",
+    "store_submission",
     "apply_classification",
     "MAX_CONTENT_CHARS",
     "STATUS_VI",

@@ -23,6 +23,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from api.dbcall import db_call
 from api.routes.pakn import iso, read_body
 from pakn.errors import PaknError
 
@@ -119,7 +120,7 @@ def _float(params: dict, key: str) -> float | None:
 
 def _create_sync(params: dict, idempotency_key: str | None) -> tuple[dict, bool]:
     from knowledge.store import session_scope
-    from pakn.service import submit_result
+    from pakn.service import prepare_submission, store_submission
 
     code = (params.get("service_code") or "").strip()
     if code not in {s["service_code"] for s in _services()}:
@@ -133,12 +134,13 @@ def _create_sync(params: dict, idempotency_key: str | None) -> tuple[dict, bool]
     name = " ".join(x for x in (params.get("first_name", "").strip(), params.get("last_name", "").strip()) if x)
     contact = {"phone": params.get("phone", "").strip(), "email": params.get("email", "").strip(), "name": name}
     media = [{"kind": "image", "url": params["media_url"].strip()}] if params.get("media_url", "").strip() else None
+    prepared = prepare_submission(
+        content=params.get("description", ""), location=address, contact=contact,
+        channel="open311", channel_user_id=(params.get("account_id") or params.get("device_id") or None),
+        external_id=None, idempotency_key=idempotency_key, media=media, requested_category=code,
+        coordinates=(lat, lon) if lat is not None else None, defer_semantic=True)
     with session_scope(write=True) as session:
-        res = submit_result(
-            session, content=params.get("description", ""), location=address, contact=contact,
-            channel="open311", channel_user_id=(params.get("account_id") or params.get("device_id") or None),
-            external_id=None, idempotency_key=idempotency_key, media=media, requested_category=code,
-            coordinates=(lat, lon) if lat is not None else None, defer_semantic=True)
+        res = store_submission(session, prepared)
         r = res.record
         due = r.due_at.astimezone(timezone(timedelta(hours=7))).strftime("%d/%m/%Y") if r.due_at else "theo quy định"
         office = ("đang được xác định (hệ thống đang phân loại nội dung)" if r.triage_pending
@@ -154,7 +156,7 @@ async def create_request(request: Request, idempotency_key: str | None = Header(
     """Create a service request (form-encoded per the spec, or JSON)."""
     try:
         params = await _params(request)
-        body, created = await run_in_threadpool(_create_sync, params, idempotency_key)
+        body, created = await db_call(_create_sync, params, idempotency_key)
     except HTTPException as exc:
         return o311_error(exc.status_code, str(exc.detail))
     except PaknError as exc:

@@ -23,6 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
+from api.dbcall import db_call
 from pakn.errors import (
     PaknConflictError,
     PaknError,
@@ -192,13 +193,16 @@ class TransitionBody(BaseModel):
 
 def _submit_sync(body: SubmitBody, idempotency_key: str | None) -> tuple[dict, bool]:
     from knowledge.store import session_scope
-    from pakn.service import submit_result
+    from pakn.service import prepare_submission, store_submission
 
+    # Triage happens before the write transaction, so the SQLite write gate is held for the
+    # inserts and the commit only.
+    prepared = prepare_submission(content=body.content, location=body.location, contact=body.contact,
+                                  channel=body.channel, channel_user_id=body.channel_user_id,
+                                  external_id=body.external_id, idempotency_key=idempotency_key,
+                                  media=body.media, defer_semantic=True)
     with session_scope(write=True) as session:
-        res = submit_result(session, content=body.content, location=body.location, contact=body.contact,
-                            channel=body.channel, channel_user_id=body.channel_user_id,
-                            external_id=body.external_id, idempotency_key=idempotency_key, media=body.media,
-                            defer_semantic=True)
+        res = store_submission(session, prepared)
         return ack_view(res.record), res.created
 
 
@@ -216,7 +220,7 @@ async def submit_pakn(request: Request) -> JSONResponse:
     idempotency_key = request.headers.get("idempotency-key")
     body = parse_model(SubmitBody, await read_json(request))
     try:
-        view, created = await run_in_threadpool(_submit_sync, body, idempotency_key)
+        view, created = await db_call(_submit_sync, body, idempotency_key)
     except PaknError as exc:
         raise http_error(exc) from None
     return JSONResponse(view, status_code=201 if created else 200)

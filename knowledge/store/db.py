@@ -6,6 +6,8 @@ so SQLite and PostgreSQL always carry the same schema as production.
 """
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from contextlib import contextmanager, nullcontext
 from functools import lru_cache
@@ -67,18 +69,48 @@ def session_factory(url: str | None = None) -> sessionmaker[Session]:
     return _factory(url)
 
 
-_WRITE_GATES: dict[str, threading.Lock] = {}
+class WriteGate:
+    """Serialises write transactions on one SQLite file across threads *and* processes.
+
+    SQLite has one writer at a time; when several writers collide the losers sleep in SQLite's
+    busy handler (1, 2, 5, 10… ms), which under load costs more time than the writes themselves.
+    Queueing instead wakes the next writer the moment the last one commits: a thread lock within
+    the process, then an `flock` on `<database>.write-lock` between processes (uvicorn workers,
+    the outbox worker). The kernel releases the flock if its holder dies, so a SIGKILL never
+    leaves the database locked.
+    """
+
+    def __init__(self, db_path: str) -> None:
+        self._thread_lock = threading.Lock()
+        self._lock_path = f"{db_path}.write-lock" if db_path and db_path != ":memory:" else None
+        self._fd: int | None = None
+
+    def __enter__(self) -> WriteGate:
+        self._thread_lock.acquire()
+        if self._lock_path is not None:
+            try:
+                if self._fd is None:
+                    self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except BaseException:
+                self._thread_lock.release()
+                raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+
+_WRITE_GATES: dict[str, WriteGate] = {}
 _GATES_LOCK = threading.Lock()
 
 
-def write_gate(url: str | None = None) -> threading.Lock | nullcontext:
-    """A per-database lock that serialises this process's write transactions on SQLite.
-
-    SQLite has one writer at a time; when several request threads write at once the losers sleep
-    in SQLite's busy handler (1, 2, 5, 10… ms), which under load costs more time than the writes
-    themselves. Queueing on a lock instead wakes the next writer the moment the last commits.
-    PostgreSQL handles concurrent writers itself: no lock.
-    """
+def write_gate(url: str | None = None) -> WriteGate | nullcontext:
+    """The `WriteGate` of a SQLite database; PostgreSQL handles concurrent writers itself (no gate)."""
     if url is None:
         from settings import get_settings
 
@@ -87,10 +119,13 @@ def write_gate(url: str | None = None) -> threading.Lock | nullcontext:
     if not url.startswith("sqlite"):
         return nullcontext()
     with _GATES_LOCK:
-        return _WRITE_GATES.setdefault(url, threading.Lock())
+        gate = _WRITE_GATES.get(url)
+        if gate is None:
+            gate = _WRITE_GATES[url] = WriteGate(url.split("///", 1)[-1])
+        return gate
 
 
-def factory_write_gate(factory: sessionmaker[Session]) -> threading.Lock | nullcontext:
+def factory_write_gate(factory: sessionmaker[Session]) -> WriteGate | nullcontext:
     """`write_gate` of the database a session factory is bound to (the outbox worker's writes)."""
     return write_gate(factory.kw["bind"].url.render_as_string(hide_password=False))
 
