@@ -10,6 +10,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from knowledge.store import ConversationRow, session_scope
 
@@ -34,13 +36,16 @@ class StateStore:
             return dict(row.state or {})
 
     def save(self, channel: str, user_id: str, state: dict[str, Any]) -> None:
-        with session_scope(self.url) as session:
-            row = session.get(ConversationRow, (channel, user_id))
-            if row is None:
-                row = ConversationRow(channel=channel, user_id=user_id)
-                session.add(row)
-            row.state = state
-            row.updated_at = datetime.now(timezone.utc)
+        """Upsert: two first messages of one user arriving together must not collide on the key."""
+        with session_scope(self.url, write=True) as session:
+            dialect = session.get_bind().dialect.name
+            insert = pg_insert if dialect == "postgresql" else sqlite_insert
+            now = datetime.now(timezone.utc)
+            stmt = insert(ConversationRow.__table__).values(channel=channel, user_id=user_id, state=state,
+                                                           updated_at=now)
+            stmt = stmt.on_conflict_do_update(index_elements=["channel", "user_id"],
+                                              set_={"state": stmt.excluded.state, "updated_at": now})
+            session.execute(stmt)
 
     def forget(self, channel: str, user_id: str) -> None:
         with session_scope(self.url) as session:
