@@ -26,14 +26,15 @@ class StateStore:
 
     def load(self, channel: str, user_id: str) -> dict[str, Any]:
         with session_scope(self.url) as session:
-            row = session.scalar(select(ConversationRow).where(
-                ConversationRow.channel == channel, ConversationRow.user_id == user_id))
-            if row is None:
-                return {}
-            updated = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=timezone.utc)
-            if datetime.now(timezone.utc) - updated > TTL:
-                return {}
-            return dict(row.state or {})
+            row = session.execute(select(ConversationRow.state, ConversationRow.updated_at).where(
+                ConversationRow.channel == channel, ConversationRow.user_id == user_id)).first()
+        if row is None:
+            return {}
+        state, updated = row
+        updated = updated if updated.tzinfo else updated.replace(tzinfo=timezone.utc)
+        if datetime.now(timezone.utc) - updated > TTL:
+            return {}
+        return dict(state or {})
 
     def save(self, channel: str, user_id: str, state: dict[str, Any]) -> None:
         """Upsert: two first messages of one user arriving together must not collide on the key."""

@@ -308,12 +308,19 @@ _ABBREVIATIONS = {
 }
 
 
+_ABBR_FOLDED = {k.lower().replace("đ", "d"): v for k, v in _ABBREVIATIONS.items()}
+
+
+@lru_cache(maxsize=8192)
 def fold(text: str) -> str:
-    """Lower-case, accent-free, abbreviation-expanded form for matching what citizens type."""
+    """Lower-case, accent-free, abbreviation-expanded form for matching what citizens type.
+
+    Cached: every message is matched against every procedure name and alias, and the names are
+    the same few hundred strings each time.
+    """
     t = strip_diacritics(text).lower()
     words = re.findall(r"[a-z0-9]+", t)
-    abbr = {k.lower().replace("đ", "d"): v for k, v in _ABBREVIATIONS.items()}
-    return " ".join(abbr.get(w, w) for w in words)
+    return " ".join(_ABBR_FOLDED.get(w, w) for w in words)
 
 
 _STOP = frozenset(

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections import defaultdict
 
 from bot.types import Citation, Reply
@@ -20,10 +22,29 @@ def office_name(office_id: str) -> str:
     return office.name if office is not None else office_id
 
 
+# Duty lookups repeat (every staff member of an office asks about the same tasks) and the task
+# tables change only when `knowledge build` runs: a short-lived cache takes the ORM load off most
+# answers (it was the largest single cost of a chat answer under load); a rebuild shows within a minute.
+_TASKS_TTL_S = 60.0
+_TASKS_CACHE: dict[tuple, tuple[float, list[TaskView]]] = {}
+_TASKS_LOCK = threading.Lock()
+
+
 def tasks_for(office_ids: list[str], plan_ids: list[str], period, url: str | None = None) -> list[TaskView]:
+    key = (url, tuple(office_ids), tuple(plan_ids or ()), period)
+    now = time.monotonic()
+    with _TASKS_LOCK:
+        hit = _TASKS_CACHE.get(key)
+    if hit is not None and now - hit[0] < _TASKS_TTL_S:
+        return list(hit[1])
     with session_scope(url) as session:
-        return find_tasks(session, office_ids=office_ids, plan_ids=plan_ids or None, period=period,
-                          origin="table" if period else None)
+        tasks = find_tasks(session, office_ids=office_ids, plan_ids=plan_ids or None, period=period,
+                           origin="table" if period else None)
+    with _TASKS_LOCK:
+        if len(_TASKS_CACHE) >= 512:
+            _TASKS_CACHE.clear()
+        _TASKS_CACHE[key] = (now, tasks)
+    return list(tasks)
 
 
 def localities_of(tasks: list[TaskView]) -> list[str]:
