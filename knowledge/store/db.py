@@ -16,6 +16,7 @@ from typing import Iterator
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -44,15 +45,51 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+# Any constant shared by every process of the product: the key of its PostgreSQL advisory lock.
+_MIGRATION_LOCK_KEY = 7_410_025
+
+
 def migrate(url: str) -> None:
-    """Bring the database at `url` to the newest revision of every Alembic branch."""
+    """Bring the database at `url` to the newest revision of every Alembic branch.
+
+    Several processes may start at once (`uvicorn --workers 2`, API and worker containers), and each
+    migrates in its start-up: they take turns — an advisory lock on PostgreSQL, the write gate's
+    file lock on SQLite — so the second finds the schema current instead of racing on
+    `alembic_version`.
+    """
     from alembic import command
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(cfg, "heads")  # parts add independent branches
+    with _migration_lock(url):
+        command.upgrade(cfg, "heads")  # parts add independent branches
+
+
+@contextmanager
+def _migration_lock(url: str) -> Iterator[None]:
+    if url.startswith("sqlite"):
+        with write_gate(url):
+            yield
+        return
+    if not url.startswith("postgresql"):
+        yield
+        return
+    from sqlalchemy import text
+
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+                conn.commit()
+    finally:
+        engine.dispose()
 
 
 @lru_cache(maxsize=8)
@@ -90,6 +127,7 @@ class WriteGate:
         if self._lock_path is not None:
             try:
                 if self._fd is None:
+                    Path(self._lock_path).parent.mkdir(parents=True, exist_ok=True)
                     self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
                 fcntl.flock(self._fd, fcntl.LOCK_EX)
             except BaseException:
