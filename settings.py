@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr = SecretStr("not-needed")
     llm_model: str = "gpt-4o-mini"
     llm_timeout_s: float = 8.0
+    chat_threads: int | None = Field(None, ge=1, description="answers computed at once per process; default 2 "
+                                                             "(CPU-bound), 16 when an LLM is configured")
 
     # Channels
     zalo_app_id: str = ""
