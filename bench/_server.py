@@ -15,6 +15,16 @@ from typing import IO
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def stop_process(proc: subprocess.Popen, timeout_s: float = 10) -> None:
+    """Terminate a helper process, and kill it if it does not exit in time."""
+    proc.terminate()
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -52,12 +62,7 @@ def api_process(env: dict[str, str] | None = None, timeout_s: float = 180, *, ap
             raise RuntimeError("API did not start in time")
         yield url, proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
 
 
 @contextlib.contextmanager

@@ -70,7 +70,7 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench._server import api_process, free_port
+from bench._server import api_process, free_port, stop_process
 from bench.answers import load_cases
 
 ZALO_APP_ID = "4567890123"
@@ -326,11 +326,7 @@ def fake_zalo(port: int) -> Iterator[None]:
                 time.sleep(0.1)
         yield
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, 5)
 
 
 @contextmanager

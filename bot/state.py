@@ -6,7 +6,7 @@ question, a PAKN being filled in). It expires after `TTL` of silence.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -31,8 +31,8 @@ class StateStore:
         if row is None:
             return {}
         state, updated = row
-        updated = updated if updated.tzinfo else updated.replace(tzinfo=timezone.utc)
-        if datetime.now(timezone.utc) - updated > TTL:
+        updated = updated if updated.tzinfo else updated.replace(tzinfo=UTC)
+        if datetime.now(UTC) - updated > TTL:
             return {}
         return dict(state or {})
 
@@ -41,7 +41,7 @@ class StateStore:
         with session_scope(self.url, write=True) as session:
             dialect = session.get_bind().dialect.name
             insert = pg_insert if dialect == "postgresql" else sqlite_insert
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             stmt = insert(ConversationRow.__table__).values(channel=channel, user_id=user_id, state=state,
                                                            updated_at=now)
             stmt = stmt.on_conflict_do_update(index_elements=["channel", "user_id"],

@@ -14,21 +14,13 @@ database of its own (a SQLite file, or a PostgreSQL database created and dropped
 from __future__ import annotations
 
 import dataclasses
-import socket
 
 import pytest
 
 from bench.durability import Config, Report, run
+from tests.conftest import _pg_reachable
 
 pytestmark = pytest.mark.integration
-
-
-def _pg_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.mark.slow
