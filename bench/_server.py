@@ -25,6 +25,21 @@ def stop_process(proc: subprocess.Popen, timeout_s: float = 10) -> None:
         proc.wait(5)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its children (uvicorn `--workers`), from /proc."""
+    total, parents = 0, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        parents[int(stat.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    for p, (ppid, ticks) in parents.items():
+        if p == pid or ppid == pid:
+            total += ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -70,7 +70,7 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench._server import api_process, free_port, stop_process
+from bench._server import api_process, cpu_seconds, free_port, stop_process
 from bench.answers import load_cases
 
 ZALO_APP_ID = "4567890123"
@@ -189,21 +189,6 @@ class Result:
     statuses: Counter = field(default_factory=Counter)
     server_cpu_s: float = 0.0
     client_cpu_s: float = 0.0
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process and its children (uvicorn `--workers`), from /proc."""
-    total, parents = 0, {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the process ended meanwhile
-            continue
-        parents[int(stat.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
-    for p, (ppid, ticks) in parents.items():
-        if p == pid or ppid == pid:
-            total += ticks
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 async def drive(url: str, target: Target, seconds: float, concurrency: int, pid: int) -> Result:

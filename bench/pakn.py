@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from datetime import UTC
 
-from bench._server import free_port
+from bench._server import cpu_seconds, free_port
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PETITIONS = [
@@ -206,7 +206,9 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict:
     migrate(db_url)  # before uvicorn, so several workers do not race on the migration
     proc, url = start_api(env, args.workers, args.full_app)
     try:
+        cpu0 = cpu_seconds(proc.pid)
         result = asyncio.run(load(url, args.requests, args.concurrency, args.max_seconds))
+        result["server_cpu_ms"] = 1000 * (cpu_seconds(proc.pid) - cpu0) / max(1, result["sent"] + WARM_UP)
     finally:
         stop_api(proc)
         if cleanup:
@@ -235,7 +237,8 @@ def main() -> None:
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         r = run_backend(backend, args)
         print(f"{backend:10s} acked {r['acked']}/{r['sent']} in {r['wall_s']:.1f}s → {r['ack_per_s']:.1f} ack/s; "
-              f"p50 {r['p50_ms']:.0f} ms, p95 {r['p95_ms']:.0f} ms; statuses {r['statuses']}")
+              f"p50 {r['p50_ms']:.0f} ms, p95 {r['p95_ms']:.0f} ms; server CPU {r['server_cpu_ms']:.1f} ms per "
+              f"request; statuses {r['statuses']}")
 
 
 if __name__ == "__main__":
