@@ -243,11 +243,8 @@ def _fingerprint(content: str, location: str | None, channel: str) -> str:
 
 def _find_existing(session: Session, channel: str, external_id: str | None,
                    idempotency_key: str | None) -> PaknRecord | None:
-    """The petition already stored under this external id or idempotency key, if any.
-
-    An id-only probe first: nearly every submission is new, and loading nothing is cheaper than
-    building an ORM object that is not there.
-    """
+    """The petition already stored under this external id or idempotency key, if any (asked only
+    after an insert met a conflict)."""
     conds = []
     if external_id:
         conds.append((PaknRecord.channel == channel) & (PaknRecord.external_id == external_id))
@@ -255,8 +252,7 @@ def _find_existing(session: Session, channel: str, external_id: str | None,
         conds.append(PaknRecord.idempotency_key == idempotency_key)
     if not conds:
         return None
-    found = session.connection().execute(select(PaknRecord.id).where(or_(*conds)).limit(1)).scalar()
-    return session.get(PaknRecord, found) if found is not None else None
+    return session.scalars(select(PaknRecord).where(or_(*conds)).limit(1)).first()
 
 
 def _check_repeat(existing: PaknRecord, fingerprint: str, idempotency_key: str | None) -> None:
