@@ -23,11 +23,9 @@ import asyncio
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -37,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from datetime import UTC
 
-from bench._server import cpu_seconds, free_port
+from bench._server import api_process, cpu_seconds
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PETITIONS = [
@@ -86,40 +84,6 @@ def _stub_triage() -> None:
         category="moi_truong", category_name="Môi trường", confidence=0.9, needs_human=False,
         office_id="bench-office", office_name="UBND bench", locality=None, due_at=due,
         is_complaint_or_denunciation=False, notice=None, explanation="bench")
-
-
-def start_api(env: dict[str, str], workers: int, full_app: bool = False,
-              timeout_s: float = 600) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    target = ["api.main:app"] if full_app else ["bench.pakn:pakn_app", "--factory"]
-    cmd = [sys.executable, "-m", "uvicorn", *target, "--host", "127.0.0.1", "--port", str(port),
-           "--log-level", "warning", "--no-access-log"]
-    if workers > 1:
-        cmd += ["--workers", str(workers)]
-    # The server logs every petition (JSON lines, as in production); keep them out of the report.
-    log = open(Path(tempfile.gettempdir()) / "bench-pakn-server.log", "ab")  # noqa: SIM115 - lives with proc
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", **env}, stdout=log,
-                            stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("API exited during start-up")
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=1):
-                return proc, url
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("API did not start in time")
-
-
-def stop_api(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 WARM_UP = 200  # submissions per run before the clock starts: each worker process loads its classifier
@@ -204,13 +168,18 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict:
     from knowledge.store import migrate
 
     migrate(db_url)  # before uvicorn, so several workers do not race on the migration
-    proc, url = start_api(env, args.workers, args.full_app)
+    app = "api.main:app" if args.full_app else "bench.pakn:pakn_app"
+    uvicorn_args = ["--no-access-log", *([] if args.full_app else ["--factory"]),
+                    *(["--workers", str(args.workers)] if args.workers > 1 else [])]
+    # The server logs every petition (JSON lines, as in production); keep them out of the report.
+    log_path = Path(tempfile.gettempdir()) / "bench-pakn-server.log"
     try:
-        cpu0 = cpu_seconds(proc.pid)
-        result = asyncio.run(load(url, args.requests, args.concurrency, args.max_seconds))
-        result["server_cpu_ms"] = 1000 * (cpu_seconds(proc.pid) - cpu0) / max(1, result["sent"] + WARM_UP)
+        with open(log_path, "ab") as log, \
+                api_process(env, 600, app=app, args=uvicorn_args, log=log) as (url, proc):
+            cpu0 = cpu_seconds(proc.pid)
+            result = asyncio.run(load(url, args.requests, args.concurrency, args.max_seconds))
+            result["server_cpu_ms"] = 1000 * (cpu_seconds(proc.pid) - cpu0) / max(1, result["sent"] + WARM_UP)
     finally:
-        stop_api(proc)
         if cleanup:
             cleanup()
     return result
