@@ -124,7 +124,10 @@ def route(
         level = "xa"
     else:
         office_id = f"{loc.province_slug}.{rule.body}"
-        default_name = f"{cfg.bodies[rule.body]} {'thành phố' if loc.province_name.startswith('Thành phố') else 'tỉnh'} {province}"
+        # "Văn phòng UBND tỉnh" + "thành phố Hồ Chí Minh": the body's own "tỉnh" gives way to the
+        # province's real level, or names would read "… tỉnh thành phố …" / "… tỉnh tỉnh …".
+        body = cfg.bodies[rule.body].removesuffix(" tỉnh")
+        default_name = f"{body} {'thành phố' if loc.province_name.startswith('Thành phố') else 'tỉnh'} {province}"
         if rule.level == "xa":
             rule_txt = f"lĩnh vực cấp xã nhưng chưa xác định được xã/phường, chuyển cơ quan cấp tỉnh ({rule.why})"
         else:

@@ -149,3 +149,13 @@ def test_triage_passes_deferral_through(semantic_classifier) -> None:
     t = triage("Trụ sở phường sáng nay gần 9 giờ mới mở cửa, bà con đứng chờ ngoài cổng rất lâu",
                "phường Bến Thành, TP. Hồ Chí Minh", semantic=False)
     assert t.deferred and t.category == "khac" and t.office_id
+
+
+@pytest.mark.parametrize(("location", "ends"), [
+    ("phường Bến Thành, TP. Hồ Chí Minh", "Văn phòng UBND thành phố Hồ Chí Minh"),  # not in the directory
+    ("xã Hoài Hảo, tỉnh Gia Lai", "tỉnh Gia Lai"),
+])
+def test_province_body_names_read_naturally(location: str, ends: str) -> None:
+    loc = recognise(location, whole=True)
+    name = route("khac", loc, complaint_or_denunciation=False, on=date(2026, 1, 5)).office_name
+    assert name.endswith(ends) and "tỉnh tỉnh" not in name and "tỉnh thành phố" not in name
