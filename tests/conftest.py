@@ -97,3 +97,14 @@ def semantic_classifier(monkeypatch: pytest.MonkeyPatch):
     yield clf
     get_classifier.cache_clear()
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def fake_triage(monkeypatch: pytest.MonkeyPatch):
+    """Deterministic triage (tests/fakes/triage.py) for tests of the pipeline's mechanics."""
+    from pakn import service
+    from tests.fakes.triage import FakeTriage
+
+    fake = FakeTriage()
+    monkeypatch.setattr(service, "TRIAGE", fake)
+    return fake

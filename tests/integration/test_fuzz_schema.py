@@ -13,7 +13,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from settings import get_settings
-from tests.integration.test_pakn_pipeline import FakeTriage
+from tests.fakes.triage import FakeTriage
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

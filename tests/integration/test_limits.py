@@ -13,7 +13,6 @@ from sqlalchemy import func, select, text
 from knowledge.store import session_scope
 from pakn.models import PaknRecord
 from settings import get_settings
-from tests.integration.test_pakn_pipeline import FakeTriage
 
 pytestmark = pytest.mark.integration
 
@@ -38,15 +37,6 @@ def make_app(monkeypatch: pytest.MonkeyPatch, db_url: str):
 
     yield make
     get_settings.cache_clear()
-
-
-@pytest.fixture
-def fake_triage(monkeypatch: pytest.MonkeyPatch) -> FakeTriage:
-    from pakn import service
-
-    fake = FakeTriage()
-    monkeypatch.setattr(service, "TRIAGE", fake)
-    return fake
 
 
 class Clock:

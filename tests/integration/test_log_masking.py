@@ -18,7 +18,6 @@ from fastapi.testclient import TestClient
 
 from api.logging import JsonFormatter, json_handler, mask_record
 from settings import get_settings
-from tests.integration.test_pakn_pipeline import FakeTriage
 
 pytestmark = pytest.mark.integration
 
@@ -44,15 +43,6 @@ def client_and_stream(monkeypatch: pytest.MonkeyPatch, db_url: str):
     yield client, stream
     handler.setStream(old)
     get_settings.cache_clear()
-
-
-@pytest.fixture
-def fake_triage(monkeypatch: pytest.MonkeyPatch) -> FakeTriage:
-    from pakn import service
-
-    fake = FakeTriage()
-    monkeypatch.setattr(service, "TRIAGE", fake)
-    return fake
 
 
 def test_no_personal_data_in_any_log_line(client_and_stream, fake_triage, caplog) -> None:

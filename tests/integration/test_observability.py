@@ -18,7 +18,6 @@ from sqlalchemy import delete, func, select
 from knowledge.store import session_scope
 from pakn.models import JOB_DEAD, JOB_PENDING, OutboxJob, PaknRecord
 from settings import get_settings
-from tests.integration.test_pakn_pipeline import FakeTriage
 
 pytestmark = pytest.mark.integration
 
@@ -43,15 +42,6 @@ def loaded_index(monkeypatch: pytest.MonkeyPatch):
     from retrieval import engine
 
     monkeypatch.setattr(engine, "_ENGINE", SimpleNamespace(units=[1, 2, 3]))
-
-
-@pytest.fixture
-def fake_triage(monkeypatch: pytest.MonkeyPatch) -> FakeTriage:
-    from pakn import service
-
-    fake = FakeTriage()
-    monkeypatch.setattr(service, "TRIAGE", fake)
-    return fake
 
 
 @pytest.fixture

@@ -4,10 +4,8 @@ crash re-runs, replies to citizens, transfers, and the real triage end to end.""
 from __future__ import annotations
 
 import threading
-import time
 import uuid
-from datetime import UTC, datetime, timedelta, timezone
-from types import SimpleNamespace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -28,31 +26,6 @@ LOCATION = "phường Bến Thành, TP. Hồ Chí Minh"
 
 def uid() -> str:
     return uuid.uuid4().hex[:10]
-
-
-class FakeTriage:
-    """Deterministic triage for pipeline mechanics; `office_id` is set per test."""
-
-    def __init__(self) -> None:
-        self.office_id = "office-default"
-        self.delay_s = 0.0
-        self.calls = 0
-
-    def __call__(self, content: str, location: str | None = None, **_kw):
-        self.calls += 1
-        time.sleep(self.delay_s)
-        return SimpleNamespace(
-            category="moi_truong", category_name="Môi trường", confidence=0.9, needs_human=False,
-            office_id=self.office_id, office_name=f"UBND {self.office_id}", locality={"province_slug": "ho-chi-minh"},
-            due_at=datetime(2030, 1, 10, 17, 0, tzinfo=timezone(timedelta(hours=7))),
-            is_complaint_or_denunciation=False, notice=None, explanation="kiểm thử")
-
-
-@pytest.fixture
-def fake_triage(monkeypatch: pytest.MonkeyPatch) -> FakeTriage:
-    fake = FakeTriage()
-    monkeypatch.setattr(service, "TRIAGE", fake)
-    return fake
 
 
 @pytest.fixture

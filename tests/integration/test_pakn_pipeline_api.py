@@ -18,7 +18,6 @@ from pakn import outbox
 from pakn.models import OutboxJob, PaknRecord
 from settings import get_settings
 from tests.fakes.smtp_server import FakeSMTPServer
-from tests.integration.test_pakn_pipeline import FakeTriage
 
 pytestmark = pytest.mark.integration
 TOKEN = "test-staff-token-123"
@@ -37,15 +36,6 @@ def client(monkeypatch: pytest.MonkeyPatch, db_url: str):
     with_lifespan_off = TestClient(create_app())  # no `with`: the chat warm-up is not needed here
     yield with_lifespan_off
     get_settings.cache_clear()
-
-
-@pytest.fixture
-def fake_triage(monkeypatch: pytest.MonkeyPatch) -> FakeTriage:
-    from pakn import service
-
-    fake = FakeTriage()
-    monkeypatch.setattr(service, "TRIAGE", fake)
-    return fake
 
 
 def body(**kw) -> dict:
