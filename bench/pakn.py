@@ -134,10 +134,11 @@ async def _fire(client: aiohttp.ClientSession, rnd: random.Random, n: int, concu
     await asyncio.gather(*(one_worker() for _ in range(concurrency)))
 
 
-def pg_database() -> tuple[str, callable]:
+def pg_database(prefix: str = "bench") -> tuple[str, callable]:
+    """A fresh PostgreSQL database (URL, and a function that drops it); benches and tests use it."""
     from sqlalchemy import create_engine, text
 
-    name = f"bench_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -23,9 +22,6 @@ os.environ["DATABASE_URL"] = f"sqlite:///{_TMP}/default.db"
 os.environ["CHROMA_PATH"] = f"{_TMP}/chroma"
 os.environ["INDEX_DIR"] = f"{_TMP}/index"
 
-PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
 def _pg_reachable() -> bool:
     try:
         with socket.create_connection(("127.0.0.1", 5432), timeout=1):
@@ -39,21 +35,14 @@ def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped afterwards."""
     if not _pg_reachable():
         pytest.skip("PostgreSQL at 127.0.0.1:5432 does not answer")
-    from sqlalchemy import create_engine, text
+    from bench.pakn import pg_database
 
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    url, drop = pg_database("t")
     yield url
     from knowledge.store.db import _factory
 
     _factory.cache_clear()
-    with admin.connect() as conn:
-        conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+    drop()
 
 
 @pytest.fixture(scope="session")

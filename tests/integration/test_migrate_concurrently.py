@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.conftest import PG_ADMIN_URL, _pg_reachable
+from bench.pakn import pg_database
+from tests.conftest import _pg_reachable
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,13 +45,8 @@ def test_sqlite(tmp_path: Path) -> None:
 def test_postgresql() -> None:
     if not _pg_reachable():
         pytest.skip("PostgreSQL at 127.0.0.1:5432 does not answer")
-    name = f"t_mig_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url, drop = pg_database("t_mig")
     try:
-        _assert_all_migrated(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
+        _assert_all_migrated(url)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop()
