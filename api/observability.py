@@ -11,6 +11,9 @@
   path: tracking codes in paths would explode the label set) and status.
 * `PipelineCollector` — PAKN records by status and outbox jobs by status, computed from the
   database on each scrape, so they are right however many API and worker processes run.
+* `retrieval_dense_queries_total` — how hybrid search's dense lookups went (retrieval/budget.py),
+  `shed` being answers ranked by BM25 alone under a burst.
+* Several server processes: see `metrics_payload` (PROMETHEUS_MULTIPROC_DIR).
 
 Metrics live in their own `REGISTRY` (not prometheus-client's global one) so that building the
 app twice in one process (tests) never registers a metric twice.
@@ -18,6 +21,7 @@ app twice in one process (tests) never registers a metric twice.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
@@ -28,9 +32,12 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
     generate_latest,
+    multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from retrieval import budget
 
 log = logging.getLogger(__name__)
 
@@ -192,11 +199,31 @@ class PipelineCollector(Collector):
                                 "(alert when it grows: the worker is stuck or down)", value=oldest_due)
 
 
-REGISTRY.register(PipelineCollector())
+PIPELINE = PipelineCollector()
+REGISTRY.register(PIPELINE)
+
+
+DENSE_QUERIES = Counter("retrieval_dense_queries_total", "Dense lookups of hybrid search by outcome (cached, "
+                        "embedded, decisive = BM25 clear, shed = over the embedding budget: ranked by BM25 alone)",
+                        ["outcome"], registry=REGISTRY)
+budget.OBSERVERS.append(lambda outcome: DENSE_QUERIES.labels(outcome).inc())
+for _outcome in budget.OUTCOMES:  # every series exists from the start, so rates work from the first scrape
+    DENSE_QUERIES.labels(_outcome)
 
 
 def metrics_payload() -> tuple[bytes, str]:
-    """The exposition text and its content type."""
+    """The exposition text and its content type.
+
+    With several server processes (uvicorn `--workers`, as docker runs it) each process counts its
+    own requests, and a scrape reaches only one of them. When PROMETHEUS_MULTIPROC_DIR is set (it
+    must be, before the processes start; docker/prestart.sh does it), every process writes its
+    counters there and a scrape sums all of them; the PAKN gauges come from the database either way.
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        registry.register(PIPELINE)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 

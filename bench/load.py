@@ -58,6 +58,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -112,6 +113,51 @@ def questions() -> list[str]:
     return list(seen)
 
 
+OPENERS = ("", "", "", "cho mình hỏi ", "cho em hỏi ", "ad ơi ", "xin hỏi ", "chào bạn, ", "hỏi chút: ")
+CLOSERS = ("", "", "", " ạ", " với", " nhé", " vậy", "?", " ??", " ad", " được không")
+
+
+class FreshQuestions:
+    """Each call returns a question never sent before in this run, written the ways people write it.
+
+    A question of the evaluation sets, with each word's accents dropped or kept at random (phone
+    keyboards), abbreviations from the lexicon put in at random ("tthc", "ubnd"), lower-cased at
+    random, and a chat-style opener and closer. No two texts repeat, so the server's per-text caches
+    only help where its own normalisation (accent restoration, abbreviation rewriting) maps two
+    spellings to one query — as it would for real users.
+    """
+
+    def __init__(self, texts: list[str], rng: random.Random) -> None:
+        import yaml
+
+        from retrieval.normalize import LEXICON_PATH, LexiconFile, fold
+
+        self.texts, self.rng, self.fold = texts, rng, fold
+        self.seen: set[str] = set()
+        entries = LexiconFile.model_validate(yaml.safe_load(LEXICON_PATH.read_text(encoding="utf-8"))).entries
+        self.abbreviations = [(e.canonical, e.variants[0]) for e in entries if e.scope == "both"]
+
+    def __call__(self) -> str:
+        for _ in range(50):
+            text = self.variant(self.rng.choice(self.texts))
+            if text not in self.seen:
+                self.seen.add(text)
+                return text
+        raise RuntimeError("could not make a new question variant")
+
+    def variant(self, text: str) -> str:
+        rng = self.rng
+        for canonical, short in self.abbreviations:
+            if canonical in text.lower() and rng.random() < 0.5:
+                text = re.sub(re.escape(canonical), short, text, flags=re.IGNORECASE)
+        mode = rng.random()  # all accents, none, or word by word
+        words = [w if (mode < 0.3 or (mode < 0.7 and rng.random() < 0.5)) else self.fold(w) for w in text.split()]
+        text = " ".join(words)
+        if rng.random() < 0.5:
+            text = text.lower()
+        return f"{rng.choice(OPENERS)}{text.rstrip('?')}{rng.choice(CLOSERS)}"
+
+
 Request = tuple[bytes, dict[str, str], str | None]  # body, headers, event id (webhooks)
 
 
@@ -128,11 +174,12 @@ class Target:
     retries: list[tuple[bytes, dict[str, str]]] = field(default_factory=list)  # first requests, re-posted
 
 
-def chat_target(rng: random.Random, texts: list[str], run_id: str) -> Target:
+def chat_target(rng: random.Random, texts: list[str], run_id: str, fresh: FreshQuestions | None) -> Target:
     headers = {"Content-Type": "application/json"}
 
     def build(n: int) -> Request:
-        body = {"user_id": f"load-{run_id}-{rng.randrange(USERS)}", "text": rng.choice(texts), "channel": "api"}
+        text = fresh() if fresh is not None else rng.choice(texts)
+        body = {"user_id": f"load-{run_id}-{rng.randrange(USERS)}", "text": text, "channel": "api"}
         return json.dumps(body, ensure_ascii=False).encode(), headers, None
 
     def answered(status: int, raw: bytes) -> bool:
@@ -351,6 +398,9 @@ def main() -> None:
     ap.add_argument("--profile-gil", action="store_true", help="with --profile: sample only the GIL holder")
     ap.add_argument("--access-log", action="store_true", help="run uvicorn at --log-level info (access log on)")
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (docker runs 2)")
+    ap.add_argument("--questions", choices=("fresh", "pool"), default="fresh",
+                    help="chat: fresh = every text new, written as people type (default); "
+                         "pool = the evaluation questions verbatim, repeating")
     ap.add_argument("--seed", type=int, default=10)
     a = ap.parse_args()
     targets = [t.strip() for t in a.target.split(",") if t.strip()]
@@ -360,6 +410,7 @@ def main() -> None:
     rng = random.Random(a.seed)
     texts = questions()
     rng.shuffle(texts)
+    fresh = FreshQuestions(texts, random.Random(a.seed + 1)) if a.questions == "fresh" else None
     run_id = secrets.token_hex(4)
     oa_secret, tg_secret = secrets.token_hex(16), secrets.token_hex(16)
 
@@ -374,7 +425,9 @@ def main() -> None:
                "ZALO_ACCESS_TOKEN": "access-1", "ZALO_REFRESH_TOKEN": "refresh-1",
                "ZALO_API_BASE": zalo_base, "ZALO_OAUTH_BASE": zalo_base,
                "TELEGRAM_TOKEN": TELEGRAM_TOKEN, "TELEGRAM_SECRET_TOKEN": tg_secret,
-               "TELEGRAM_API_BASE": f"http://127.0.0.1:{free_port()}/bot"}
+               "TELEGRAM_API_BASE": f"http://127.0.0.1:{free_port()}/bot",
+               "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus")}
+        (tmp / "prometheus").mkdir()
         app, args = ("api.main:app", []) if a.inbox_worker == "on" else ("bench.load:inbox_paused_app", ["--factory"])
         if a.workers > 1:
             args.extend(["--workers", str(a.workers)])
@@ -398,7 +451,7 @@ def main() -> None:
             a.profile.mkdir(parents=True, exist_ok=True)
         for i, name in enumerate(targets):
             if name == "chat":
-                target = chat_target(rng, texts, run_id)
+                target = chat_target(rng, texts, run_id, fresh)
             elif name == "zalo":
                 target = zalo_target(rng, texts, run_id, oa_secret)
             else:
@@ -407,12 +460,39 @@ def main() -> None:
             out = a.profile / (f"{name}.txt" if targets.count(name) == 1 else f"{name}-{i + 1}.txt") \
                 if a.profile else None
             offset = log_path.stat().st_size
+            dense_before = dense_outcomes(url) if name == "chat" else None
             with profiler(proc.pid, out, a.seconds, a.profile_gil):
                 r = asyncio.run(drive(url, target, a.seconds, a.concurrency, proc.pid))
             report(target, r)
+            if dense_before is not None:
+                report_dense(dense_before, dense_outcomes(url))
             server_problems(log_path, offset)
             if name != "chat":
                 check_durable(url, target, database_url, since)
+
+
+def dense_outcomes(url: str) -> Counter:
+    """`retrieval_dense_queries_total` by outcome, summed over the server processes (the bench sets
+    PROMETHEUS_MULTIPROC_DIR, as docker/prestart.sh does)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(url + "/metrics", timeout=30) as response:
+        text = response.read().decode()
+    counts: Counter = Counter()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "retrieval_dense_queries_total":
+                counts[sample.labels["outcome"]] += int(sample.value)
+    return counts
+
+
+def report_dense(before: Counter, after: Counter) -> None:
+    d = after - before
+    undecided = d["embedded"] + d["cached"] + d["shed"]
+    shed = f"{d['shed'] / undecided:.0%}" if undecided else "–"
+    print(f"{'':8s} dense path: embedded {d['embedded']}, cached {d['cached']}, skipped as BM25 was decisive "
+          f"{d['decisive']}, shed over the embedding budget {d['shed']} ({shed} of the questions that wanted it)",
+          flush=True)
 
 
 def report(target: Target, r: Result) -> None:

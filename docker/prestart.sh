@@ -15,4 +15,7 @@ for _ in range(60):
         time.sleep(1)
 PY
 python -m knowledge build
+# Several uvicorn workers: each writes its metrics here and /metrics sums them (api/observability.py).
+export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-/tmp/prometheus}"
+rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 exec uvicorn api.main:app --host 0.0.0.0 --port 8000 --workers "${WEB_CONCURRENCY:-2}" --proxy-headers

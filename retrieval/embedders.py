@@ -149,13 +149,19 @@ class CachedQueryEmbedder:
         self._maxsize = maxsize
         self._lock = threading.Lock()
 
-    def embed_query(self, text: str) -> np.ndarray:
-        """One query's vector, from the cache when seen recently."""
+    def cached(self, text: str) -> np.ndarray | None:
+        """The query's vector if it was embedded recently, else None (never runs the model)."""
         with self._lock:
             hit = self._cache.get(text)
             if hit is not None:
                 self._cache.move_to_end(text)
-                return hit
+            return hit
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """One query's vector, from the cache when seen recently."""
+        hit = self.cached(text)
+        if hit is not None:
+            return hit
         vec = self.inner.embed_queries([text])[0]
         with self._lock:
             self._cache[text] = vec

