@@ -6,12 +6,15 @@ limits lifted, then for each target keeps `--concurrency` keep-alive connections
 the load generator used. Goal (issue 10): ≥ 200 chat answers/s and ≥ 500 acknowledged webhooks/s
 on 2 cores.
 
-    python bench/load.py [--seconds 20] [--concurrency 32] [--target chat,zalo,telegram]
+    python bench/load.py [--seconds 20] [--concurrency 32] [--target chat,zalo,telegram] [--questions fresh|pool]
                          [--inbox-worker off|on] [--workers 1] [--access-log] [--profile DIR [--profile-gil]]
 
-* chat — varied questions from tests/data/eval/*.jsonl (every single question and every turn of
-  the multi-turn cases, shuffled), a random user out of a few thousand per request; a success is
-  a 200 whose `reply` is not empty.
+* chat — by default every request a question never sent before (`FreshQuestions`: a question or
+  turn of tests/data/eval/*.jsonl rewritten as people type it), so no per-text cache flatters the
+  number; `--questions pool` sends the evaluation questions verbatim, repeating. A random user out
+  of a few thousand per request; a success is a 200 whose `reply` is not empty. Afterwards the
+  bench reads `retrieval_dense_queries_total` from /metrics (summed over the server processes) and
+  prints how many questions were embedded, cached, BM25-decisive or shed over the embedding budget.
 * zalo — `user_send_text` events signed like Zalo signs them (`tests.fakes.zalo_api.signed`),
   a unique `msg_id` each; telegram — updates with the secret-token header and a unique
   `update_id`. A success is an acknowledged 200 (`accepted`). Afterwards the bench reads the inbox
