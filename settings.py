@@ -6,6 +6,7 @@ no configuration; production points `DATABASE_URL`, `REDIS_URL` and `CHROMA_HOST
 """
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -13,7 +14,23 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent
-VAR = ROOT / "var"
+
+
+def _var_dir() -> Path:
+    """Where the embedded defaults keep their data (SQLite, Chroma, caches).
+
+    `VAR_DIR` when set (the docker image sets /app/var, its volume); `var/` beside the sources in a
+    checkout; otherwise `var/` under the working directory — an installed package must never
+    write into site-packages, which a container's unprivileged user cannot anyway.
+    """
+    if configured := os.environ.get("VAR_DIR"):
+        return Path(configured).expanduser()
+    if (ROOT / "pyproject.toml").exists():
+        return ROOT / "var"
+    return Path.cwd() / "var"
+
+
+VAR = _var_dir()
 
 
 class Settings(BaseSettings):

@@ -39,6 +39,7 @@ import yaml
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from pakn import fold
+from settings import VAR
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ PAKN_DIR = ROOT / "knowledge" / "pakn"
 CATEGORIES_PATH = PAKN_DIR / "categories.yaml"
 EXAMPLES_PATH = PAKN_DIR / "examples.yaml"
 HELDOUT_PATH = PAKN_DIR / "heldout.yaml"
-CACHE_DIR = ROOT / "var" / "pakn"
+CACHE_DIR = VAR / "pakn"
 
 FALLBACK = "khac"
 
