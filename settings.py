@@ -31,6 +31,8 @@ def _var_dir() -> Path:
 
 
 VAR = _var_dir()
+PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "password"}
+MIN_SECRET_LENGTH = 16
 
 
 class Settings(BaseSettings):
@@ -125,11 +127,16 @@ class Settings(BaseSettings):
     console_login_window_s: int = 900
 
     @model_validator(mode="after")
-    def _refuse_dev_secrets_in_production(self) -> "Settings":
+    def _refuse_dev_secrets_in_production(self) -> Settings:
+        """A production process refuses to start on the built-in development secrets, on the
+        placeholders of .env.example, and on secrets short enough to guess."""
         if self.env == "production":
             for name in ("secret_key", "staff_api_token", "webhook_hmac_secret"):
-                if getattr(self, name).get_secret_value().startswith("dev-only"):
+                value = getattr(self, name).get_secret_value()
+                if value.startswith("dev-only") or value.strip().lower() in PLACEHOLDER_SECRETS:
                     raise ValueError(f"{name.upper()} must be set in production")
+                if len(value) < MIN_SECRET_LENGTH:
+                    raise ValueError(f"{name.upper()} must be at least {MIN_SECRET_LENGTH} characters in production")
         return self
 
 
