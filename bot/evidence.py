@@ -23,7 +23,16 @@ QUESTION_TERMS = frozenset(
     "hanh chinh ubnd ngay thang vao lam phai duoc giao tren dia ban cua theo thuc hien nhung cac tthc noi dung "
     "quy dinh van ban bao gom gom tai sao vi ly do the nao ra sao hien nay hom nay lay tu dau gi".split())
 
-_DOCNUM = re.compile(r"\d+\s*/\s*(\d{4}/)?[a-z]{1,5}(-[a-z]{1,6})+")
+# State documents "766/QĐ-TTg", "07/2016/QĐ-UBND"; Party documents "51-CTr/TU", "10-NQ/TW" (folded).
+_DOCNUM = re.compile(r"\d+\s*/\s*(\d{4}/)?[a-z]{1,5}(-[a-z]{1,6})+|\b\d+\s*-\s*[a-z]{1,6}\s*/\s*[a-z]{1,6}\b")
+# A web address, an e-mail address, or a street address ("số 83 đường Phạm Tung").
+_ADDRESS = re.compile(r"https?://|\bwww\.|\b[a-z0-9-]+(\.[a-z0-9-]+)*\.(gov\.vn|vn|com|org|net)\b|@[a-z0-9-]+\.|"
+                      r"\bso \d+[a-z]?\b.{0,40}\b(duong|pho|khu pho|ap|to)\b")
+ASKS_ADDRESS = re.compile(r"\b(dia chi|website|trang web|trang thong tin dien tu|email|thu dien tu)\b")
+# When something happens: a quarter, a month, a date, or a recurring period.
+_PERIOD = re.compile(r"\bquy (i|ii|iii|iv|1|2|3|4)\b|\bthang \d{1,2}\b|\b\d{1,2}/\d{4}\b|\b\d{1,2}/\d{1,2}\b|"
+                     r"\b(hang|moi) (ngay|tuan|thang|quy|nam)\b|\bdinh ky\b|\b(6|sau) thang\b|\bcuoi nam\b")
+ASKS_WHEN = re.compile(r"\b(ky nao|nhung ky nao|khi nao|luc nao|bao gio|thoi diem nao|thoi gian nao|dinh ky the nao)\b")
 _DATE = re.compile(r"\b\d{1,2}/\d{1,2}(/\d{2,4})?\b")
 _YEAR = re.compile(r"\b(19|20)\d\d\b")
 ASKS_DOCNUM = re.compile(r"\b(so may|so bao nhieu|so hieu|(ke hoach|quyet dinh|nghi quyet|van ban|thong tu|nghi dinh) "
@@ -42,6 +51,10 @@ def answer_type_wanted(question_folded: str):
         return lambda text: bool(_QUANTITY.search(_YEAR.sub(" ", _DATE.sub(" ", _DOCNUM.sub(" ", text)))))
     if re.search(r"\b(ngay nao|truoc ngay|han cuoi|den ngay)\b", question_folded):
         return lambda text: bool(_DATE.search(text))
+    if ASKS_ADDRESS.search(question_folded):
+        return lambda text: bool(_ADDRESS.search(text))
+    if ASKS_WHEN.search(question_folded):
+        return lambda text: bool(_PERIOD.search(text))
     return None
 
 
@@ -49,7 +62,8 @@ def answer_type_missing(question_folded: str, evidence_folded: str) -> str | Non
     """The kind of fact the question asks for, when the evidence holds none of that kind.
 
     "kế hoạch số mấy" needs a document number, "bao nhiêu" a quantity that is not a date, a
-    year or a document number; a person's name is never in the plans' text.
+    year or a document number, "địa chỉ" a web, e-mail or street address; a person's name is
+    never in the plans' text.
     """
     if ASKS_PERSON.search(question_folded):
         return "person"
@@ -58,6 +72,8 @@ def answer_type_missing(question_folded: str, evidence_folded: str) -> str | Non
     if ASKS_COUNT.search(question_folded):
         bare = _YEAR.sub(" ", _DATE.sub(" ", _DOCNUM.sub(" ", evidence_folded)))
         return None if _QUANTITY.search(bare) else "quantity"
+    if ASKS_ADDRESS.search(question_folded):
+        return None if _ADDRESS.search(evidence_folded) else "address"
     return None
 
 

@@ -17,7 +17,7 @@ from bot.answers import duty as duty_answers
 from bot.answers import plan as plan_answers
 from bot.answers import plan_meta, refusal
 from bot.answers.procedure import procedure_reply
-from bot.evidence import answer_type_missing, evidence_check
+from bot.evidence import ASKS_ADDRESS, answer_type_missing, evidence_check
 from bot.state import StateStore
 from bot.types import InboundMessage, Reply
 from bot.understand import Understanding, understand
@@ -310,13 +310,39 @@ class ChatService:
                     if reply:
                         return reply, {**state, "last_intent": "procedure", "procedure": top.source,
                                        "fields": u.fields}
+        candidates = self._plan_candidates(u, query, plan_hits)
+        if not candidates and plan_scope and u.localities and not u.plan_kind:
+            # "Cổng dịch vụ công tỉnh Tây Ninh …": the province's own plans first; when they hold no
+            # answer, the plans of the localities inside that province (the answer names its plan).
+            provinces = {get_plan(pid).meta.province for pid in plan_scope}
+            wider = [p.id for p in load_plans() if p.meta.province in provinces and p.id not in plan_scope]
+            if wider:
+                more = [h for h in self._search(query, k=8, filters={"plan_id": wider}) if h.unit.kind != "tthc_field"]
+                candidates = self._plan_candidates(u, query, more)
+        if candidates:
+            _, _, hit, reply = max(candidates, key=lambda c: (c[0], -c[1]))
+            unit = hit.unit
+            new_state = {**state, "last_intent": "plan", "plan_ids": [unit.meta.get("plan_id")],
+                         "last_question": query, "task": None}
+            if unit.kind == "plan_task":
+                new_state["task"] = [unit.meta.get("plan_id"), unit.meta.get("task_key")]
+            return reply, new_state
+        if u.years and u.asks_plan_of_year and not self._plans_for_years(u):
+            return self._no_plan_for_years(u), state
+        return refusal.no_evidence(), state
+
+    def _plan_candidates(self, u: Understanding, query: str, plan_hits: list) -> list:
+        """The top plan hits that pass every evidence check, scored; each with its composed reply."""
         ignore = self._place_terms(u)
         names_a_task = bool(re.search(r"\bnhiem vu\b", u.folded))
         covered = {y for pid in self._plans_for_years(u) for y in u.years
                    if (p := get_plan(pid)) and p.meta.period_start <= y <= p.meta.period_end}
         uncovered_years = [y for y in u.years if y not in covered]
-        candidates = []
-        for rank, hit in enumerate(plan_hits[:4]):
+        candidates: list = []
+        # Few passages hold an address (web, e-mail or street), and the answer-type check below
+        # drops every one that does not, so a question for one may look further down the ranking.
+        depth = 8 if ASKS_ADDRESS.search(u.folded) else 4
+        for rank, hit in enumerate(plan_hits[:depth]):
             unit = hit.unit
             evidence = f"{unit.title} {unit.text} {unit.context}"
             if not self._years_supported(u, unit, evidence) or not self._office_supported(u, unit):
@@ -332,19 +358,9 @@ class ChatService:
                 continue  # a year no plan covers must be in the very sentence that answers
             # Retrieval order first, refined by how much of the question the evidence covers; a
             # question about "nhiệm vụ …" prefers a task row over the prose that describes it.
-            score = verdict.coverage + 0.1 * (4 - rank) / 4 + (0.15 if names_a_task and unit.kind == "plan_task" else 0)
+            score = verdict.coverage + 0.1 * (depth - rank) / depth + (0.15 if names_a_task and unit.kind == "plan_task" else 0)
             candidates.append((score, rank, hit, reply))
-        if candidates:
-            _, _, hit, reply = max(candidates, key=lambda c: (c[0], -c[1]))
-            unit = hit.unit
-            new_state = {**state, "last_intent": "plan", "plan_ids": [unit.meta.get("plan_id")],
-                         "last_question": query, "task": None}
-            if unit.kind == "plan_task":
-                new_state["task"] = [unit.meta.get("plan_id"), unit.meta.get("task_key")]
-            return reply, new_state
-        if u.years and u.asks_plan_of_year and not self._plans_for_years(u):
-            return self._no_plan_for_years(u), state
-        return refusal.no_evidence(), state
+        return candidates
 
     @staticmethod
     def _procedure_by_name(text: str) -> str | None:
