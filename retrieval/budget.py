@@ -5,7 +5,9 @@ question on one core of the 2-core target machine, against ~1 ms for BM25, filte
 and the dense path is an enhancement: BM25 alone answers the evaluation set within 0.003 of hybrid
 (bench/answers.py with EMBEDDING_BACKEND=none). So under a burst the dense path is what gives way:
 a token bucket lets each process's model be busy embedding questions at most `share` of the
-wall-clock time, with a burst allowance; once it is spent, hybrid search ranks by BM25 alone (exactly as when BM25 is decisive)
+wall-clock time, with a burst allowance; once it is spent, and only while other searches run in
+the same process (a lone search delays nobody, so one person — or a sequential evaluation — always
+gets the full ranking), hybrid search ranks by BM25 alone (exactly as when BM25 is decisive)
 until the bucket refills. Under ordinary load the bucket never empties and every question gets the
 dense path. Cached vectors cost nothing and are always used.
 

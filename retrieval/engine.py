@@ -131,6 +131,8 @@ class RetrievalEngine:
         self.report: BuildReport | None = None
         self.dense_budget = DenseBudget(settings.dense_query_share)
         self._embed_lock = threading.Lock()
+        self._in_flight = 0  # searches running now in this process (read without a lock: a hint)
+        self._in_flight_lock = threading.Lock()
         self.dense_stats = DenseStats()
 
     # ---------------------------------------------------------------- build
@@ -287,8 +289,10 @@ class RetrievalEngine:
             return qv
         # One question at a time through the model (the embedders serialise anyway), so the time
         # charged is the model's busy time, not time spent waiting for another question's turn.
+        # Only a burst sheds: with no other search running, waiting for the model delays nobody
+        # else, so one person's quick questions (or a sequential evaluation) always get it.
         with self._embed_lock:
-            if may_shed and not self.dense_budget.allow():
+            if may_shed and self._in_flight > 1 and not self.dense_budget.allow():
                 self.dense_stats.add("shed")
                 return None
             t = time.perf_counter()
@@ -316,6 +320,15 @@ class RetrievalEngine:
     def search(self, query: str, *, k: int = 5, filters: dict[str, Any] | None = None,
                mode: Mode = "hybrid") -> list[SearchHit]:
         """The k best units for a query, best first; `filters` restrict both paths alike."""
+        with self._in_flight_lock:
+            self._in_flight += 1
+        try:
+            return self._search(query, k=k, filters=filters, mode=mode)
+        finally:
+            with self._in_flight_lock:
+                self._in_flight -= 1
+
+    def _search(self, query: str, *, k: int, filters: dict[str, Any] | None, mode: Mode) -> list[SearchHit]:
         if not self.warm:
             self.warm_up()
         if not query or not query.strip() or k <= 0:
