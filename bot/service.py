@@ -399,7 +399,16 @@ class ChatService:
             return True
         if unit.kind == "plan_task":
             ids = set(unit.meta.get("lead_ids", [])) | set(unit.meta.get("support_ids", []))
-            return bool(ids & set(duty_answers.related_offices(named)))
+            if ids & set(duty_answers.related_offices(named)):
+                return True
+            # "Đánh giá chất lượng giải quyết TTHC của Bộ phận Một cửa …": the office is what the
+            # task is about (named in its text), not who carries it out.
+            from knowledge.offices import load_offices, normalise
+
+            text = f" {normalise(unit.text)} "
+            directory = load_offices()
+            return any(f" {normalise(name)} " in text for oid in named if (office := directory.get(oid))
+                       for name in (office.name, *office.aliases) if len(normalise(name).split()) >= 2)
         return True  # sections are held to the evidence and answer-type checks instead
 
 

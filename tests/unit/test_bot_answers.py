@@ -88,6 +88,11 @@ class TestPlans:
         assert "14/9/2024" in r.reply and "14/3/2024" not in r.reply
 
 
+    def test_office_that_is_the_topic_of_a_task_is_not_its_lead(self, service):
+        # "Bộ phận Một cửa" is what the task is about; Văn phòng UBND tỉnh carries it out.
+        r = ask(service, "tay ninh danh gia chat luong giai quyet tthc cua bo phan mot cua cac cap nam 2024 han khi nao")
+        assert r.answered and "Quý I, II, III" in r.reply
+
     def test_party_document_number(self, service):
         r = ask(service, "ke hoach cchc 2021-2025 cua thanh pho tay ninh thuc hien chuong trinh hanh dong so may cua thanh uy")
         assert r.answered and "51-CTr/TU" in r.reply
