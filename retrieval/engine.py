@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from retrieval import fusion
-from retrieval.budget import DenseBudget, DenseStats
+from retrieval.budget import DenseBudget, DenseStats, under_pressure
 from retrieval.dense import DenseStore, SyncReport, collection_name, make_client
 from retrieval.embedders import CachedQueryEmbedder, Embedder, make_embedder
 from retrieval.filters import unit_matches
@@ -289,10 +289,10 @@ class RetrievalEngine:
             return qv
         # One question at a time through the model (the embedders serialise anyway), so the time
         # charged is the model's busy time, not time spent waiting for another question's turn.
-        # Only a burst sheds: with no other search running, waiting for the model delays nobody
-        # else, so one person's quick questions (or a sequential evaluation) always get it.
+        # Only a burst sheds: with nothing else waiting on the process, the model delays nobody,
+        # so one person's quick questions (or a sequential evaluation) always get it.
         with self._embed_lock:
-            if may_shed and self._in_flight > 1 and not self.dense_budget.allow():
+            if may_shed and under_pressure(self._in_flight) and not self.dense_budget.allow():
                 self.dense_stats.add("shed")
                 return None
             t = time.perf_counter()

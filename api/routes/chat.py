@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from bot.types import InboundMessage, Reply
+from retrieval import budget
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
 
@@ -41,6 +42,14 @@ def chat_limiter() -> anyio.CapacityLimiter:
         limiter = _LIMITERS[loop] = anyio.CapacityLimiter(settings.chat_threads or
                                                           (16 if settings.llm_base_url else 2))
     return limiter
+
+
+def questions_waiting() -> bool:
+    """Are questions queueing for an answer thread in this process? (read from any thread: a hint)"""
+    return any(limiter.statistics().tasks_waiting > 0 for limiter in list(_LIMITERS.values()))
+
+
+budget.PRESSURE.append(questions_waiting)  # retrieval sheds its dense path only under pressure
 
 
 @router.post("/chat", response_model=Reply)

@@ -109,3 +109,44 @@ def test_metrics_count_shed_lookups(engine: RetrievalEngine) -> None:
     engine.search(_undecided_queries(engine)[0], k=5)
     assert shed() == before + 1
     assert "retrieval_dense_queries_total{outcome=\"shed\"}" in observability.metrics_payload()[0].decode()
+
+
+def test_questions_queueing_in_the_api_count_as_pressure(engine: RetrievalEngine,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from retrieval import budget
+
+    engine.dense_budget = DenseBudget(0.5, clock=Clock())
+    engine.dense_budget.charge(5.0)
+    query = _undecided_queries(engine)[0]
+    monkeypatch.setattr(budget, "PRESSURE", [lambda: False])
+    engine.search(query, k=5)
+    assert engine.dense_stats.snapshot()["shed"] == 0  # nothing waits: the lone question gets the model
+
+    engine.dense_budget.charge(5.0)
+    monkeypatch.setattr(budget, "PRESSURE", [lambda: True])
+    engine.search(query + " năm 2024", k=5)
+    assert engine.dense_stats.snapshot()["shed"] == 1
+
+
+async def test_chat_route_reports_questions_waiting_for_a_thread() -> None:
+    import anyio
+
+    from api.routes import chat
+    from retrieval import budget
+
+    assert chat.questions_waiting in budget.PRESSURE
+    limiter = chat.chat_limiter()
+    assert not chat.questions_waiting()
+    release = anyio.Event()
+
+    async def hold() -> None:
+        async with limiter:
+            await release.wait()
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(limiter.total_tokens + 1):
+            tg.start_soon(hold)
+        await anyio.sleep(0.05)
+        assert chat.questions_waiting()
+        release.set()
+    assert not chat.questions_waiting()
