@@ -54,6 +54,11 @@ class TestProcedures:
         r = ask(service, "giải quyết mất bao lâu?", user)
         assert r.intent == "procedure" and "trong ngày" in r.reply
 
+    @pytest.mark.parametrize("text", ["xin cap ban sao trich luc khai tu", "làm lại giấy khai sinh bị mất"])
+    def test_copies_of_civil_status_records(self, service, text):
+        r = ask(service, text)
+        assert r.intent == "procedure" and "trích lục hộ tịch" in r.reply
+
     def test_place_answer_names_the_deciding_body(self, service):
         r = ask(service, "đăng ký kết hôn ở đâu cơ quan nào")
         assert "Ủy ban nhân dân cấp xã" in r.reply

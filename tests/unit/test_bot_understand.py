@@ -63,6 +63,8 @@ class TestSlots:
         ("le phi chung thuc ban sao bao nhieu", ["fee"]),
         ("lam ho kinh doanh o dau", ["place"]),
         ("dk tam tru online dc ko", ["online"]),
+        ("nop ho so chung thuc online dc ko", ["online"]),  # "nộp hồ sơ" is the act, not the papers
+        ("ho so dang ky khai tu gom nhung gi", ["documents"]),
     ])
     def test_procedure_field(self, text, fields):
         assert understand(text).fields == fields
