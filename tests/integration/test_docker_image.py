@@ -238,3 +238,22 @@ def test_image_contents_start_and_answer_as_an_unprivileged_user(image: dict) ->
             os.killpg(proc.pid, 9)
             proc.wait(5)
         log.close()
+
+
+def test_compose_runs_every_service_with_a_healthcheck_and_the_same_settings() -> None:
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker" / "compose.yml").read_text(encoding="utf-8"))
+    services = compose["services"]
+    assert {"app", "worker", "db", "redis", "chroma"} <= set(services)
+    for name, service in services.items():
+        built_here = "build" in service
+        # Our image's own HEALTHCHECK probes the HTTP port: right for the app, wrong for the worker.
+        has_check = "healthcheck" in service or (built_here and "command" not in service)
+        assert has_check, f"{name} has no healthcheck"
+    assert {"DATABASE_URL", "REDIS_URL", "CHROMA_HOST"} <= set(services["app"]["environment"])
+    assert services["worker"]["command"][-1] == "pakn.worker"
+    for name in ("app", "db", "redis", "chroma"):
+        assert services[name].get("volumes"), f"{name} keeps its data in a volume"
+    assert any(v.endswith(":/app/var") for v in services["app"]["volumes"])
+    assert all(dep.get("condition") == "service_healthy" for dep in services["app"]["depends_on"].values())
