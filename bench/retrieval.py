@@ -6,7 +6,8 @@ Reads lines {"id", "doc", "gold": [snippets], "accented", "folded", "abbrev"}; a
 hit when its text (or text + context) contains a gold snippet — compared without accents or case,
 whitespace collapsed — and its meta corpus_id equals `doc`. Prints Recall@1, Recall@5 and MRR (over
 the top 5) for BM25, dense and hybrid per query form; p50/p95 warm query latency (query embedding
-not cached, then cached); and index build time cold and as an incremental no-op, each in a fresh
+not cached, then cached); and index build time cold (with the vectors shipped in knowledge/index,
+or with `--no-seed` without them) and as an incremental no-op, each in a fresh
 temporary index/Chroma directory so earlier runs cannot help.
 """
 from __future__ import annotations
@@ -94,7 +95,11 @@ def main() -> None:
     ap.add_argument("--misses", action="store_true", help="print ids of missed queries")
     ap.add_argument("--reuse", type=Path, default=None,
                     help="index/Chroma directory kept between runs (for tuning; build numbers then warm)")
+    ap.add_argument("--no-seed", action="store_true",
+                    help="cold build without the shipped vectors (knowledge/index): every unit embedded by the model")
     args = ap.parse_args()
+    if args.no_seed:
+        engine_mod.load_seed = lambda name: {}  # type: ignore[assignment]
 
     rows = load_queries(args.queries)
     units = load_units()
@@ -111,7 +116,8 @@ def main() -> None:
         noop = again.warm_up()
         noop_s = time.perf_counter() - t
         print(f"build cold: {cold_s:.2f} s (bm25 {cold.sparse_s:.2f} s, dense {cold.dense_s:.2f} s, "
-              f"embedded {cold.dense.embedded if cold.dense else 0})")
+              f"embedded {cold.dense.embedded if cold.dense else 0}, "
+              f"from the shipped vectors {cold.dense.seeded if cold.dense else 0})")
         print(f"build incremental no-op: {noop_s:.2f} s (bm25 cached={noop.sparse_cached}, "
               f"embedded {noop.dense.embedded if noop.dense else 0})")
 

@@ -33,11 +33,26 @@ def build() -> None:
     console.print(f"Đơn vị: {report.units}")
     console.print(f"BM25: {'dùng bộ nhớ đệm' if report.sparse_cached else 'lập mới'} ({report.sparse_s:.2f} s)")
     if dense is not None:
-        console.print(f"Vector: nhúng {dense.embedded}, giữ nguyên {dense.unchanged}, xóa {dense.deleted} "
-                      f"({report.dense_s:.2f} s)")
+        console.print(f"Vector: nhúng {dense.embedded}, lấy từ bộ vector có sẵn {dense.seeded}, "
+                      f"giữ nguyên {dense.unchanged}, xóa {dense.deleted} ({report.dense_s:.2f} s)")
     for note in report.notes:
         console.print(f"[yellow]{note}[/yellow]")
     console.print(f"Tổng thời gian: {report.total_s:.2f} s")
+
+
+@app.command()
+def seed() -> None:
+    """Ghi bộ vector có sẵn (knowledge/index) từ chỉ mục hiện tại, sau khi kho dữ liệu thay đổi."""
+    from retrieval.seed import write_seed
+
+    logging.basicConfig(level=logging.WARNING)
+    engine, _ = _engine(progress=True)
+    if engine.store is None:
+        console.print("[red]Chưa có mô hình nhúng (EMBEDDING_BACKEND=none): không có vector để ghi.[/red]")
+        raise typer.Exit(1)
+    vectors = engine.store.hashed_vectors(engine.units)
+    path = write_seed(engine.store.embedder.name, vectors)
+    console.print(f"Đã ghi {len(vectors)} vector vào {path}")
 
 
 @app.command()

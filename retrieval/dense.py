@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -79,13 +79,16 @@ class SyncReport:
     embedded: int = 0
     deleted: int = 0
     unchanged: int = 0
+    seeded: int = 0  # taken from the vectors shipped with the product (retrieval/seed.py)
 
 
 class DenseStore:
     """One Chroma collection of unit vectors for one embedder."""
 
-    def __init__(self, client: Any, name: str, embedder: Embedder) -> None:
+    def __init__(self, client: Any, name: str, embedder: Embedder,
+                 seed: Mapping[str, np.ndarray] | None = None) -> None:
         self.embedder = embedder
+        self.seed = seed or {}
         self.collection = client.get_or_create_collection(name=name, metadata={"hnsw:space": "cosine"})
 
     def sync(self, units: list[Unit], *, on_progress: Callable[[int, int], None] | None = None) -> SyncReport:
@@ -98,21 +101,37 @@ class DenseStore:
         if gone:
             for start in range(0, len(gone), 1000):
                 self.collection.delete(ids=gone[start:start + 1000])
+        seeded = [(u, h) for u, h in todo if h in self.seed]
+        to_embed = [(u, h) for u, h in todo if h not in self.seed]
         done = 0
         if on_progress:
             on_progress(0, len(todo))
-        for start in range(0, len(todo), BATCH):
-            batch = todo[start:start + BATCH]
-            vecs = self.embedder.embed_passages([passage_text(u) for u, _ in batch])
-            self.collection.upsert(
-                ids=[u.id for u, _ in batch],
-                embeddings=np.asarray(vecs, dtype=np.float32),
-                metadatas=[_scalar_meta(u, h) for u, h in batch],
-            )
+        for start in range(0, len(seeded), 1000):  # no model: the vectors ship with the product
+            batch = seeded[start:start + 1000]
+            self._upsert(batch, np.stack([self.seed[h] for _, h in batch]))
             done += len(batch)
             if on_progress:
                 on_progress(done, len(todo))
-        return SyncReport(embedded=len(todo), deleted=len(gone), unchanged=len(wanted) - len(todo))
+        for start in range(0, len(to_embed), BATCH):
+            batch = to_embed[start:start + BATCH]
+            self._upsert(batch, self.embedder.embed_passages([passage_text(u) for u, _ in batch]))
+            done += len(batch)
+            if on_progress:
+                on_progress(done, len(todo))
+        return SyncReport(embedded=len(to_embed), deleted=len(gone), unchanged=len(wanted) - len(todo),
+                          seeded=len(seeded))
+
+    def _upsert(self, batch: list[tuple[Unit, str]], vectors: Any) -> None:
+        self.collection.upsert(ids=[u.id for u, _ in batch], embeddings=np.asarray(vectors, dtype=np.float32),
+                               metadatas=[_scalar_meta(u, h) for u, h in batch])
+
+    def hashed_vectors(self, units: list[Unit]) -> dict[str, np.ndarray]:
+        """Content hash → stored vector for `units` (what `python -m retrieval seed` writes)."""
+        got = self.collection.get(ids=[u.id for u in units], include=["embeddings", "metadatas"])
+        embs = got["embeddings"]
+        if embs is None:
+            return {}
+        return {m["h"]: np.asarray(e, np.float32) for m, e in zip(got["metadatas"], embs) if m and m.get("h")}
 
     def vectors(self) -> tuple[list[str], np.ndarray]:
         """All ids and vectors (loaded once at warm-up for exact, filterable in-memory search)."""

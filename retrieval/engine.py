@@ -53,6 +53,7 @@ from retrieval.filters import unit_matches
 from retrieval.normalize import LEXICON_PATH, Lexicon, default_lexicon, normalize_tokens
 from retrieval.prior import MetadataPrior
 from retrieval.restore import AccentRestorer
+from retrieval.seed import load_seed
 from retrieval.sparse import FIELD_WEIGHTS, FORMAT_VERSION, SparseIndex, query_terms, unit_field_text
 from retrieval.types import SearchHit, Unit
 
@@ -195,7 +196,8 @@ class RetrievalEngine:
                 report.notes.append("dense search off (no embedder)")
                 return
             client = make_client(self.settings)
-            store = DenseStore(client, collection_name(self.settings.chroma_collection, inner.name), inner)
+            store = DenseStore(client, collection_name(self.settings.chroma_collection, inner.name), inner,
+                               seed=load_seed(inner.name))
         except Exception as exc:
             if self._embedder_arg != "auto":
                 raise

@@ -191,7 +191,6 @@ def test_image_contents_start_and_answer_as_an_unprivileged_user(image: dict) ->
         "PATH": f"{image['venv'] / 'bin'}:/usr/bin:/bin", "HOME": str(app), "LANG": "C.UTF-8",
         **image["env"], "VAR_DIR": str(var),
         "SECRET_KEY": "s" * 32, "STAFF_API_TOKEN": "t" * 32, "WEBHOOK_HMAC_SECRET": "h" * 32,
-        "EMBEDDING_BACKEND": "none",  # the dense index takes minutes to embed; retrieval tests cover it
         "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": "2",
         "PROMETHEUS_MULTIPROC_DIR": str(app / "prometheus"),
     }
@@ -228,6 +227,7 @@ def test_image_contents_start_and_answer_as_an_unprivileged_user(image: dict) ->
         status, body = get(url + "/metrics")
         assert status == 200 and b"http_requests_total" in body
         assert (var / "app.db").exists(), "the embedded database lives in VAR_DIR, the image's volume"
+        assert (var / "chroma").is_dir(), "the dense index (built from the vectors the wheel ships) too"
         assert sorted(p for p in image["venv"].rglob("*")) == installed_before, \
             "nothing may be written into the installed environment (the image's user cannot)"
     finally:
