@@ -20,7 +20,7 @@ from bot.answers.procedure import procedure_reply
 from bot.evidence import ASKS_ADDRESS, answer_type_missing, evidence_check
 from bot.state import StateStore
 from bot.types import InboundMessage, Reply
-from bot.understand import Understanding, understand
+from bot.understand import Understanding, procedure_subject, understand
 from knowledge.plans import fold, get_plan, load_plans
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 MIN_COVERAGE = 0.5
 # Procedure questions are short ("lam so do"): a lower bar, checked against name and aliases too.
 MIN_PROCEDURE_COVERAGE = 0.34
+# Share of what a procedure question is about that the procedure's name, aliases or field must hold.
+MIN_SUBJECT_COVERAGE = 0.5
 
 
 class ChatService:
@@ -190,6 +192,11 @@ class ChatService:
         return all(t in have for t in new)
 
     def _names_other_procedure(self, u: Understanding, current: str) -> bool:
+        """A follow-up names another procedure only with words beyond the field it asks about:
+        "còn lệ phí?", "mất bao lâu?", "làm online đc ko" stay with the procedure of the last turn
+        (searched alone, "con"/"mất" would match "con" = child and "người mất" = the deceased)."""
+        if len(procedure_subject(u.folded)) < 2:
+            return False
         hits = self._search(u.text, k=3, filters={"kind": "tthc_field"})
         if not hits:
             return False
@@ -305,7 +312,7 @@ class ChatService:
             for hit in proc_hits[:2]:
                 top = hit.unit
                 verdict = evidence_check().judge(u.text, f"{top.title} {top.text} {top.context}")
-                if verdict.ok(MIN_PROCEDURE_COVERAGE):
+                if verdict.ok(MIN_PROCEDURE_COVERAGE) and self._is_about_procedure(u, top.source):
                     reply = procedure_reply(top.source, u.fields)
                     if reply:
                         return reply, {**state, "last_intent": "procedure", "procedure": top.source,
@@ -361,6 +368,25 @@ class ChatService:
             score = verdict.coverage + 0.1 * (depth - rank) / depth + (0.15 if names_a_task and unit.kind == "plan_task" else 0)
             candidates.append((score, rank, hit, reply))
         return candidates
+
+    @staticmethod
+    def _is_about_procedure(u: Understanding, key: str) -> bool:
+        """The question is about this procedure, not merely about words its papers mention.
+
+        "làm hộ chiếu hết bao nhiêu tiền" shares "hộ chiếu" with the ID papers that signature
+        certification asks for, and "ly hôn thuận tình" shares "tình trạng hôn nhân" words; a
+        procedure the catalogue lacks must get "I don't know", not the nearest procedure's fee.
+        So what the question is about (`procedure_subject`) must be mostly named by the
+        procedure's own name, aliases or field — not by its documents or fees.
+        """
+        from knowledge.procedures import load_catalogue
+
+        subject = procedure_subject(u.folded)
+        procedure = load_catalogue().get(key)
+        if len(subject) < 2 or procedure is None:
+            return True
+        identity = " ".join([procedure.name, *procedure.aliases, procedure.field])
+        return evidence_check().judge(" ".join(subject), identity).coverage >= MIN_SUBJECT_COVERAGE
 
     @staticmethod
     def _procedure_by_name(text: str) -> str | None:

@@ -38,8 +38,10 @@ PLAN_WORDS = re.compile(r"\b(ke hoach|cchc|cai cach hanh chinh|nhiem vu|chi so|c
 TASK_NUMBER = re.compile(r"\bnhiem vu\s*(?:so|thu|stt)?\s*(\d{1,2})\b")
 YEAR = re.compile(r"\b(20\d\d)\b")
 FIELD_WORDS: list[tuple[str, re.Pattern]] = [
+    # Bare "thue" is also "thuê" (rent: "thuê trọ") once accents are gone; tax is asked with a verb or a kind.
     ("fee", re.compile(r"\b(le phi|phi|bao nhieu tien|bn tien|ton bao nhieu|mat bao nhieu tien|chi phi|tien|mien phi|"
-                       r"gia|thue|dong thue|nop thue|khoan phi|muc tro cap|duoc bao nhieu)\b")),
+                       r"gia|(dong|nop|chiu|mat|tinh|phai) thue|thue (tncn|thu nhap|truoc ba|gtgt|dat)|khoan phi|"
+                       r"muc tro cap|duoc bao nhieu)\b")),
     ("result", re.compile(r"\b(gia tri (bao lau|trong bao lau|may thang|den khi nao)|hieu luc|duoc cap gi|"
                           r"nhan duoc gi|ket qua)\b")),
     ("time", re.compile(r"\b(bao lau|mat bao lau|thoi han|may ngay|bao nhieu ngay|khi nao co|thoi gian giai quyet|"
@@ -55,6 +57,22 @@ FIELD_WORDS: list[tuple[str, re.Pattern]] = [
                          r"nhu the nao)\b")),
     ("legal_basis", re.compile(r"\b(can cu|van ban nao|luat nao|nghi dinh|thong tu|quy dinh nao|co so phap ly)\b")),
 ]
+# Chat filler and question shape around a procedure question: never what the question is about.
+FILLER = frozenset(
+    "a ad ak ah ba ban be cho chi co con dc duoc em gi giup hoi ho khong ko k kg la lam minh muon nao nhe nha "
+    "nhi oi roi sao the thi toi tui vay voi xin ma nhieu may mot bn hok hong hem chut duoc ko di".split())
+
+
+def procedure_subject(folded: str) -> list[str]:
+    """The words a procedure question is about, once the field it asks for ("lệ phí", "mất bao
+    lâu", "cần giấy tờ gì"), follow-up words and chat filler are taken out: "còn lệ phí?" → [],
+    "làm hộ chiếu phổ thông hết bao nhiêu tiền" → ["ho", "chieu", "pho", "thong", "het"]."""
+    rest = FOLLOW_UP.sub(" ", folded)
+    for _name, rx in FIELD_WORDS:
+        rest = rx.sub(" ", rest)
+    return [w for w in re.findall(r"[a-z0-9]+", rest) if w not in FILLER]
+
+
 OUT_OF_SCOPE = re.compile(
     r"\b(thoi tiet|mua bao|du bao|bai tho|lam tho|viet tho|bai hat|ke chuyen|chuyen cuoi|bong da|world cup|"
     r"ty so|chung khoan|co phieu|bitcoin|crypto|xo so|so de|lo de|nau an|cong thuc nau|mon an|cach nau|"

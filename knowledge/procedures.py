@@ -339,6 +339,10 @@ def _match_score(query: str, names: list[str]) -> float:
         if not words:
             continue
         share = sum(w in q_words for w in words) / len(words)
+        # A short name counts only as a phrase: scattered, its two or three syllables are everyday
+        # words ("báo tử" in "… bao lâu … tư pháp", "sổ đỏ" in "số … đỏ").
+        if len(fn.split()) <= 3 and f" {fn} " not in f" {q} ":
+            share *= 0.5
         # A whole-phrase hit counts most, and a longer (more specific) phrase beats a shorter one:
         # "sửa sai ngày sinh trong giấy khai sinh" names cải chính, not plain "khai sinh".
         if f" {fn} " in f" {q} ":

@@ -59,6 +59,33 @@ class TestProcedures:
         r = ask(service, text)
         assert r.intent == "procedure" and "trích lục hộ tịch" in r.reply
 
+    @pytest.mark.parametrize(("first", "follow_up", "procedure", "field"), [
+        ("lam the can cuoc lan dau o dau", "con le phi?", "thẻ căn cước (lần đầu)", "Lệ phí"),
+        ("đăng ký tạm trú cho sinh viên thuê trọ", "mất bao lâu?", "đăng ký tạm trú", "Thời hạn"),
+        ("thu tuc tach thua dat", "lam online dc ko", "tách thửa", "trực tuyến"),
+        ("dang ky ket hon", "can giay to gi", "đăng ký kết hôn", "Hồ sơ gồm"),
+    ])
+    def test_a_bare_field_follow_up_stays_with_the_procedure(self, service, first, follow_up, procedure, field):
+        # Alone, "con"/"mất" would match "con" (child) and "người mất" (the deceased) in other procedures.
+        user = uuid.uuid4().hex
+        ask(service, first, user)
+        r = ask(service, follow_up, user)
+        assert r.intent == "procedure" and procedure in r.reply and field in r.reply
+
+    @pytest.mark.parametrize("text", [
+        "làm hộ chiếu phổ thông hết bao nhiêu tiền",     # "hộ chiếu" is only an ID paper in the catalogue
+        "đổi bằng lái xe hết hạn cần giấy tờ gì",
+        "ly hôn thuận tình nộp đơn ở đâu",               # shares words with "tình trạng hôn nhân"
+        "cap phieu ly lich tu phap so 1 mat bao lau",     # "báo tử" scattered over "bao lâu … tư pháp"
+    ])
+    def test_a_procedure_the_catalogue_lacks_is_not_answered_with_a_neighbour(self, service, text):
+        r = ask(service, text)
+        assert r.answered is False and "Cổng Dịch vụ công quốc gia" in r.reply
+
+    def test_rent_is_not_tax(self, service):
+        r = ask(service, "sinh vien thue tro dang ky tam tru o dau")
+        assert "tạm trú" in r.reply and "Lệ phí" not in r.reply
+
     def test_place_answer_names_the_deciding_body(self, service):
         r = ask(service, "đăng ký kết hôn ở đâu cơ quan nào")
         assert "Ủy ban nhân dân cấp xã" in r.reply
