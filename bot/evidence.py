@@ -31,8 +31,10 @@ _ADDRESS = re.compile(r"https?://|\bwww\.|\b[a-z0-9-]+(\.[a-z0-9-]+)*\.(gov\.vn|
 ASKS_ADDRESS = re.compile(r"\b(dia chi|website|trang web|trang thong tin dien tu|email|thu dien tu)\b")
 # When something happens: a quarter, a month, a date, or a recurring period.
 _PERIOD = re.compile(r"\bquy (i|ii|iii|iv|1|2|3|4)\b|\bthang \d{1,2}\b|\b\d{1,2}/\d{4}\b|\b\d{1,2}/\d{1,2}\b|"
-                     r"\b(hang|moi) (ngay|tuan|thang|quy|nam)\b|\bdinh ky\b|\b(6|sau) thang\b|\bcuoi nam\b")
-ASKS_WHEN = re.compile(r"\b(ky nao|nhung ky nao|khi nao|luc nao|bao gio|thoi diem nao|thoi gian nao|dinh ky the nao)\b")
+                     r"\b(hang|moi) (ngay|tuan|thang|quy|nam)\b|\bdinh ky\b|\b(6|sau) thang\b|\bcuoi nam\b|"
+                     r"\bthuong xuyen\b|\b(ca|trong) nam\b|\btruoc ngay \d")
+ASKS_WHEN = re.compile(r"\b(ky nao|nhung ky nao|khi nao|luc nao|bao gio|thoi diem nao|thoi gian nao|dinh ky the nao|"
+                       r"thoi han|han (chot|cuoi|hoan thanh))\b")
 _DATE = re.compile(r"\b\d{1,2}/\d{1,2}(/\d{2,4})?\b")
 _YEAR = re.compile(r"\b(19|20)\d\d\b")
 ASKS_DOCNUM = re.compile(r"\b(so may|so bao nhieu|so hieu|(ke hoach|quyet dinh|nghi quyet|van ban|thong tu|nghi dinh) "
@@ -41,6 +43,12 @@ ASKS_COUNT = re.compile(r"\b(bao nhieu|may (nguoi|lop|phan|nhiem vu|don vi|xa|la
                         r"xep thu)\b")
 ASKS_PERSON = re.compile(r"\b(ten|ho ten)\b.{0,30}\b(truong phong|giam doc|chu tich|pho chu tich|bi thu|truong ban)\b|"
                          r"\bai (la|dang la|hien la) (truong|giam doc|chu tich|pho|bi thu)")
+
+
+def asks_when_or_where(question_folded: str) -> bool:
+    """A question for a deadline/period or an address: kinds of fact that few passages state, so a
+    passage stating one is the better answer between two that cover the question alike."""
+    return bool(ASKS_WHEN.search(question_folded) or ASKS_ADDRESS.search(question_folded))
 
 
 def answer_type_wanted(question_folded: str):

@@ -17,7 +17,7 @@ from bot.answers import duty as duty_answers
 from bot.answers import plan as plan_answers
 from bot.answers import plan_meta, refusal
 from bot.answers.procedure import procedure_reply
-from bot.evidence import ASKS_ADDRESS, answer_type_missing, evidence_check
+from bot.evidence import ASKS_ADDRESS, answer_type_missing, answer_type_wanted, asks_when_or_where, evidence_check
 from bot.state import StateStore
 from bot.types import InboundMessage, Reply
 from bot.understand import Understanding, procedure_subject, understand
@@ -349,6 +349,7 @@ class ChatService:
         # Few passages hold an address (web, e-mail or street), and the answer-type check below
         # drops every one that does not, so a question for one may look further down the ranking.
         depth = 8 if ASKS_ADDRESS.search(u.folded) else 4
+        wanted = answer_type_wanted(u.folded) if asks_when_or_where(u.folded) else None
         for rank, hit in enumerate(plan_hits[:depth]):
             unit = hit.unit
             evidence = f"{unit.title} {unit.text} {unit.context}"
@@ -366,6 +367,8 @@ class ChatService:
             # Retrieval order first, refined by how much of the question the evidence covers; a
             # question about "nhiệm vụ …" prefers a task row over the prose that describes it.
             score = verdict.coverage + 0.1 * (depth - rank) / depth + (0.15 if names_a_task and unit.kind == "plan_task" else 0)
+            if wanted is not None and wanted(fold(body)):
+                score += 0.2  # "… khi nào?": the task row with its deadline, not the prose about the same work
             candidates.append((score, rank, hit, reply))
         return candidates
 

@@ -16,7 +16,9 @@ ABOUT_THE_PLAN = re.compile(r"\b(ke hoach (cchc|cai cach hanh chinh|thuc hien (c
                             r"(?! ra soat))|kh cchc|quyet dinh ban hanh ke hoach)\b")
 SIGNER = re.compile(r"\b(ai ky|nguoi ky|do ai ky|ky boi|ai la nguoi ky|ky ban hanh)\b")
 NUMBER = re.compile(r"\b(so may|so hieu|so bao nhieu|quyet dinh so|quyet dinh nao|ke hoach so|van ban so)\b")
-DATE = re.compile(r"\b(ngay nao|ban hanh ngay|ngay ban hanh|ban hanh khi nao|ban hanh vao)\b")
+# "ngày nào" asks when the plan was issued, but not "(hoàn thành / báo cáo) trước ngày nào": a deadline in it.
+DATE = re.compile(r"\b(?<!truoc )(?<!den )(?<!han )ngay nao\b|\b(ban hanh ngay|ngay ban hanh|ban hanh khi nao|"
+                  r"ban hanh vao)\b")
 COUNT = re.compile(r"\b(bao nhieu nhiem vu|may nhiem vu|tong (so|cong) .*nhiem vu|co bao nhieu .*nhiem vu)\b")
 
 

@@ -125,6 +125,14 @@ class TestPlans:
         r = ask(service, "tay ninh danh gia chat luong giai quyet tthc cua bo phan mot cua cac cap nam 2024 han khi nao")
         assert r.answered and "Quý I, II, III" in r.reply
 
+    def test_when_question_prefers_the_task_row_with_its_deadline(self, service):
+        r = ask(service, "kiểm tra công tác cchc 2024 của tỉnh TN thời hạn khi nào")
+        assert "Quý II, III/2024" in r.reply and "Sở Nội vụ" in r.reply
+
+    def test_a_deadline_inside_a_plan_is_not_the_plan_s_issue_date(self, service):
+        r = ask(service, "kế hoạch kiểm tra cchc 2023 tp tây ninh phải hoàn thành trước ngày nào")
+        assert "15/10/2023" in r.reply
+
     def test_party_document_number(self, service):
         r = ask(service, "ke hoach cchc 2021-2025 cua thanh pho tay ninh thuc hien chuong trinh hanh dong so may cua thanh uy")
         assert r.answered and "51-CTr/TU" in r.reply
