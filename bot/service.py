@@ -17,7 +17,13 @@ from bot.answers import duty as duty_answers
 from bot.answers import plan as plan_answers
 from bot.answers import plan_meta, refusal
 from bot.answers.procedure import procedure_reply
-from bot.evidence import ASKS_ADDRESS, answer_type_missing, answer_type_wanted, asks_when_or_where, evidence_check
+from bot.evidence import (
+    ASKS_ADDRESS,
+    answer_type_missing,
+    answer_type_wanted,
+    asks_when_or_where,
+    evidence_check,
+)
 from bot.state import StateStore
 from bot.types import InboundMessage, Reply
 from bot.understand import Understanding, procedure_subject, understand
@@ -218,13 +224,13 @@ class ChatService:
                 return refusal.no_evidence(f"Tôi không tìm thấy nhiệm vụ nào của {label} có thời hạn trong "
                                            f"{u.period_text}"), new_state
             return self._plan_or_procedure(u, state)
-        tasks = duty_answers.filter_by_topic(tasks, self._topic_terms(u), u.recurring)
+        tasks = duty_answers.filter_by_topic(tasks, self._topic_terms(u), u.recurring,
+                                             duty_answers.cadence_asked(u.folded))
         if period:
             # Tasks due inside the period first; year-long and recurring ones after them.
             def _inside(t) -> tuple:
-                inside = t.deadline_start and t.deadline_start >= period[0] and t.deadline_end <= period[1]
                 span = (t.deadline_end - t.deadline_start).days if t.deadline_start and t.deadline_end else 9999
-                return (not inside, span)
+                return (not duty_answers.due_within(t, period), span)
 
             tasks = sorted(tasks, key=_inside)
         localities = duty_answers.localities_of(tasks)
@@ -236,7 +242,7 @@ class ChatService:
         if len(tasks) < 5 and not period:
             tasks = tasks + duty_answers.mentioned_in(u.office_ids, new_state["plan_ids"], {t.id for t in tasks},
                                                       self.url)
-        return duty_answers.duty_reply(u.office_ids, tasks, u.period_text), new_state
+        return duty_answers.duty_reply(u.office_ids, tasks, u.period_text, period), new_state
 
     def _topic_terms(self, u: Understanding) -> list[str]:
         """What the duty question is about, beyond the office, place, period and duty words."""

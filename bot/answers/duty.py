@@ -5,6 +5,7 @@ import re
 import threading
 import time
 from collections import defaultdict
+from datetime import date
 
 from bot.types import Citation, Reply
 from knowledge.duties import TaskView, find_tasks
@@ -90,8 +91,17 @@ def citation_for(t: TaskView) -> Citation:
     return Citation(source=t.plan_id, title=t.plan_title, locator=t.locator)
 
 
-def duty_reply(office_ids: list[str], tasks: list[TaskView], period_text: str | None) -> Reply:
-    """List an office's tasks (lead first, then support), grouped by plan."""
+def due_within(t: TaskView, period: tuple[date, date] | None) -> bool:
+    """The task's deadline falls inside the period (not a year-long or recurring task that merely
+    overlaps it)."""
+    return bool(period and t.deadline_start and t.deadline_end
+                and t.deadline_start >= period[0] and t.deadline_end <= period[1])
+
+
+def duty_reply(office_ids: list[str], tasks: list[TaskView], period_text: str | None,
+               period: tuple[date, date] | None = None) -> Reply:
+    """List an office's tasks (lead first, then support), grouped by plan; with a period, the
+    lead count says how many fall due in it and how many run through it (recurring, all year)."""
     names = []
     involved = {o for t in tasks for o in (*t.lead_ids, *t.support_ids)}
     for oid in [o for o in office_ids if o in involved] or office_ids:
@@ -105,7 +115,14 @@ def duty_reply(office_ids: list[str], tasks: list[TaskView], period_text: str | 
     scope = f" trong {period_text}" if period_text else ""
     lines = [f"{label} — {'; '.join(plan_names)}{scope}:"]
     brief = len(lead) + len(support) > BRIEF_ABOVE
-    if lead:
+    due = sum(due_within(t, period) for t in lead)
+    if lead and period and 0 < due < len(lead):
+        lines.append(f"Chủ trì {len(lead)} nhiệm vụ ({due} đến hạn trong {period_text}; {len(lead) - due} "
+                     f"thực hiện thường xuyên hoặc cả năm, có cả {period_text}):")
+        lines += [task_line(t, with_offices=False, brief=brief) for t in lead[:MAX_LISTED]]
+        if len(lead) > MAX_LISTED:
+            lines.append(f"… và {len(lead) - MAX_LISTED} nhiệm vụ khác.")
+    elif lead:
         lines.append(f"Chủ trì {len(lead)} nhiệm vụ:")
         lines += [task_line(t, with_offices=False, brief=brief) for t in lead[:MAX_LISTED]]
         if len(lead) > MAX_LISTED:
@@ -176,7 +193,22 @@ def short_names(office_ids: list[str]) -> list[str]:
     return sorted(names)
 
 
-def filter_by_topic(tasks: list[TaskView], topic_terms: list[str], recurring: bool) -> list[TaskView]:
+# "việc gì phải làm hàng tháng": the cadence asked for, the deadline kind that states it, and the
+# words a deadline or a task text uses for it.
+CADENCES = {
+    "monthly": ("monthly", re.compile(r"\b(hang|moi) thang\b")),
+    "quarterly": ("quarterly", re.compile(r"\b(hang|moi|tung) quy\b")),
+    "yearly": (None, re.compile(r"\b(hang|moi) nam\b")),
+}
+
+
+def cadence_asked(folded: str) -> str | None:
+    """"monthly", "quarterly" or "yearly" when the question names one, else None."""
+    return next((name for name, (_, rx) in CADENCES.items() if rx.search(folded)), None)
+
+
+def filter_by_topic(tasks: list[TaskView], topic_terms: list[str], recurring: bool,
+                    cadence: str | None = None) -> list[TaskView]:
     """Keep the tasks about the topic the person named (and recurring ones if asked), best first.
 
     The topic is matched as syllable pairs ("bộ máy", "kiểm soát"), since single Vietnamese
@@ -190,6 +222,12 @@ def filter_by_topic(tasks: list[TaskView], topic_terms: list[str], recurring: bo
         rec = [t for t in tasks if t.deadline_kind in ("recurring", "monthly", "quarterly", "reporting_cycle")
                or re.search(r"thuong xuyen|hang (thang|nam|quy)|dinh ky", fold(t.text))]
         kept = rec or tasks
+    if cadence in CADENCES:
+        # "hàng tháng" asks for the monthly ones, not every recurring task; none → all recurring.
+        kind, rx = CADENCES[cadence]
+        exact = [t for t in kept if (kind and t.deadline_kind == kind)
+                 or rx.search(fold(f"{t.deadline_raw or ''} {t.text} {t.product or ''}"))]
+        kept = exact or kept
     pairs = {f"{a} {b}" for a, b in zip(topic_terms, topic_terms[1:])}
     if pairs:
         scored = []

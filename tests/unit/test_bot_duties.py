@@ -78,3 +78,16 @@ def test_year_without_plan_is_refused(service):
 def test_weather_is_out_of_scope(service):
     r = ask(service, "Thời tiết Tây Ninh ngày mai thế nào?")
     assert r.answered is False and r.intent == "out_of_scope"
+
+
+def test_a_named_cadence_keeps_only_tasks_of_that_cadence(service):
+    r = ask(service, "vp ubnd tinh tay ninh co viec gi phai lam hang thang")
+    assert r.intent == "duty" and "Nhiệm vụ 21:" in r.reply and "Hàng tháng" in r.reply
+    assert "Thường xuyên" not in r.reply  # recurring, but not monthly
+
+
+def test_quarter_count_separates_tasks_due_from_tasks_running_through_it(service):
+    r = ask(service, "Sở Tư pháp Tây Ninh chủ trì nhiệm vụ gì có hạn Quý I/2024?")
+    assert "Chủ trì 5 nhiệm vụ (3 đến hạn trong Quý I/2024; 2 thực hiện thường xuyên hoặc cả năm" in r.reply
+    due_first = r.reply.index("Nhiệm vụ 11:") < r.reply.index("Nhiệm vụ 3:")
+    assert due_first
