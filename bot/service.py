@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -215,6 +216,9 @@ class ChatService:
         period = u.period
         if u.period_text and period is None:
             period = self._period_in_scope(u.period_text, plan_ids)
+        if period is None and (year := self._year_inside_multi_year_plan(u, plan_ids)):
+            period = (date(year, 1, 1), date(year, 12, 31))
+            u.period_text = f"năm {year}"
         tasks = duty_answers.tasks_for(u.office_ids, plan_ids, period, self.url)
         new_state = {**state, "last_intent": "duty", "office_ids": u.office_ids, "plan_ids": plan_ids,
                      "period_text": u.period_text}
@@ -257,6 +261,18 @@ class ChatService:
                    "ubnd", "hdnd", "vp", "giai", "doan", "tu", "den", "thoi", "ky", "toi", "minh", "chung"}
         return [t for t in dict.fromkeys(terms(rest)) if t not in strip and t not in QUESTION_TERMS
                 and t not in generic and not t.isdigit()]
+
+    @staticmethod
+    def _year_inside_multi_year_plan(u: Understanding, plan_ids: list[str]) -> int | None:
+        """"… phải hoàn thành những việc gì trong năm 2021" of a 2021–2025 plan: that year is a
+        period to filter by. Of a one-year plan it only names the plan, and filtering by it would
+        drop the duties that state no deadline."""
+        if len(u.years) != 1 or not re.search(r"\b(trong|vao|hoan thanh|het|cuoi) nam (19|20)\d\d\b", u.folded):
+            return None
+        year = u.years[0]
+        plans = [p for p in load_plans() if (not plan_ids or p.id in plan_ids)
+                 and p.meta.period_start <= year <= p.meta.period_end]
+        return year if plans and all(p.meta.period_end > p.meta.period_start for p in plans) else None
 
     def _period_in_scope(self, period_text: str, plan_ids: list[str]):
         from knowledge.deadlines import parse_period

@@ -484,12 +484,41 @@ def _prose_tasks(meta: PlanMeta, sections: list[Section]) -> list[Task]:
             lead = office_heading or assigned
             if not lead:
                 continue
+            support = ""
+            if office_heading and (partner := _supports_named_office(para)):
+                lead, support = partner, office_heading  # "b) Phối hợp Sở Nội vụ tổ chức …"
             number = ".".join(n for n in sec.numbers if n)
             tasks.append(Task(plan_id=meta.id, key=f"duty-s{sec.ordinal:03d}-{i + 1}",
                               number=number or None, origin="prose", section=" › ".join(sec.path),
                               text=para.lstrip("- ").strip(), product=None, lead_raw=lead,
-                              support_raw="", deadline_raw=None))
+                              support_raw=support, deadline_raw=_prose_deadline(para)))
     return tasks
+
+
+# A specific office (not "các cơ quan liên quan") that a paragraph says its addressee works *with*.
+_PARTNER_RE = re.compile(
+    r"^(?:[a-zđ]\)\s*|-\s*)?Phối hợp\s+(?:với\s+)?((?:Sở|Phòng|Văn phòng|Ủy ban|UBND|Trung tâm|Bưu điện|Công an|"
+    r"Ban|Đài|Báo|Kho bạc|Thanh tra|Bảo hiểm)\b.*?)(?=,|;|\s+(?:tổ chức|thực hiện|tham mưu|triển khai|xây dựng|"
+    r"rà soát|trong|để|đẩy mạnh|theo dõi|kiểm tra|hướng dẫn)\b)")
+# A deadline written into a prose duty: "…, thực hiện hoàn thành năm 2021.", "phấn đấu thực hiện đạt năm
+# 2025.", "thực hiện thường xuyên hàng năm."
+_PROSE_DEADLINE_RE = re.compile(
+    r"(?:hoàn thành|thực hiện đạt)\s+(?:trong\s+|vào\s+|trước\s+)?((?:năm|quý\s+[IVX]+/?|tháng\s+\d{1,2}/)\s*\d{4}|ngày\s+\d{1,2}/\d{1,2}/\d{4})|"
+    r"(thực hiện thường xuyên)", re.IGNORECASE)
+
+
+def _supports_named_office(text: str) -> str | None:
+    """The office a duty paragraph names as the one its addressee works with ("Phối hợp Sở Nội vụ
+    tổ chức …"): that office leads, the addressee of the heading supports."""
+    m = _PARTNER_RE.match(text.replace("**", ""))
+    return m[1].strip() if m else None
+
+
+def _prose_deadline(text: str) -> str | None:
+    m = _PROSE_DEADLINE_RE.search(text.replace("**", ""))
+    if not m:
+        return None
+    return m[1][0].upper() + m[1][1:] if m[1] else "Thường xuyên"
 
 
 def _office_heading(sec: Section) -> str | None:

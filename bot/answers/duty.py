@@ -39,8 +39,7 @@ def tasks_for(office_ids: list[str], plan_ids: list[str], period, url: str | Non
     if hit is not None and now - hit[0] < _TASKS_TTL_S:
         return list(hit[1])
     with session_scope(url) as session:
-        tasks = find_tasks(session, office_ids=office_ids, plan_ids=plan_ids or None, period=period,
-                           origin="table" if period else None)
+        tasks = find_tasks(session, office_ids=office_ids, plan_ids=plan_ids or None, period=period)
     with _TASKS_LOCK:
         if len(_TASKS_CACHE) >= 512:
             _TASKS_CACHE.clear()

@@ -91,3 +91,17 @@ def test_quarter_count_separates_tasks_due_from_tasks_running_through_it(service
     assert "Chủ trì 5 nhiệm vụ (3 đến hạn trong Quý I/2024; 2 thực hiện thường xuyên hoặc cả năm" in r.reply
     due_first = r.reply.index("Nhiệm vụ 11:") < r.reply.index("Nhiệm vụ 3:")
     assert due_first
+
+
+def test_a_year_inside_a_multi_year_plan_filters_its_duties(service):
+    r = ask(service, "Văn phòng HĐND và UBND thành phố Tây Ninh phải hoàn thành những việc gì trong năm 2021")
+    assert "trong năm 2021" in r.reply and "(3 đến hạn trong năm 2021;" in r.reply
+    assert "Chính quyền số" in r.reply and "Zalo" in r.reply
+    assert "Năm 2025" not in r.reply
+
+
+def test_an_office_working_with_another_is_its_support(service):
+    r = ask(service, "Bưu điện tỉnh Tây Ninh phối hợp nhiệm vụ nào trong kh cchc 2024")
+    support = r.reply.split("Phối hợp ", 1)[1]
+    assert "Mục V.11.b: Phối hợp Sở Nội vụ" in support  # listed as a supported task, led by Sở Nội vụ
+    assert "Chủ trì: Sở Nội vụ" in support

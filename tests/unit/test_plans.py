@@ -120,8 +120,17 @@ class TestProseDuties:
 
     def test_tay_ninh_department_duties(self, plans):
         snv = [t for t in plans["002"].tasks if t.origin == "prose" and t.lead_raw == "Sở Nội vụ"]
-        assert len(snv) == 5
+        assert len(snv) == 6
         assert any("đo lường sự hài lòng" in t.text for t in snv)
+        # "b) Phối hợp Sở Nội vụ tổ chức …" under "11. Bưu điện tỉnh": Sở Nội vụ leads, Bưu điện supports.
+        (partner,) = [t for t in snv if t.text.startswith("Phối hợp Sở Nội vụ")]
+        assert partner.support_raw.startswith("Bưu điện tỉnh")
+
+    def test_deadlines_written_into_prose_duties(self, plans):
+        by_text = {t.text[:40]: t.deadline_raw for t in plans["000"].tasks if t.origin == "prose"}
+        deadlines = [d for d in by_text.values() if d]
+        assert {"Năm 2021", "Năm 2023", "Năm 2025", "Thường xuyên"} <= set(deadlines)
+        assert any(text.startswith("Phần đầu 80% thủ tục") and d == "Năm 2025" for text, d in by_text.items())
 
     def test_assignment_inside_a_sentence(self, plans):
         duties = [t for t in plans["003"].tasks if t.origin == "prose"]
