@@ -41,8 +41,10 @@ ASKS_DOCNUM = re.compile(r"\b(so may|so bao nhieu|so hieu|(ke hoach|quyet dinh|n
                          r"(so|nao)|theo (ke hoach|quyet dinh|van ban) nao)\b")
 ASKS_COUNT = re.compile(r"\b(bao nhieu|may (nguoi|lop|phan|nhiem vu|don vi|xa|lan|diem|ty|trieu)|phan tram|xep hang|"
                         r"xep thu)\b")
-ASKS_PERSON = re.compile(r"\b(ten|ho ten)\b.{0,30}\b(truong phong|giam doc|chu tich|pho chu tich|bi thu|truong ban)\b|"
-                         r"\bai (la|dang la|hien la) (truong|giam doc|chu tich|pho|bi thu)")
+_TITLES = r"(truong phong|giam doc|chu tich|pho chu tich|bi thu|truong ban|chanh van phong|pho giam doc)"
+ASKS_PERSON = re.compile(r"\b(ten|ho ten)\b.{0,30}\b" + _TITLES + r"\b|"
+                         r"\bai (la|dang la|hien la) (truong|giam doc|chu tich|pho|bi thu)|"
+                         r"\b" + _TITLES + r"\b.{0,50}\b(ten (gi|la gi)|ten la|la ai|ho ten)\b")
 
 
 def asks_when_or_where(question_folded: str) -> bool:

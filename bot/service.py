@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 MIN_COVERAGE = 0.5
 # Procedure questions are short ("lam so do"): a lower bar, checked against name and aliases too.
 MIN_PROCEDURE_COVERAGE = 0.34
+# "… có cần / cần có / phải có giấy …": asks whether a procedure requires a paper.
+NEEDS_PAPER = re.compile(r"\b(co can|can co|phai co|co phai nop|can phai co|co bat buoc)\b")
 # Share of what a procedure question is about that the procedure's name, aliases or field must hold.
 MIN_SUBJECT_COVERAGE = 0.5
 
@@ -418,7 +420,14 @@ class ChatService:
         """A procedure the question names by its name or a colloquial alias ("sổ đỏ", "sao y")."""
         from knowledge.procedures import load_catalogue
 
-        found = load_catalogue().find_by_name(text, limit=1, min_score=0.75)
+        catalogue = load_catalogue()
+        found = catalogue.find_by_name(text, limit=3, min_score=0.75)
+        if len(found) > 1 and (needs := NEEDS_PAPER.search(fold(text))):
+            # "đăng ký kết hôn có cần giấy xác nhận độc thân không": the procedure named before
+            # "có cần" is the one asked about; the one after it is a paper it may require.
+            before = [p for p in found if (at := catalogue.position_named(p, text)) is not None and at < needs.start()]
+            if before:
+                return before[0].key
         return found[0].key if found else None
 
     @staticmethod

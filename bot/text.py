@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from knowledge.plans import fold
+from knowledge.text import unify_i_y
 
 # Function words that carry no content in a question; compared folded.
 STOPWORDS = set("""
@@ -24,7 +25,7 @@ def terms(text: str) -> list[str]:
     "Quý I", "quy 1" and "Quý I/2024" all give the term "quy1", so quarters stay distinguishable.
     """
     folded = _QUARTER.sub(lambda m: " quy" + _QUARTER_NUM.get(m[1], m[1]) + " ", fold(text))
-    return [t for t in re.findall(r"[a-z0-9]+", folded) if (t not in STOPWORDS and len(t) > 1) or t.isdigit()]
+    return [unify_i_y(t) for t in re.findall(r"[a-z0-9]+", folded) if (t not in STOPWORDS and len(t) > 1) or t.isdigit()]
 
 
 def sentences(text: str) -> list[str]:

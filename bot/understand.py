@@ -49,7 +49,7 @@ FIELD_WORDS: list[tuple[str, re.Pattern]] = [
     ("body", re.compile(r"\b(ai (quyet dinh|giai quyet|cap|ky|duyet|xet)|co quan nao (giai quyet|cap|quyet dinh)|"
                         r"tham quyen|xa hay huyen|huyen hay xa|cap nao)\b")),
     ("documents", re.compile(r"\b(giay to|(?<!nop )ho so|can gi|can nhung gi|mang theo|chuan bi|thanh phan|can mang|"
-                             r"giay gi|nhung giay)\b")),
+                             r"giay gi|nhung giay|(co can|can co|phai co|co phai nop) (giay|ban|so|the|to))\b")),
     ("online", re.compile(r"\b(online|truc tuyen|qua mang|tren mang|dich vu cong|dvc|dvctt|vneid|tai nha)\b")),
     ("place", re.compile(r"\b(o dau|noi nao|cho nao|nop o|lam o|co quan nao|dia chi|den dau|di dau|xa nao|"
                          r"tham quyen|noi nop)\b")),

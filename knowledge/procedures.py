@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from knowledge.errors import KnowledgeError
-from knowledge.text import strip_diacritics
+from knowledge.text import strip_diacritics, unify_i_y
 from retrieval.types import Unit
 
 TTHC_DIR = Path(__file__).resolve().parent / "tthc"
@@ -323,6 +323,11 @@ def fold(text: str) -> str:
     return " ".join(_ABBR_FOLDED.get(w, w) for w in words)
 
 
+def match_fold(text: str) -> str:
+    """`fold` with one i/y spelling ("dang ki" = "dang ky"), for matching names, never for slugs."""
+    return " ".join(unify_i_y(w) for w in fold(text).split())
+
+
 _STOP = frozenset(
     ["thu", "tuc", "lam", "cho", "toi", "minh", "em", "can", "gi", "hoi", "the", "nao", "ve", "cua", "va", "o", "dau", "bao", "nhieu", "khong", "ko", "duoc", "dc", "la"]
 )
@@ -330,11 +335,11 @@ _STOP = frozenset(
 
 def _match_score(query: str, names: list[str]) -> float:
     """Best share of a name's content words found in the query, plus a bonus for a whole-phrase hit."""
-    q = fold(query)
+    q = match_fold(query)
     q_words = set(q.split())
     best = 0.0
     for n in names:
-        fn = fold(n)
+        fn = match_fold(n)
         words = [w for w in fn.split() if w not in _STOP] or fn.split()
         if not words:
             continue
@@ -378,6 +383,14 @@ class Catalogue:
         if key.startswith("tthc:"):
             key = key[5:].split("#", 1)[0]
         return self._by_key.get(key) or self._by_key.get(key.lower())
+
+    @staticmethod
+    def position_named(procedure: Procedure, text: str) -> int | None:
+        """Where in `text` (folded) the procedure is first named by its name or an alias, if at all."""
+        q = f" {match_fold(text)} "
+        spots = [q.find(f" {match_fold(n)} ") for n in (procedure.name, *procedure.aliases) if match_fold(n)]
+        spots = [i for i in spots if i >= 0]
+        return min(spots) if spots else None
 
     def find_by_name(self, text: str, limit: int = 5, min_score: float = 0.5) -> list[Procedure]:
         """Procedures whose name or alias best matches `text`, best first (accent/case-insensitive)."""

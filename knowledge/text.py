@@ -13,3 +13,17 @@ def strip_diacritics(text: str) -> str:
     """
     decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
     return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+
+
+# After a consonant, "y" and "i" spell the same sound and both spellings are in use ("kí"/"ký",
+# "lí"/"lý", "mĩ"/"mỹ"); people type either. Not after a vowel ("tuy" ≠ "tui"), and not "quý":
+# "quí" is rare, and "quý" (quarter) is a word the deadline parser reads.
+_ONSETS = frozenset("b c ch d đ g gh h k kh l m n ng ngh nh p ph r s t th tr v x".split())
+_Y_TO_I = str.maketrans("yýỳỷỹỵ", "iíìỉĩị")
+
+
+def unify_i_y(syllable: str) -> str:
+    """One spelling for a lower-case syllable that ends in i/y after a consonant: "ký" → "kí"."""
+    if len(syllable) >= 2 and syllable[-1] in "yýỳỷỹỵ" and syllable[:-1] in _ONSETS:
+        return syllable[:-1] + syllable[-1].translate(_Y_TO_I)
+    return syllable

@@ -42,7 +42,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from knowledge.text import strip_diacritics
+from knowledge.text import strip_diacritics, unify_i_y
 
 LEXICON_PATH = Path(__file__).resolve().parent.parent / "knowledge" / "lexicon" / "abbreviations.yaml"
 
@@ -88,8 +88,8 @@ def _new_tone(token: str) -> str:
 
 
 def raw_tokens(text: str) -> list[str]:
-    """NFC, lower-cased word tokens with punctuation removed and tone placement unified."""
-    return [_new_tone(t) for t in _TOKEN_RE.findall(nfc(text).lower())]
+    """NFC, lower-cased word tokens with punctuation removed, tone placement and i/y spelling unified."""
+    return [unify_i_y(_new_tone(t)) for t in _TOKEN_RE.findall(nfc(text).lower())]
 
 
 def _numbers(tokens: list[str]) -> list[str]:

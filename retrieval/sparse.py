@@ -31,7 +31,7 @@ K1, B = 1.2, 0.75
 # Measured (BM25 R@5/MRR, accented): 1.0 → 0.934/0.831; 0.4 → 0.967/0.865; 0.3 (with context
 # weight 0.25) → 0.973/0.881; folded 0.929/0.818 → 0.973/0.870; abbreviated 0.912/0.823 → 0.967/0.854.
 TITLE_TERM_WEIGHT = 0.3
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5  # 5: i/y spelling unified in tokens
 
 
 def unit_field_text(unit: Unit, name: str) -> str:

@@ -126,3 +126,12 @@ def test_custom_lexicon_is_used(tmp_path: Path) -> None:
                     encoding="utf-8")
     lex = load_lexicon(path)
     assert normalize("TT HCC tỉnh", lexicon=lex) == "trung tâm phục vụ hành chính công tỉnh"
+
+
+def test_i_and_y_after_a_consonant_are_one_spelling() -> None:
+    from retrieval.normalize import raw_tokens
+
+    assert raw_tokens("đăng kí kết hôn") == raw_tokens("đăng ký kết hôn")
+    assert raw_tokens("lí lịch tư pháp") == raw_tokens("lý lịch tư pháp")
+    assert raw_tokens("tuy nhiên") != raw_tokens("tui nhiên")  # after a vowel they differ
+    assert raw_tokens("quý I/2024")[0] == "quý"  # the quarter word stays as the deadline parser reads it
