@@ -147,6 +147,7 @@ class Report:
     deliveries_raw: int = 0           # validly signed POSTs at the endpoint
     deliveries_unique: int = 0        # distinct Idempotency-Keys among them
     bad_signatures: int = 0
+    truncated: int = 0                # requests cut off by a SIGKILL mid-send (dropped; the job retries)
     done_jobs_not_delivered: int = 0  # done deliver_office jobs whose key never reached the endpoint
     deliveries_without_done_job: int = 0
     delivered_wrong_code: int = 0     # the accepted document names another petition than the job
@@ -230,7 +231,8 @@ class Report:
             ("records forwarded", f"{self.records_forwarded}"),
             ("deliveries at the endpoint", (f"{self.deliveries_raw} received, {self.deliveries_unique} "
                                             f"unique by Idempotency-Key, {self.deliveries_duplicate} "
-                                            f"duplicates, {self.bad_signatures} bad signatures")),
+                                            f"duplicates, {self.bad_signatures} bad signatures, "
+                                            f"{self.truncated} cut off by a kill mid-send")),
             ("done jobs not delivered", (f"{self.done_jobs_not_delivered}; keys matching no done job "
                                          f"{self.deliveries_without_done_job}")),
             ("timings", (f"load {self.load_s:.1f}s ({rate:.1f} submissions/s), then {self.drain_s:.1f}s "
@@ -585,6 +587,7 @@ def count(db_url: str, subs: list[Submission], hook: WebhookReceiver, report: Re
     with hook.lock:
         valid = [r for r in hook.requests if r["valid"]]
         report.bad_signatures = hook.bad_signatures
+        report.truncated = hook.truncated
         accepted = dict(hook.accepted)
     report.deliveries_raw = len(valid)
     report.deliveries_unique = len({r["key"] for r in valid})

@@ -127,6 +127,7 @@ class ChatService:
             reply, pending = start_pakn(msg, u)
             return reply, {**state, "pending": pending, "last_intent": "pakn_submit"}
 
+        u = self._mend_typos(u)
         u = self._apply_follow_up(u, state)
         if u.out_of_scope and not (u.office_ids or u.has_duty_words):
             return refusal.out_of_scope(), state
@@ -159,6 +160,16 @@ class ChatService:
         years = ", ".join(map(str, u.years)) or "thời gian bạn hỏi"
         return refusal.no_evidence(f"Tôi không có kế hoạch nào áp dụng cho năm {years}"
                                    + (" ở địa phương bạn hỏi" if u.plan_ids else ""))
+
+    @staticmethod
+    def _mend_typos(u: Understanding) -> Understanding:
+        """Read the question again with its typos mended ("phí đăg ký thường chú" → "phi dang ky
+        thuong tru"; bot/spelling.py), when there were any. Only questions: petitions are handled
+        before this and stored as written."""
+        from bot.spelling import speller
+
+        mended = speller().correct(u.folded)
+        return understand(mended) if mended != u.folded else u
 
     def _apply_follow_up(self, u: Understanding, state: dict) -> Understanding:
         """Fill what a short follow-up leaves out from the last turn."""

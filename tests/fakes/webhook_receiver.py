@@ -25,6 +25,7 @@ class WebhookReceiver:
         self.requests: list[dict] = []      # every request, as received
         self.accepted: dict[str, dict] = {}  # idempotency key → document, first delivery only
         self.bad_signatures = 0
+        self.truncated = 0  # requests whose body ended before its Content-Length (sender killed)
         self.lock = threading.Lock()
         owner = self
 
@@ -45,7 +46,15 @@ class WebhookReceiver:
             def _handle(self) -> None:
                 if owner.hold_s:
                     time.sleep(owner.hold_s)
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                declared = int(self.headers.get("Content-Length", 0))
+                raw = self.rfile.read(declared)
+                if len(raw) < declared:
+                    # The sender died mid-request (SIGKILL in the durability bench): like any HTTP
+                    # server, drop the incomplete request; it is neither a delivery nor a forgery.
+                    with owner.lock:
+                        owner.truncated += 1
+                    self.close_connection = True
+                    return
                 sig = self.headers.get("X-Signature", "")
                 key = self.headers.get("Idempotency-Key", "")
                 expected = "sha256=" + hmac.new(owner.secret, raw, hashlib.sha256).hexdigest()
