@@ -98,9 +98,9 @@ class ChatService:
 
             reply, pending = continue_pakn(msg, pending)
             return reply, {**state, "pending": pending, "last_intent": "pakn_submit"}
-        if not text:
-            if msg.attachments:
-                return refusal.help_reply(), state
+        if not re.search(r"[^\W_]{2,}", text):
+            # Nothing to read (empty, emoji, punctuation, a lone digit): say what the bot can do
+            # rather than match a procedure to nothing.
             return refusal.help_reply(), state
 
         u = understand(text)
@@ -126,6 +126,14 @@ class ChatService:
 
             reply, pending = start_pakn(msg, u)
             return reply, {**state, "pending": pending, "last_intent": "pakn_submit"}
+        if u.intent == "pakn_question":
+            # "góp ý: thủ tục làm CCCD thế nào?" is a question about a procedure; "phản ánh thì gửi
+            # ở đâu?" gets how to petition (plan passages about handling petitions are not that).
+            from bot.answers.pakn import help_reply as pakn_help
+
+            u.intent = "unknown"
+            reply, new_state = self._plan_or_procedure(u, state)
+            return (reply, new_state) if reply.answered and reply.intent == "procedure" else (pakn_help(), state)
 
         u = self._mend_typos(u)
         u = self._apply_follow_up(u, state)

@@ -20,9 +20,23 @@ GREETING = re.compile(r"^(xin chao|chao|hello|hi|alo|helo|/start|/help|help|tro 
                       r"ban lam duoc gi|ban giup duoc gi|chao ban|chao bot)\b")
 THANKS = re.compile(r"^(cam on|thank|thanks|ok cam on|cam on ban)\b")
 PAKN_CODE = re.compile(r"\bPA-?\d{4}-?[0-9A-Z]{4,6}\b", re.I)
+_SUBJECT = r"(toi|tui|minh|mik|em|e|chung toi|chung em|nguoi dan|gia dinh toi|ba con)"
+_ACT = r"((gui|nop|lam|viet)\s+((don|thu|y kien)\s+)?)"
+_WHAT = r"(?P<what>phan anh|kien nghi|gop y|khieu nai|to cao|pakn)"
+# A person starting a petition: "tôi muốn phản ánh …", "em mún phản ánh", "cho em phản ánh cái này",
+# "tôi cần gửi đơn tố cáo", "xin phép phản ánh về …", "ad ơi cho e phản ánh", "gửi phản ánh".
 PAKN_TRIGGER = re.compile(
-    r"(^|\b(toi|minh|em|chung toi|nguoi dan|gia dinh toi)\s+(muon|can|xin|se|dang)?\s*(gui\s+)?)"
-    r"(phan anh|kien nghi|gop y|khieu nai|to cao)\b|^(gui|nop|tao)\s+(phan anh|kien nghi|pakn)\b|^pakn\b")
+    r"\b" + _SUBJECT + r"\s+((muon|mun|can|xin|xin phep|se|dang|co|dinh|phai)\s+)*" + _ACT + r"?" + _WHAT + r"\b|"
+    r"^((ad|admin|anh|chi|ban)\s+oi\s*,?\s+)?((xin phep|xin|cho)\s+(" + _SUBJECT + r"\s+)?)?" + _ACT + r"?"
+    + _WHAT.replace("?P<what>", "?P<what2>") + r"\b")
+# "phản ánh kiến nghị thì gửi ở đâu?", "khiếu nại … thì làm thế nào": a question about petitioning
+# (or about something else, after "góp ý:"), not a petition.
+PAKN_QUESTION = re.compile(r"\b(thi|phai|can|de)\s+(gui|nop|lam)\b.*\b(o dau|dau|the nao|nhu the nao|sao|gi)\b|"
+                           r"\b(the nao|nhu the nao|lam sao|o dau|cach nao|bao lau|duoc khong|dc ko|duoc ko)"
+                           r"(\s+(vay|a|ad|nhi|ha|nhe))*\s*\??$")
+# First person and a wish to act: a petition even when the text also names a plan topic ("một cửa").
+PAKN_FIRST_PERSON = re.compile(r"\b" + _SUBJECT + r"\s+((muon|mun|can|xin|xin phep|dinh)\s+)+" + _ACT + r"?"
+                               r"(phan anh|kien nghi|gop y|khieu nai|to cao)\b")
 DUTY_WORDS = re.compile(r"\b(nhiem vu|phai lam|lam gi|lam nhung gi|chu tri|phoi hop|duoc giao|phan cong|"
                         r"trach nhiem|cong viec|viec gi|nhung viec|can lam|dam nhan|phu trach|phai ban hanh|"
                         r"phai thuc hien|phai trien khai|nhung gi|nhung ke hoach gi)\b")
@@ -206,8 +220,8 @@ def understand(text: str) -> Understanding:
         u.intent = "greeting"
     elif THANKS.search(folded) and len(folded.split()) <= 6:
         u.intent = "thanks"
-    elif PAKN_TRIGGER.search(folded) and not u.has_plan_words:
-        u.intent = "pakn_submit"
+    elif PAKN_TRIGGER.search(folded) and (PAKN_FIRST_PERSON.search(folded) or not u.has_plan_words):
+        u.intent = "pakn_question" if PAKN_QUESTION.search(folded) else "pakn_submit"
     elif u.office_ids and u.has_duty_words and not u.task_number and not _asks_about_a_task(folded):
         u.intent = "duty"
     return u

@@ -91,6 +91,14 @@ CHANNEL_RE = re.compile(r"^[a-z0-9_-]{1,32}$")
 EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 EMAIL_CANDIDATE = re.compile(r"[^\s,;<>()]+@[^\s,;<>()]*")
 PHONE_CANDIDATE = re.compile(r"\+?\d[\d .\-()]{6,}\d")
+# A CCCD (12 digits) or CMND (9 digits) number, with or without its label: an identity number,
+# never a phone number, and not something a contact needs (it is dropped from the contact).
+ID_NUMBER = re.compile(r"(\b(cccd|cmnd|căn cước|can cuoc|cmt|số định danh|so dinh danh)\s*:?\s*)?\b(\d{12}|\d{9})\b",
+                       re.I)
+# Labels people type in front of what they give ("sdt", "đt", "email", "tên").
+CONTACT_LABELS = re.compile(r"\b(so dien thoai|dien thoai|sdt|sđt|dt|đt|email|e-mail|mail|ten|tên|ho ten|họ tên|"
+                            r"lien he|liên hệ|zalo)\b\s*:?", re.I)
+MIN_CONTENT_LETTERS = 10  # "😡😡😡" or "123" is not a description of anything
 # Vietnamese mobile (03/05/07/08/09 + 8 digits) and landline (02x + 8 digits) numbers.
 PHONE_RE = re.compile(r"^(0[35789]\d{8}|02\d{9})$")
 COORDS_RE = re.compile(r"^\s*(-?\d{1,2}(?:\.\d+)?)\s*,\s*(-?\d{1,3}(?:\.\d+)?)\s*$")
@@ -172,6 +180,7 @@ def parse_contact(contact: str | dict | None) -> dict | None:
     rest = text
     for e in emails:
         rest = rest.replace(e, " ")
+    rest = ID_NUMBER.sub(" ", rest)
     phones = [phone] if phone else PHONE_CANDIDATE.findall(rest)
     if not phones and re.search(r"\d{3,}", rest):
         phones = re.findall(r"\+?\d+", rest)
@@ -183,7 +192,7 @@ def parse_contact(contact: str | dict | None) -> dict | None:
         out.setdefault("phone", normalised)
     for p in phones:
         rest = rest.replace(p, " ")
-    leftover = re.sub(r"[\s,;:/\-]+", " ", name or rest).strip()
+    leftover = re.sub(r"[\s,;:]+", " ", CONTACT_LABELS.sub(" ", name or rest)).strip(" -/")
     if leftover and len(leftover) <= 100:
         out["name"] = leftover
     if "phone" not in out and "email" not in out:
@@ -219,6 +228,22 @@ def redact(text: str | None) -> str | None:
     return text
 
 
+def check_location(location: str) -> None:
+    """Refuse a typed location that names no ward or province we know (a map pin always passes),
+    so that chat can ask again at that step instead of failing at the end."""
+    if len(location) > MAX_LOCATION_CHARS:
+        raise PaknValidationError("Địa điểm quá dài (tối đa 500 ký tự).", field="location")
+    if parse_coordinates(location) is None and not _locality_known(location):
+        raise PaknValidationError(
+            "Không xác định được địa bàn trong địa điểm đã nhập. Vui lòng ghi rõ xã/phường và tỉnh/thành phố "
+            "(ví dụ: “phường Tân Ninh, tỉnh Tây Ninh”).", field="location")
+
+
+def validate_content(content: str | None) -> str:
+    """The petition text, stripped, or PaknValidationError (empty, too long, no words)."""
+    return _validate_content(content)
+
+
 def _locality_known(location: str) -> bool:
     """Whether the location field names a ward or province `pakn.localities` recognises."""
     from pakn.localities import recognise
@@ -232,6 +257,9 @@ def _validate_content(content: str | None) -> str:
         raise PaknValidationError("Nội dung phản ánh không được để trống.", field="content")
     if len(text) > MAX_CONTENT_CHARS:
         raise PaknValidationError(f"Nội dung phản ánh quá dài ({len(text)} ký tự); tối đa {MAX_CONTENT_CHARS} ký tự.",
+                                  field="content")
+    if len(re.findall(r"[^\W\d_]", text)) < MIN_CONTENT_LETTERS:
+        raise PaknValidationError("Nội dung phản ánh cần mô tả sự việc bằng chữ (sự việc gì, ở đâu, từ khi nào).",
                                   field="content")
     return text
 
@@ -334,10 +362,8 @@ def prepare_submission(*, content: str, location: str | None, contact: str | dic
     coords = parse_coordinates(location)
     if coordinates is not None:
         coords = parse_coordinates(f"{coordinates[0]},{coordinates[1]}")
-    if location and parse_coordinates(location) is None and not _locality_known(location):
-        raise PaknValidationError(
-            "Không xác định được địa bàn trong địa điểm đã nhập. Vui lòng ghi rõ xã/phường và tỉnh/thành phố "
-            "(ví dụ: “phường Bến Thành, TP. Hồ Chí Minh”).", field="location")
+    if location:
+        check_location(location)
     t = TRIAGE(content, location, semantic=not defer_semantic)
     pending = bool(getattr(t, "deferred", False))
     now = utcnow()

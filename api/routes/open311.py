@@ -8,7 +8,9 @@ intake (same validation, triage, outbox, idempotency).
 Mapping: a service is a PAKN category (`service_code` = category slug); `service_request_id` is
 the tracking code; Open311 status is `open` until the office has answered, closed or rejected it.
 Descriptions returned by GET are public in Open311, so phone numbers, e-mails and CCCD/CMND
-numbers are masked in them and contact data is never returned. Errors follow the spec's
+numbers are masked in them and contact data is never returned; the public listing shows the
+description and address only of petitions filed through Open311 and never lists a complaint or
+denunciation (see `request_view`). Errors follow the spec's
 `[{"code", "description"}]` shape, with Vietnamese descriptions.
 """
 from __future__ import annotations
@@ -57,8 +59,23 @@ def _status(record) -> str:
     return "closed" if record.status in CLOSED_STATUSES else "open"
 
 
-def request_view(record) -> dict:
-    """A service request as GeoReport v2 returns it (no contact data; description masked)."""
+def _area(record) -> str | None:
+    """Ward and province of a petition, without the house address."""
+    loc = record.locality or {}
+    parts = [loc.get("ward_name"), loc.get("province_name")]
+    return ", ".join(p for p in parts if p) or None
+
+
+def request_view(record, *, listing: bool = False) -> dict:
+    """A service request as GeoReport v2 returns it (no contact data; description masked).
+
+    Looked up by its code (a capability only the petitioner and the office hold) a request shows
+    its description and address. In the public `listing`, a petition shows them only when it was
+    filed through Open311 itself, whose clients publish by design; one sent by chat, Zalo,
+    Telegram or the REST API was not written to be published, so the listing gives its category,
+    status, office, dates and ward only. Complaints and denunciations are never listed at all
+    (`_list_sync`): the law protects the denouncer's identity.
+    """
     from pakn.service import STATUS_VI, redact
 
     notes = STATUS_VI.get(record.status, record.status)
@@ -70,15 +87,17 @@ def request_view(record) -> dict:
         notes = f"{notes}: {last.note}" if last and last.note else notes
     media = record.media or []
     media_url = next((m.get("url") for m in media if isinstance(m, dict) and m.get("url")), None)
+    published = not listing or record.channel == "open311"
     return {
-        "service_request_id": record.code, "status": _status(record), "status_notes": notes,
+        "service_request_id": record.code, "status": _status(record),
+        "status_notes": notes if published else STATUS_VI.get(record.status, record.status),
         "service_name": record.category_name, "service_code": record.category,
-        "description": redact(record.content), "agency_responsible": record.office_name,
+        "description": redact(record.content) if published else None, "agency_responsible": record.office_name,
         "service_notice": record.notice, "requested_datetime": iso(record.created_at),
         "updated_datetime": iso(record.updated_at), "expected_datetime": iso(record.due_at),
-        "address": record.location,
-        "address_id": None, "zipcode": None, "lat": record.latitude, "long": record.longitude,
-        "media_url": media_url,
+        "address": record.location if published else _area(record),
+        "address_id": None, "zipcode": None, "lat": record.latitude if published else None,
+        "long": record.longitude if published else None, "media_url": media_url if published else None,
     }
 
 
@@ -199,8 +218,9 @@ def _list_sync(ids: list[str], service_code: str | None, start: datetime | None,
                 stmt = stmt.where(PaknRecord.status.not_in(CLOSED_STATUSES))
             elif statuses == {"closed"}:
                 stmt = stmt.where(PaknRecord.status.in_(CLOSED_STATUSES))
+            stmt = stmt.where(PaknRecord.is_complaint.is_not(True))  # never list a complaint or denunciation
         records = session.scalars(stmt.order_by(PaknRecord.created_at.desc()).limit(MAX_LIST)).all()
-        return [request_view(r) for r in records]
+        return [request_view(r, listing=not ids) for r in records]
 
 
 @router.get("/requests.json")

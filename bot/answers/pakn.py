@@ -6,17 +6,28 @@ restart between two messages:  content → location → contact → confirm → 
 from __future__ import annotations
 
 import re
+import uuid
 
 from bot.types import InboundMessage, Reply
-from bot.understand import PAKN_TRIGGER, Understanding
+from bot.understand import PAKN_CODE, PAKN_TRIGGER, Understanding
 from knowledge.plans import fold
 
 STATUS_VI = {"received": "Đã tiếp nhận", "forwarded": "Đã chuyển đến cơ quan xử lý", "in_progress": "Đang xử lý",
              "answered": "Đã có trả lời", "closed": "Đã đóng", "transferred": "Đã chuyển cơ quan khác",
              "rejected": "Không thụ lý"}
-CANCEL = re.compile(r"^(huy|thoi|khong gui|dung lai|cancel|bo qua phan anh)\b")
-SKIP = re.compile(r"^(bo qua|khong|ko|k|khong can|skip)\b")
-CONFIRM = re.compile(r"^(dong y|gui|xac nhan|ok|co|dung|yes|gui di|chinh xac)\b")
+# A whole message that cancels, confirms or asks to change a field; a sentence that merely starts
+# with "thôi"/"có" ("thời gian gần đây …", "có thể sửa địa chỉ không") is none of them.
+_TAIL = r"( nua| dau| nhe| nha| a| di| luon| roi| ha)*[ .!]*$"
+CANCEL = re.compile(r"^(huy|huy bo|thoi|thoi khong gui|khong gui|ko gui|k gui|dung lai|cancel|bo qua phan anh|"
+                    r"khong can|ko can)" + _TAIL)
+SKIP = re.compile(r"^(bo qua|khong|ko|k|khong can|ko can|skip|khong co)" + _TAIL)
+CONFIRM = re.compile(r"^(dong y|gui|gui di|xac nhan|ok|oke|okay|co|co gui|dung|dung roi|yes|chinh xac|"
+                     r"gui luon|gui nhe)" + _TAIL)
+EDIT = re.compile(r"\b(sua|doi|chinh|nhap lai|ghi lai|thay)\b.*?\b(noi dung|dia diem|dia chi|cho|noi|lien he|"
+                  r"so dien thoai|sdt|dien thoai|email)\b")
+EDIT_FIELD = {"noi dung": "content", "dia diem": "location", "dia chi": "location", "cho": "location",
+              "noi": "location", "lien he": "contact", "so dien thoai": "contact", "sdt": "contact",
+              "dien thoai": "contact", "email": "contact"}
 MIN_CONTENT_WORDS = 4
 
 
@@ -24,16 +35,16 @@ def start_pakn(msg: InboundMessage, u: Understanding) -> tuple[Reply, dict]:
     """Begin a petition; keep any content already written after the trigger words."""
     content = _strip_trigger(msg.text)
     pending = {"type": "pakn", "step": "content", "content": "", "location": None, "contact": None,
-               "media": [a.model_dump() for a in msg.attachments]}
-    if len(content.split()) >= MIN_CONTENT_WORDS:
+               "media": [a.model_dump() for a in msg.attachments], "draft": uuid.uuid4().hex}
+    if len(content.split()) >= MIN_CONTENT_WORDS and _content_problem(content) is None:
         pending["content"] = content
-        return _ask_location(pending), pending
-    return Reply(reply="Bạn vui lòng mô tả nội dung phản ánh, kiến nghị: sự việc gì, từ khi nào, ảnh hưởng ra sao "
-                       "(có thể gửi kèm ảnh).", intent="pakn_submit", answered=True,
-                 suggestions=["Hủy"]), pending
+        return _ask("location", pending), pending
+    return _ask("content", pending), pending
 
 
 def continue_pakn(msg: InboundMessage, pending: dict) -> tuple[Reply, dict | None]:
+    """One more message of a petition being written. Each field is checked when it is given, so
+    the citizen fixes it there; nothing they wrote is dropped because a later check failed."""
     text = (msg.text or "").strip()
     folded = fold(text)
     pending = dict(pending)
@@ -41,34 +52,101 @@ def continue_pakn(msg: InboundMessage, pending: dict) -> tuple[Reply, dict | Non
     if CANCEL.match(folded):
         return Reply(reply="Đã hủy phản ánh. Bạn cần hỗ trợ gì thêm không?", intent="pakn_submit",
                      answered=True), None
+    if code := PAKN_CODE.search(text):
+        # A status question in the middle: answer it and keep the draft where it was.
+        status = status_reply(code[0])
+        return Reply(reply=status.reply + "\n\n(Phản ánh bạn đang soạn vẫn được giữ; bạn tiếp tục nhé, "
+                           "hoặc gõ “Hủy”.)", intent="pakn_status", answered=status.answered), pending
     step = pending.get("step")
     if step == "content":
-        if len(text.split()) < MIN_CONTENT_WORDS:
-            return Reply(reply="Nội dung còn quá ngắn. Bạn vui lòng mô tả rõ sự việc (ít nhất vài câu).",
-                         intent="pakn_submit", answered=True, suggestions=["Hủy"]), pending
+        problem = _content_problem(text)
+        if problem:
+            return _retry(problem, "content", pending), pending
         pending["content"] = text
-        return _ask_location(pending), pending
+        return _next_after("content", pending), pending
     if step == "location":
         loc = next((a for a in msg.attachments if a.kind == "location"), None)
         if loc is not None:
             pending["location"] = f"{loc.latitude},{loc.longitude}"
         elif text:
+            if problem := _field_problem("location", text):
+                return _retry(problem, "location", pending), pending
             pending["location"] = text
         else:
-            return _ask_location(pending), pending
-        pending["step"] = "contact"
-        return Reply(reply="Bạn để lại số điện thoại hoặc email để cơ quan phản hồi (không bắt buộc, "
-                           "gõ “bỏ qua” nếu không muốn).", intent="pakn_submit", answered=True,
-                     suggestions=["Bỏ qua"]), pending
+            return _ask("location", pending), pending
+        return _next_after("location", pending), pending
     if step == "contact":
-        pending["contact"] = None if SKIP.match(folded) else text
+        if SKIP.match(folded):
+            pending["contact"] = None
+        else:
+            if problem := _field_problem("contact", text):
+                return _retry(problem + " Hoặc gõ “Bỏ qua” nếu không muốn để lại.", "contact", pending), pending
+            pending["contact"] = text
         pending["step"] = "confirm"
         return _confirm(pending), pending
     if step == "confirm":
         if CONFIRM.match(folded):
-            return _submit(msg, pending), None
-        return _confirm(pending), pending
+            return _submit(msg, pending)
+        if edit := EDIT.search(folded):
+            return _ask(EDIT_FIELD[edit[2]], pending, editing=True), pending
+        return _confirm(pending, again=True), pending
     return Reply(reply="Đã hủy phản ánh.", intent="pakn_submit", answered=True), None
+
+
+QUESTIONS = {
+    "content": "Bạn vui lòng mô tả nội dung phản ánh, kiến nghị: sự việc gì, từ khi nào, ảnh hưởng ra sao "
+               "(có thể gửi kèm ảnh).",
+    "location": "Sự việc xảy ra ở đâu? Bạn ghi rõ địa chỉ, xã/phường và tỉnh/thành phố (hoặc gửi vị trí).",
+    "contact": "Bạn để lại số điện thoại hoặc email để cơ quan phản hồi (không bắt buộc, gõ “bỏ qua” nếu "
+               "không muốn).",
+}
+
+
+def _ask(step: str, pending: dict, *, editing: bool = False) -> Reply:
+    pending["step"] = step
+    pending["editing"] = editing
+    return Reply(reply=QUESTIONS[step], intent="pakn_submit", answered=True,
+                 suggestions=["Bỏ qua", "Hủy"] if step == "contact" else ["Hủy"])
+
+
+def _retry(problem: str, step: str, pending: dict) -> Reply:
+    pending["step"] = step
+    return Reply(reply=f"{problem.rstrip('.')}. {QUESTIONS[step]}", intent="pakn_submit", answered=True,
+                 suggestions=["Bỏ qua", "Hủy"] if step == "contact" else ["Hủy"])
+
+
+def _next_after(step: str, pending: dict) -> Reply:
+    """The next question, or straight back to the confirmation after an edit."""
+    if pending.pop("editing", False):
+        pending["step"] = "confirm"
+        return _confirm(pending)
+    following = {"content": "location", "location": "contact"}[step]
+    return _ask(following, pending)
+
+
+def _content_problem(text: str) -> str | None:
+    from pakn.errors import PaknValidationError
+    from pakn.service import validate_content
+
+    if len(text.split()) < MIN_CONTENT_WORDS:
+        return "Nội dung còn quá ngắn. Bạn vui lòng mô tả rõ sự việc (ít nhất vài câu)."
+    try:
+        validate_content(text)
+    except PaknValidationError as exc:
+        return str(exc)
+    return None
+
+
+def _field_problem(step: str, text: str) -> str | None:
+    """What is wrong with a location or contact as typed (the checks `pakn.service` runs at submit)."""
+    from pakn.errors import PaknValidationError
+    from pakn.service import check_location, parse_contact
+
+    try:
+        check_location(text) if step == "location" else parse_contact(text)
+    except PaknValidationError as exc:
+        return str(exc)
+    return None
 
 
 def _strip_trigger(text: str) -> str:
@@ -77,41 +155,48 @@ def _strip_trigger(text: str) -> str:
     if not m:
         return text.strip()
     # Folding keeps one character per character, so the fold's offsets index the original text.
-    rest = text[m.end():] if len(folded) == len(text) else text
-    return rest.lstrip(" :,.-–").strip()
+    if len(folded) != len(text):
+        return text.strip()
+    group = "what" if m.group("what") else "what2"
+    # "tôi muốn tố cáo X …": the words "khiếu nại"/"tố cáo" stay in the content, where triage
+    # reads them (they change the legal procedure and the office); "tôi muốn phản ánh" goes.
+    start = m.start(group) if m.group(group) in ("khieu nai", "to cao") else m.end()
+    return text[start:].lstrip(" :,.-–").strip()
 
 
-def _ask_location(pending: dict) -> Reply:
-    pending["step"] = "location"
-    return Reply(reply="Sự việc xảy ra ở đâu? Bạn ghi rõ địa chỉ, xã/phường và tỉnh/thành phố (hoặc gửi vị trí).",
-                 intent="pakn_submit", answered=True, suggestions=["Hủy"])
-
-
-def _confirm(pending: dict) -> Reply:
+def _confirm(pending: dict, *, again: bool = False) -> Reply:
+    pending["step"] = "confirm"
     contact = pending.get("contact") or "không để lại"
     media = f"\n• Tệp đính kèm: {len(pending['media'])}" if pending.get("media") else ""
-    return Reply(reply=(f"Xin xác nhận phản ánh của bạn:\n• Nội dung: {pending['content']}\n"
+    lead = "Phản ánh chưa được gửi. " if again else ""
+    return Reply(reply=(f"{lead}Xin xác nhận phản ánh của bạn:\n• Nội dung: {pending['content']}\n"
                         f"• Địa điểm: {pending.get('location') or 'chưa rõ'}\n• Liên hệ: {contact}{media}\n"
-                        "Gõ “Gửi” để gửi hoặc “Hủy” để bỏ."),
-                 intent="pakn_submit", answered=True, suggestions=["Gửi", "Hủy"])
+                        "Gõ “Gửi” để gửi, “Sửa địa điểm” (hoặc nội dung, liên hệ) để sửa, hoặc “Hủy” để bỏ."),
+                 intent="pakn_submit", answered=True, suggestions=["Gửi", "Sửa địa điểm", "Hủy"])
 
 
-def _submit(msg: InboundMessage, pending: dict) -> Reply:
+def _submit(msg: InboundMessage, pending: dict) -> tuple[Reply, dict | None]:
+    """Store the petition. One draft is one petition: a double tap or a retried message sends the
+    same draft id as external id, and the store answers the second with the first's record."""
     from knowledge.store import session_scope
     from pakn.errors import PaknValidationError
     from pakn.service import submit
 
+    draft = pending.get("draft")
+    external_id = (f"chat:{msg.user_id}:{msg.message_id}" if msg.message_id
+                   else f"chat-draft:{msg.user_id}:{draft}" if draft else None)
     try:
         with session_scope() as session:
             record = submit(session, content=pending["content"], location=pending.get("location"),
                             contact=pending.get("contact"), channel=msg.channel, channel_user_id=msg.user_id,
-                            external_id=f"chat:{msg.user_id}:{msg.message_id}" if msg.message_id else None,
-                            media=pending.get("media") or None)
+                            external_id=external_id, media=pending.get("media") or None)
             code, office, due = record.code, record.office_name, record.due_at
             notice = "Nội dung có dấu hiệu khiếu nại, tố cáo" if getattr(record, "is_complaint", False) else None
     except PaknValidationError as exc:
-        return Reply(reply=f"Chưa gửi được phản ánh: {exc}. Bạn vui lòng sửa lại rồi gửi lại.",
-                     intent="pakn_submit", answered=False)
+        # Keep the draft and ask for the field that failed; nothing the citizen wrote is lost.
+        step = exc.field if exc.field in QUESTIONS else "content"
+        return Reply(reply=f"Chưa gửi được phản ánh: {str(exc).rstrip('.')}. {QUESTIONS[step]}",
+                     intent="pakn_submit", answered=False, suggestions=["Hủy"]), {**pending, "step": step}
     due_text = due.strftime("%d/%m/%Y") if due else "theo quy định"
     lines = [f"Đã tiếp nhận phản ánh của bạn. Mã tra cứu: {code}",
              f"Cơ quan xử lý: {office}", f"Hạn xử lý dự kiến: {due_text}",
@@ -119,7 +204,19 @@ def _submit(msg: InboundMessage, pending: dict) -> Reply:
     if notice:
         lines.append(f"Lưu ý: {notice}, được giải quyết theo Luật Khiếu nại 2011 và Luật Tố cáo 2018, "
                      "không theo thủ tục phản ánh, kiến nghị.")
-    return Reply(reply="\n".join(lines), intent="pakn_submit", answered=True, suggestions=[f"Tra cứu {code}"])
+    return Reply(reply="\n".join(lines), intent="pakn_submit", answered=True, suggestions=[f"Tra cứu {code}"]), None
+
+
+def help_reply() -> Reply:
+    """How to petition — for "phản ánh thì gửi ở đâu?", "khiếu nại thì làm thế nào?"."""
+    return Reply(reply=("Bạn có thể gửi phản ánh, kiến nghị ngay tại đây: gõ “Tôi muốn phản ánh” rồi mô tả sự việc, "
+                        "địa điểm và (nếu muốn) số điện thoại; tôi sẽ cấp mã tra cứu, chuyển đến cơ quan có thẩm "
+                        "quyền và báo hạn xử lý. Bạn cũng có thể gửi trên Cổng Dịch vụ công quốc gia "
+                        "(dichvucong.gov.vn, mục Phản ánh kiến nghị).\n"
+                        "Khiếu nại, tố cáo là thủ tục riêng (Luật Khiếu nại 2011, Luật Tố cáo 2018): gửi đơn đến "
+                        "cơ quan đã ra quyết định hoặc cơ quan quản lý người bị tố cáo, hoặc qua Ban Tiếp công dân; "
+                        "nếu bạn gửi ở đây, tôi sẽ ghi nhận và chuyển đến cơ quan có thẩm quyền."),
+                 intent="pakn_help", answered=True, suggestions=["Tôi muốn phản ánh", "Tra cứu phản ánh"])
 
 
 def status_reply(code: str | None) -> Reply:

@@ -11,10 +11,12 @@ from types import SimpleNamespace
 
 
 class FakeTriage:
-    """Always the same category and due date; `office_id` is set per test, `delay_s` slows it down."""
+    """Always the same category and due date; `office_id`, `complaint` (a complaint or
+    denunciation) and `delay_s` (slows it down) are set per test."""
 
     def __init__(self) -> None:
         self.office_id = "office-default"
+        self.complaint = False
         self.delay_s = 0.0
         self.calls = 0
 
@@ -25,4 +27,4 @@ class FakeTriage:
             category="moi_truong", category_name="Môi trường", confidence=0.9, needs_human=False,
             office_id=self.office_id, office_name=f"UBND {self.office_id}", locality={"province_slug": "ho-chi-minh"},
             due_at=datetime(2030, 1, 10, 17, 0, tzinfo=timezone(timedelta(hours=7))),
-            is_complaint_or_denunciation=False, notice=None, explanation="kiểm thử")
+            is_complaint_or_denunciation=self.complaint, notice=None, explanation="kiểm thử")

@@ -80,6 +80,7 @@ def test_idempotency_key_header(client, fake_triage) -> None:
     (json.dumps({"content": 12}).encode(), 422, "phải là chuỗi"),
     (json.dumps(body(content="  ")).encode(), 422, "không được để trống"),
     (json.dumps(body(content="a" * 5001)).encode(), 422, "quá dài"),
+    (json.dumps(body(content="😡😡😡🤬💩 😡😡 !!!")).encode(), 422, "bằng chữ"),
     (json.dumps(body(contact="012")).encode(), 422, "Số điện thoại không hợp lệ"),
     (json.dumps(body(contact="ai@@x")).encode(), 422, "email không hợp lệ"),
     (json.dumps(body(location="chỗ nào đó xa lắm")).encode(), 422, "Không xác định được địa bàn"),
@@ -319,3 +320,25 @@ def test_classify_job_leaves_a_petition_a_clerk_already_handled(semantic_classif
     view = client.get(f"/api/v1/pakn/{ack['code']}").json()
     assert view["category"] == "khac" and view["office"] == ack["office"] and view["triage_pending"] is False
     assert "deliver_office" not in {k for k, _ in _jobs(db_url, ack["code"])}
+
+
+def test_open311_listing_publishes_only_what_was_filed_to_be_public(client, fake_triage) -> None:
+    """A chat/REST petition is listed without its text or house address; a denunciation is not
+    listed at all; both stay readable by their code."""
+    private = client.post("/api/v1/pakn", json=body(content="Nhà số 12 hẻm 5 đổ rác ra đường mỗi tối, đề nghị xử lý",
+                                                    location="12 hẻm 5, " + LOCATION)).json()["code"]
+    fake_triage.complaint = True
+    secret = client.post("/api/v1/pakn", json=body(content="Tôi tố cáo cán bộ địa chính nhận hối lộ 50 triệu đồng")
+                         ).json()["code"]
+    fake_triage.complaint = False
+    public = client.post("/open311/v2/requests.json", json={"service_code": "moi_truong", "address_string": LOCATION,
+                                                            "description": "Rác tràn ra đường"}
+                         ).json()[0]["service_request_id"]
+    listed = {x["service_request_id"]: x for x in client.get("/open311/v2/requests.json").json()}
+    assert secret not in listed
+    assert listed[private]["description"] is None and "hẻm" not in (listed[private]["address"] or "")
+    assert listed[public]["description"] == "Rác tràn ra đường" and listed[public]["address"] == LOCATION
+    [mine] = client.get(f"/open311/v2/requests/{private}.json").json()
+    assert "đổ rác" in mine["description"]
+    [theirs] = client.get(f"/open311/v2/requests/{secret}.json").json()
+    assert theirs["service_request_id"] == secret
