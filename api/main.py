@@ -58,7 +58,10 @@ def create_app() -> FastAPI:
 
     app.include_router(console_router)  # staff console at /console (static files at /console/static)
     mount_static(app)
+    from api import validation
     from api.openapi import document_errors
+
+    validation.install(app)  # 422s in Vietnamese, never echoing the input
 
     document_errors(app)  # the PAKN and Open311 error shapes, as they really are
     return app

@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/v1", tags=["chat"])
 
 class ChatRequest(BaseModel):
     user_id: str = Field(..., min_length=1, max_length=128)
-    text: str = Field("", max_length=4000)
+    text: str = Field("", max_length=5000)  # as long as a petition may be (it can start one)
     channel: str = Field("api", max_length=32, pattern=r"^[a-z0-9_-]+$")
 
 

@@ -206,3 +206,15 @@ def test_metrics_sum_every_server_process_when_multiprocess_dir_is_set(tmp_path)
 
     assert healthz(run(SCRAPE)) == 7.0
     assert healthz(run(SCRAPE, single=True)) == 0.0  # without the directory a process sees only its own
+
+
+def test_validation_errors_are_vietnamese_and_do_not_echo_the_input(make_client) -> None:
+    client = make_client()
+    secret = "0912345678 " * 500
+    r = client.post("/api/v1/chat", json={"user_id": "u", "text": secret})
+    assert r.status_code == 422
+    [error] = r.json()["detail"]
+    assert error == {"loc": ["body", "text"], "msg": "Quá dài: tối đa 5000 ký tự", "type": "string_too_long"}
+    assert "0912345678" not in r.text
+    r = client.post("/api/v1/chat", json={"text": "xin chào"})
+    assert r.json()["detail"][0]["msg"] == "Thiếu trường bắt buộc"
