@@ -18,8 +18,8 @@ STATUS_VI = {"received": "Đã tiếp nhận", "forwarded": "Đã chuyển đế
 # A whole message that cancels, confirms or asks to change a field; a sentence that merely starts
 # with "thôi"/"có" ("thời gian gần đây …", "có thể sửa địa chỉ không") is none of them.
 _TAIL = r"( nua| dau| nhe| nha| a| di| luon| roi| ha)*[ .!]*$"
-CANCEL = re.compile(r"^(huy|huy bo|thoi|thoi khong gui|khong gui|ko gui|k gui|dung lai|cancel|bo qua phan anh|"
-                    r"khong can|ko can)" + _TAIL)
+CANCEL = re.compile(r"^(huy|huy bo|thoi|thoi khong gui|khong gui|ko gui|k gui|dung lai|cancel|bo qua phan anh)"
+                    + _TAIL)  # not "không cần": at the contact step that skips the contact
 SKIP = re.compile(r"^(bo qua|khong|ko|k|khong can|ko can|skip|khong co)" + _TAIL)
 CONFIRM = re.compile(r"^(dong y|gui|gui di|xac nhan|ok|oke|okay|co|co gui|dung|dung roi|yes|chinh xac|"
                      r"gui luon|gui nhe)" + _TAIL)
