@@ -157,7 +157,10 @@ def transfer_choices(record: PaknRecord, on: date | None = None) -> list[OfficeC
     elif record.locality:
         province = str(record.locality.get("province_name", "")).removeprefix("Tỉnh ").removeprefix("Thành phố ")
     taken = {c.id for c in suggestions} | {record.office_id}
-    rest = [OfficeChoice(o.id, o.name, o.province) for o in directory.all()
+    from knowledge.offices import ward_offices
+
+    wards = ward_offices(str(record.locality.get("province_slug", ""))) if record.locality else []
+    rest = [OfficeChoice(o.id, o.name, o.province) for o in [*directory.all(), *wards]
             if o.kind == "office" and o.is_valid_on(on) and o.id not in taken]
     rest.sort(key=lambda c: (c.province != province, c.province, c.name))
     return suggestions + rest

@@ -342,9 +342,11 @@ def _duty_office(principal: Principal, office: str | None) -> str | None:
 def _admin_offices(principal: Principal) -> list:
     if not principal.is_admin:
         return []
-    from knowledge.offices import load_offices
+    from knowledge.offices import load_offices, ward_offices
+    from pakn.routing import load_routing
 
-    return sorted((o for o in load_offices().all() if o.kind == "office" and o.valid_to is None),
+    wards = ward_offices(load_routing().default_province)  # the UBND of each ward/commune of the province
+    return sorted((o for o in [*load_offices().all(), *wards] if o.kind == "office" and o.valid_to is None),
                   key=lambda o: (o.province, o.name))
 
 

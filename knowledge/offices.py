@@ -235,10 +235,12 @@ class OfficeDirectory:
         return list(self._offices.values())
 
     def get(self, office_id: str) -> Office | None:
-        return self._offices.get(office_id)
+        """The office with this id; the UBND of a ward/commune (`<province>.xa.<ward>`, the ids
+        PAKN routing gives) is known without a line in offices.yaml (see `ward_office`)."""
+        return self._offices.get(office_id) or ward_office(office_id)
 
     def __contains__(self, office_id: object) -> bool:
-        return office_id in self._offices
+        return isinstance(office_id, str) and self.get(office_id) is not None
 
     def __len__(self) -> int:
         return len(self._offices)
@@ -442,6 +444,46 @@ class OfficeDirectory:
             scored.append((oid, score, order))
         scored.sort(key=lambda x: (-x[1], x[2]))
         return [(oid, score) for oid, score, _ in scored]
+
+
+_WARD_OFFICE_ID = re.compile(r"^(?P<province>[a-z0-9-]+)\.xa\.(?P<ward>[a-z0-9-]+)$")
+
+
+def _slug(name: str) -> str:
+    return "-".join(re.findall(r"[a-z0-9]+", fold(name)))
+
+
+@lru_cache(maxsize=4096)
+def ward_office(office_id: str) -> Office | None:
+    """The UBND of a ward or commune of today's map (`vietnam-provinces`), by the id PAKN routing
+    gives it ("tay-ninh.xa.phuong-tan-ninh"): petitions go to 3,321 of them, too many to keep by
+    hand in offices.yaml, yet their staff must log in to the console and be transferred to. Its
+    contact, unless offices.yaml lists the ward, is the default clerk's (pakn/delivery.py)."""
+    m = _WARD_OFFICE_ID.match(office_id)
+    if not m:
+        return None
+    from vietnam_provinces import Province, Ward
+
+    for province in Province.iter_all():
+        short = province.name.removeprefix("Thành phố ").strip()
+        if _slug(short) != m["province"]:
+            continue
+        for ward in Ward.iter_by_province(province.code):
+            if _slug(ward.name) == m["ward"]:
+                return Office(id=office_id, name=f"UBND {ward.name}, {province.name}", kind="office", level="xa",
+                              province=short, locality=ward.name)
+    return None
+
+
+def ward_offices(province_slug: str) -> list[Office]:
+    """Every ward/commune UBND of one province (the console's transfer list)."""
+    from vietnam_provinces import Province, Ward
+
+    for province in Province.iter_all():
+        if _slug(province.name.removeprefix("Thành phố ").strip()) == province_slug:
+            ids = (f"{province_slug}.xa.{_slug(w.name)}" for w in Ward.iter_by_province(province.code))
+            return [o for o in map(ward_office, ids) if o is not None]
+    return []
 
 
 def find_offices_in_text(text: str, province: str | None = None, locality: str | None = None,

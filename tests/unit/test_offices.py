@@ -341,3 +341,33 @@ def test_cli_style_loose_locality(directory) -> None:
     assert [m.office_id for m in got] == ["binh-dinh.tx-hoai-nhon.phong-noi-vu"]
     got = directory.find_offices_in_text("Sở Tư pháp", province=None, locality="Tây Ninh")
     assert [m.office_id for m in got] == ["tay-ninh.so-tu-phap"] and not got[0].ambiguous
+
+
+def test_ward_offices_that_routing_sends_petitions_to_are_known() -> None:
+    """Routing sends ward-level petitions to '<province>.xa.<ward>': their UBND must resolve, so
+    that its staff can have a console account and petitions can be transferred to it."""
+    from knowledge.offices import load_offices, ward_offices
+    from pakn.localities import recognise
+    from pakn.routing import route
+
+    loc = recognise("khu phố 3, phường Tân Ninh, tỉnh Tây Ninh", whole=True)
+    r = route("moi_truong", loc)
+    directory = load_offices()
+    assert r.office_id == "tay-ninh.xa.phuong-tan-ninh" and r.office_id in directory
+    office = directory.get(r.office_id)
+    assert office.name == "UBND Phường Tân Ninh, Tây Ninh" and office.level == "xa" and office.province == "Tây Ninh"
+    assert directory.get("tay-ninh.xa.phuong-khong-co") is None
+    wards = ward_offices("tay-ninh")
+    assert len(wards) > 90 and all(w.id.startswith("tay-ninh.xa.") for w in wards)
+
+
+def test_a_console_account_for_a_ward(default_store) -> None:
+    import uuid
+
+    from console.auth import create_user
+    from knowledge.store import session_scope
+
+    with session_scope(default_store) as session:
+        user = create_user(session, email=f"tanninh-{uuid.uuid4().hex[:6]}@example.gov.vn", password="mat-khau-du-dai-123",
+                           office_id="tay-ninh.xa.phuong-tan-ninh", role="staff")
+        assert user.office_id == "tay-ninh.xa.phuong-tan-ninh"
