@@ -120,7 +120,8 @@ class ChatService:
         if u.intent == "pakn_status":
             from bot.answers.pakn import status_reply
 
-            return status_reply(u.pakn_code), {**state, "last_intent": "pakn_status"}
+            return (status_reply(u.pakn_code, channel=msg.channel, user_id=msg.user_id),
+                    {**state, "last_intent": "pakn_status"})
         if u.intent == "pakn_submit":
             from bot.answers.pakn import start_pakn
 

@@ -19,7 +19,12 @@ from knowledge.plans import fold, load_plans
 GREETING = re.compile(r"^(xin chao|chao|hello|hi|alo|helo|/start|/help|help|tro giup|huong dan|ban la ai|"
                       r"ban lam duoc gi|ban giup duoc gi|chao ban|chao bot)\b")
 THANKS = re.compile(r"^(cam on|thank|thanks|ok cam on|cam on ban)\b")
-PAKN_CODE = re.compile(r"\bPA-?\d{4}-?[0-9A-Z]{4,6}\b", re.I)
+# "PA-2611-7KQ3M", "pa26117kq3m", "PA 2611 7KQ3M", "PA–2611–7KQ3M" (a phone keyboard's dash).
+PAKN_CODE = re.compile(r"\bPA[\s\-–—]?\d{4}[\s\-–—]?[0-9A-Z]{5}\b", re.I)
+# "tra cứu phản ánh của tôi", "đơn của em tới đâu rồi": the person's own petitions, no code given.
+MY_PETITIONS = re.compile(r"\b(tra cuu|kiem tra|xem|theo doi|hoi)\b.*\b(phan anh|kien nghi|pakn|don|ho so)\b.*"
+                          r"\b(cua (toi|minh|em|tui|mik)|da gui)\b|\b(phan anh|don) cua (toi|minh|em) (sao roi|toi dau|"
+                          r"the nao|xu ly chua)")
 _SUBJECT = r"(toi|tui|minh|mik|em|e|chung toi|chung em|nguoi dan|gia dinh toi|ba con)"
 _ACT = r"((gui|nop|lam|viet)\s+((don|thu|y kien)\s+)?)"
 _WHAT = r"(?P<what>phan anh|kien nghi|gop y|khieu nai|to cao|pakn)"
@@ -214,7 +219,7 @@ def understand(text: str) -> Understanding:
     if m := PAKN_CODE.search(text):
         u.pakn_code = m[0].upper()
 
-    if u.pakn_code:
+    if u.pakn_code or MY_PETITIONS.search(folded):
         u.intent = "pakn_status"
     elif GREETING.search(folded) and len(folded.split()) <= 8:
         u.intent = "greeting"

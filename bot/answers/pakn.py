@@ -219,12 +219,21 @@ def help_reply() -> Reply:
                  intent="pakn_help", answered=True, suggestions=["Tôi muốn phản ánh", "Tra cứu phản ánh"])
 
 
-def status_reply(code: str | None) -> Reply:
+def status_reply(code: str | None, *, channel: str | None = None, user_id: str | None = None) -> Reply:
+    """The status of one petition by its code; without a code, the petitions this person sent
+    from this channel (a code is not something people keep)."""
     from knowledge.store import session_scope
     from pakn.service import get_by_code
 
+    if code:
+        code = re.sub(r"[\s\-–—]", "", code).upper()
+    elif channel and user_id:
+        return _my_petitions(channel, user_id)
+    else:
+        return Reply(reply="Bạn cho tôi mã tra cứu phản ánh (dạng PA-2611-XXXXX) để tôi xem tình trạng xử lý.",
+                     intent="pakn_status", answered=False)
     with session_scope() as session:
-        record = get_by_code(session, code) if code else None
+        record = get_by_code(session, code)
         if record is None:
             return Reply(reply=f"Không tìm thấy phản ánh có mã {code}. Bạn kiểm tra lại mã tra cứu giúp tôi.",
                          intent="pakn_status", answered=False)
@@ -235,6 +244,26 @@ def status_reply(code: str | None) -> Reply:
         if reply_text:
             lines.append(f"Trả lời của cơ quan: {reply_text}")
     return Reply(reply="\n".join(lines), intent="pakn_status", answered=True)
+
+
+def _my_petitions(channel: str, user_id: str, limit: int = 5) -> Reply:
+    from sqlalchemy import select
+
+    from knowledge.store import session_scope
+    from pakn.models import PaknRecord
+
+    with session_scope() as session:
+        records = session.scalars(select(PaknRecord).where(
+            PaknRecord.channel == channel, PaknRecord.channel_user_id == user_id)
+            .order_by(PaknRecord.created_at.desc()).limit(limit)).all()
+        lines = [f"• {r.code} ({r.created_at:%d/%m/%Y}): {STATUS_VI.get(r.status, r.status)} — {r.office_name}"
+                 for r in records]
+    if not lines:
+        return Reply(reply="Tôi chưa thấy phản ánh nào bạn gửi từ kênh này. Nếu bạn có mã tra cứu (dạng "
+                           "PA-2611-XXXXX), hãy gửi mã để tôi xem tình trạng xử lý.", intent="pakn_status",
+                     answered=False)
+    return Reply(reply="Các phản ánh bạn đã gửi:\n" + "\n".join(lines) + "\nGõ “tra cứu <mã>” để xem chi tiết.",
+                 intent="pakn_status", answered=True, suggestions=[f"Tra cứu {lines[0].split()[1]}"])
 
 
 def _last_reply(record) -> str | None:

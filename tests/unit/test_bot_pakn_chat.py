@@ -116,3 +116,17 @@ def test_the_words_complaint_and_denunciation_reach_triage(service):
 def test_a_question_about_petitioning_is_answered_not_filed(service, text):
     r = conversation(service)(text)
     assert r.intent == "pakn_help" and "Tôi muốn phản ánh" in r.reply
+
+
+def test_my_petitions_without_a_code_and_codes_typed_loosely(service):
+    say = conversation(service)
+    assert "chưa thấy phản ánh nào" in say("tra cứu phản ánh của tôi").reply
+    say(f"Tôi muốn phản ánh: {CONTENT}")
+    say(PLACE)
+    say("bỏ qua")
+    code = code_in(say("Gửi"))
+    mine = say("tra cuu phan anh cua toi")
+    assert mine.answered and code in mine.reply
+    loose = code.replace("-", " ").lower()          # "pa 2611 abcde"
+    assert f"Phản ánh {code}" in say(f"ma {loose} sao roi").reply
+    assert f"Phản ánh {code}" in say(code.replace("-", "–")).reply  # a phone keyboard's dash
