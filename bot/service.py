@@ -145,12 +145,15 @@ class ChatService:
                 f"Tôi chưa có kế hoạch hay văn bản nào của {u.unknown_place} trong cơ sở dữ liệu"), state
         if u.years and (u.intent == "duty" or u.asks_plan_of_year) and not self._plans_for_years(u):
             return self._no_plan_for_years(u), state
-        if (what := plan_meta.wants(u.folded)) is not None:
+        what = plan_meta.wants(u.folded)
+        if what is None and u.is_follow_up and (u.localities or u.years):
+            what = plan_meta.wants_again(u.folded, state.get("last_meta"))  # "còn kế hoạch của Ngã Năm thì sao?"
+        if what is not None:
             plans = plan_meta.scope(u.plan_ids, u.folded, u.years, u.plan_kind)
             reply = plan_meta.meta_reply(plans, what)
             if reply is not None:
                 return reply, {**state, "last_intent": "plan", "plan_ids": [p.id for p in plans],
-                               "last_question": u.text}
+                               "last_question": u.text, "last_meta": what}
             # No plan of that year/kind: it may be a plan that our plans cite; search the text.
 
         if u.intent == "duty":

@@ -58,8 +58,9 @@ TASK_NUMBER = re.compile(r"\bnhiem vu\s*(?:so|thu|stt)?\s*(\d{1,2})\b")
 YEAR = re.compile(r"\b(20\d\d)\b")
 FIELD_WORDS: list[tuple[str, re.Pattern]] = [
     # Bare "thue" is also "thuê" (rent: "thuê trọ") once accents are gone; tax is asked with a verb or a kind.
+    # "gia" is a price, but not in "gia hạn" (extend), "gia đình", "giá trị" (validity).
     ("fee", re.compile(r"\b(le phi|phi|bao nhieu tien|bn tien|ton bao nhieu|mat bao nhieu tien|chi phi|tien|mien phi|"
-                       r"gia|(dong|nop|chiu|mat|tinh|phai) thue|thue (tncn|thu nhap|truoc ba|gtgt|dat)|khoan phi|"
+                       r"gia(?! (han|dinh|canh|tri|tang|su|ha))|(dong|nop|chiu|mat|tinh|phai) thue|thue (tncn|thu nhap|truoc ba|gtgt|dat)|khoan phi|"
                        r"muc tro cap|duoc bao nhieu)\b")),
     ("result", re.compile(r"\b(gia tri (bao lau|trong bao lau|may thang|den khi nao)|hieu luc|duoc cap gi|"
                           r"nhan duoc gi|ket qua)\b")),

@@ -13,7 +13,8 @@ from knowledge.plans import Plan, load_plans
 # The plan the question is about must be the plan itself, not a plan it cites
 # ("kế hoạch tuyên truyền … số mấy" is answered from the text, not from metadata).
 ABOUT_THE_PLAN = re.compile(r"\b(ke hoach (cchc|cai cach hanh chinh|thuc hien (cchc|cai cach hanh chinh)|kiem tra"
-                            r"(?! ra soat))|kh cchc|quyet dinh ban hanh ke hoach)\b")
+                            r"(?! ra soat))|kh (cchc|cai cach hanh chinh)|quyet dinh ban hanh ke hoach|"
+                            r"(qd|quyet dinh) \d+ ban hanh (ke hoach|kh))\b")
 SIGNER = re.compile(r"\b(ai ky|nguoi ky|do ai ky|ky boi|ai la nguoi ky|ky ban hanh)\b")
 NUMBER = re.compile(r"\b(so may|so hieu|so bao nhieu|quyet dinh so|quyet dinh nao|ke hoach so|van ban so)\b")
 # "ngày nào" asks when the plan was issued, but not "(hoàn thành / báo cáo) trước ngày nào": a deadline in it.
@@ -22,17 +23,29 @@ DATE = re.compile(r"\b(?<!truoc )(?<!den )(?<!han )ngay nao\b|\b(ban hanh ngay|n
 COUNT = re.compile(r"\b(bao nhieu nhiem vu|may nhiem vu|tong (so|cong) .*nhiem vu|co bao nhieu .*nhiem vu)\b")
 
 
+def facts_asked(folded: str) -> list[str]:
+    """The metadata facts a question names ("… ký ngày nào, ai ký" → date and signer), in order."""
+    return [name for name, rx in (("count", COUNT), ("signer", SIGNER), ("number", NUMBER), ("date", DATE))
+            if rx.search(folded)]
+
+
 def wants(folded: str) -> str | None:
-    """Which metadata fact the question asks for, if it asks about a plan as a document."""
+    """Which metadata fact(s) the question asks for ("signer", "date+signer"), if it asks about a
+    plan as a document."""
     if not ABOUT_THE_PLAN.search(folded) or re.search(r"\bto trinh\b|\bcan cu\b", folded):
         return None
     # A question about another document the plan cites ("chương trình hành động số mấy").
     if re.search(r"\b(chuong trinh|van ban|cong van|nghi quyet|chi thi|ket luan|de an|nhiem vu chung)\b", folded):
         return None
-    for name, rx in (("count", COUNT), ("signer", SIGNER), ("number", NUMBER), ("date", DATE)):
-        if rx.search(folded):
-            return name
-    return None
+    return "+".join(facts_asked(folded)) or None
+
+
+def wants_again(folded: str, last: str | None) -> str | None:
+    """A follow-up to a metadata answer ("còn kế hoạch của Ngã Năm thì ai ký?", "còn Hoài Nhơn?"):
+    the facts it names, else the facts asked last time."""
+    if not last:
+        return None
+    return "+".join(facts_asked(folded)) or last
 
 
 def scope(plan_ids: list[str], folded: str, years: list[int], plan_kind: str | None) -> list[Plan]:
@@ -58,6 +71,9 @@ def _date(p: Plan) -> str:
 
 
 def fact(p: Plan, what: str) -> str:
+    """One fact ("signer"), or several joined by "+" ("date+signer")."""
+    if "+" in what:
+        return "; ".join(dict.fromkeys(fact(p, w) for w in what.split("+")))
     m = p.meta
     if what == "signer":
         who = m.signer or "văn bản không ghi tên người ký"

@@ -86,6 +86,12 @@ class TestProcedures:
         r = ask(service, "đăng kí kết hôn có cần giấy xác nhận độc thân ko")  # "kí" for "ký", too
         assert r.reply.startswith("Thủ tục đăng ký kết hôn") and "chỉ khi đăng ký kết hôn ở xã" in r.reply
 
+    def test_extension_is_not_a_price(self, service):
+        user = uuid.uuid4().hex
+        ask(service, "giay to dang ky tam tru gom nhung gi", user)
+        r = ask(service, "con gia han thi sao", user)  # "gia hạn" (extend), not "giá" (price)
+        assert r.reply.startswith("Thủ tục gia hạn tạm trú")
+
     def test_rent_is_not_tax(self, service):
         r = ask(service, "sinh vien thue tro dang ky tam tru o dau")
         assert "tạm trú" in r.reply and "Lệ phí" not in r.reply
@@ -136,6 +142,18 @@ class TestPlans:
     def test_a_deadline_inside_a_plan_is_not_the_plan_s_issue_date(self, service):
         r = ask(service, "kế hoạch kiểm tra cchc 2023 tp tây ninh phải hoàn thành trước ngày nào")
         assert "15/10/2023" in r.reply
+
+    def test_several_facts_about_a_plan_in_one_question(self, service):
+        r = ask(service, "qd 140 ban hanh kh cchc tinh ky ngay nao, ai ky")
+        assert "Võ Đức Trọng" in r.reply and "19/01/2024" in r.reply
+
+    def test_a_follow_up_to_a_plan_fact_keeps_the_fact(self, service):
+        user = uuid.uuid4().hex
+        ask(service, "kh cchc tinh tay ninh 2024 ai ky", user)
+        r = ask(service, "con kh cua nga nam thi ai ky", user)
+        assert "Kim Thái Phong" in r.reply
+        r = ask(service, "còn Hoài Nhơn thì sao?", user)
+        assert "người ký" in r.reply and "Hoài Nhơn" in r.reply
 
     def test_party_document_number(self, service):
         r = ask(service, "ke hoach cchc 2021-2025 cua thanh pho tay ninh thuc hien chuong trinh hanh dong so may cua thanh uy")

@@ -105,3 +105,8 @@ def test_an_office_working_with_another_is_its_support(service):
     support = r.reply.split("Phối hợp ", 1)[1]
     assert "Mục V.11.b: Phối hợp Sở Nội vụ" in support  # listed as a supported task, led by Sở Nội vụ
     assert "Chủ trì: Sở Nội vụ" in support
+
+
+def test_office_abbreviated_with_a_dot(service):
+    r = ask(service, "P.NV tp Tay Ninh phai lam nhung gi trong kh cchc 2021-2025")
+    assert r.intent == "duty" and r.reply.startswith("Phòng Nội vụ thành phố Tây Ninh")
