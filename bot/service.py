@@ -292,9 +292,10 @@ class ChatService:
         """"… phải hoàn thành những việc gì trong năm 2021" of a 2021–2025 plan: that year is a
         period to filter by. Of a one-year plan it only names the plan, and filtering by it would
         drop the duties that state no deadline."""
-        if len(u.years) != 1 or not re.search(r"\b(trong|vao|hoan thanh|het|cuoi) nam (19|20)\d\d\b", u.folded):
+        m = re.search(r"\b(trong|vao|hoan thanh|het|cuoi|con|rieng) nam ((19|20)\d\d)\b", u.folded)
+        if not m:
             return None
-        year = u.years[0]
+        year = int(m[2])  # "… 2021-2025 … trong năm 2021": the year after "trong năm", not the plan's span
         plans = [p for p in load_plans() if (not plan_ids or p.id in plan_ids)
                  and p.meta.period_start <= year <= p.meta.period_end]
         return year if plans and all(p.meta.period_end > p.meta.period_start for p in plans) else None

@@ -110,3 +110,11 @@ def test_an_office_working_with_another_is_its_support(service):
 def test_office_abbreviated_with_a_dot(service):
     r = ask(service, "P.NV tp Tay Ninh phai lam nhung gi trong kh cchc 2021-2025")
     assert r.intent == "duty" and r.reply.startswith("Phòng Nội vụ thành phố Tây Ninh")
+
+
+def test_a_year_inside_a_plan_span_named_in_the_question_and_in_a_follow_up(service):
+    user = uuid.uuid4().hex
+    r = ask(service, "tp tay ninh 2021-2025 vp hdnd ubnd phai hoan thanh viec gi trong nam 2021", user)
+    assert "trong năm 2021" in r.reply and "(3 đến hạn trong năm 2021;" in r.reply
+    r = ask(service, "con nam 2023 thi sao", user)
+    assert "trong năm 2023" in r.reply and "Văn phòng Hội đồng nhân dân" in r.reply
