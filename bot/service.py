@@ -194,8 +194,8 @@ class ChatService:
             u.intent = "duty"
             u.office_ids = u.office_ids or state.get("office_ids", [])
             u.plan_ids = u.plan_ids or state.get("plan_ids", [])
-            if not u.period_text and not u.office_ids:
-                u.period_text = state.get("period_text")
+            if not u.period_text and not u.years and (u.is_follow_up or not u.office_ids):
+                u.period_text = state.get("period_text")  # "còn Sở Tài chính thì sao?": same quarter
         elif last == "procedure" and state.get("procedure") and (u.fields or u.is_follow_up):
             if not self._names_other_procedure(u, state["procedure"]):
                 u.intent = "procedure_follow_up"

@@ -44,7 +44,8 @@ PAKN_FIRST_PERSON = re.compile(r"\b" + _SUBJECT + r"\s+((muon|mun|can|xin|xin ph
                                r"(phan anh|kien nghi|gop y|khieu nai|to cao)\b")
 DUTY_WORDS = re.compile(r"\b(nhiem vu|phai lam|lam gi|lam nhung gi|chu tri|phoi hop|duoc giao|phan cong|"
                         r"trach nhiem|cong viec|viec gi|nhung viec|can lam|dam nhan|phu trach|phai ban hanh|"
-                        r"phai thuc hien|phai trien khai|nhung gi|nhung ke hoach gi)\b")
+                        r"phai thuc hien|phai trien khai|nhung gi|nhung ke hoach gi)\b|"
+                        r"(?<!\bso )(?<!\bphong )(?<!\bp )\bnv\b")  # "nv" = nhiệm vụ, except in "Sở/Phòng NV"
 # "who / which office / when / how much": the person asks about a task, not for an office's duty list.
 ASKS_WHICH = re.compile(r"\b(ai|co quan nao|don vi nao|noi nao|khi nao|luc nao|thoi gian nao|bao gio|bao nhieu|"
                         r"may|ngay nao|thang nao|quy nao|nam nao|the nao|ra sao|gi khong)\b")

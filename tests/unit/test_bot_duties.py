@@ -88,7 +88,7 @@ def test_a_named_cadence_keeps_only_tasks_of_that_cadence(service):
 
 def test_quarter_count_separates_tasks_due_from_tasks_running_through_it(service):
     r = ask(service, "Sở Tư pháp Tây Ninh chủ trì nhiệm vụ gì có hạn Quý I/2024?")
-    assert "Chủ trì 5 nhiệm vụ (3 đến hạn trong Quý I/2024; 2 thực hiện thường xuyên hoặc cả năm" in r.reply
+    assert "Chủ trì 5 nhiệm vụ (3 đến hạn trong Quý I/2024; 2 có thời hạn dài hơn" in r.reply
     due_first = r.reply.index("Nhiệm vụ 11:") < r.reply.index("Nhiệm vụ 3:")
     assert due_first
 
@@ -118,3 +118,11 @@ def test_a_year_inside_a_plan_span_named_in_the_question_and_in_a_follow_up(serv
     assert "trong năm 2021" in r.reply and "(3 đến hạn trong năm 2021;" in r.reply
     r = ask(service, "con nam 2023 thi sao", user)
     assert "trong năm 2023" in r.reply and "Văn phòng Hội đồng nhân dân" in r.reply
+
+
+def test_nv_is_a_task_and_a_follow_up_office_keeps_the_quarter(service):
+    user = uuid.uuid4().hex
+    r = ask(service, "so noi vu tay ninh 2024 co nv nao han quy II", user)  # "nv" = nhiệm vụ here
+    assert r.intent == "duty" and r.reply.startswith("Sở Nội vụ tỉnh Tây Ninh")
+    r = ask(service, "con so tai chinh thi sao", user)
+    assert r.intent == "duty" and r.reply.startswith("Sở Tài chính tỉnh Tây Ninh") and "trong quy II" in r.reply
