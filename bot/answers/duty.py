@@ -115,9 +115,10 @@ def duty_reply(office_ids: list[str], tasks: list[TaskView], period_text: str | 
     lines = [f"{label} — {'; '.join(plan_names)}{scope}:"]
     brief = len(lead) + len(support) > BRIEF_ABOVE
     due = sum(due_within(t, period) for t in lead)
-    if lead and period and 0 < due < len(lead):
-        lines.append(f"Chủ trì {len(lead)} nhiệm vụ ({due} đến hạn trong {period_text}; {len(lead) - due} có "
-                     f"thời hạn dài hơn, gồm cả {period_text}: thường xuyên, nhiều quý hoặc cả năm):")
+    if lead and period and due < len(lead):
+        due_text = f"{due} đến hạn trong {period_text}" if due else f"không nhiệm vụ nào đến hạn riêng trong {period_text}"
+        lines.append(f"Chủ trì {len(lead)} nhiệm vụ ({due_text}; {len(lead) - due} có thời hạn dài hơn, gồm cả "
+                     f"{period_text}: thường xuyên, nhiều quý hoặc cả năm):")
         lines += [task_line(t, with_offices=False, brief=brief) for t in lead[:MAX_LISTED]]
         if len(lead) > MAX_LISTED:
             lines.append(f"… và {len(lead) - MAX_LISTED} nhiệm vụ khác.")

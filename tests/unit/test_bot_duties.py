@@ -126,3 +126,4 @@ def test_nv_is_a_task_and_a_follow_up_office_keeps_the_quarter(service):
     assert r.intent == "duty" and r.reply.startswith("Sở Nội vụ tỉnh Tây Ninh")
     r = ask(service, "con so tai chinh thi sao", user)
     assert r.intent == "duty" and r.reply.startswith("Sở Tài chính tỉnh Tây Ninh") and "trong quy II" in r.reply
+    assert "không nhiệm vụ nào đến hạn riêng trong quy II" in r.reply  # its tasks all run through 2024
