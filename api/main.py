@@ -54,7 +54,8 @@ def create_app() -> FastAPI:
 
     app.include_router(pakn.router)
     app.include_router(open311.router)
-    from console.routes import mount_static, router as console_router
+    from console.routes import mount_static
+    from console.routes import router as console_router
 
     app.include_router(console_router)  # staff console at /console (static files at /console/static)
     mount_static(app)
