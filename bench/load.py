@@ -131,14 +131,11 @@ class FreshQuestions:
     """
 
     def __init__(self, texts: list[str], rng: random.Random) -> None:
-        import yaml
-
-        from retrieval.normalize import LEXICON_PATH, LexiconFile, fold
+        from retrieval.normalize import fold, lexicon_entries
 
         self.texts, self.rng, self.fold = texts, rng, fold
         self.seen: set[str] = set()
-        entries = LexiconFile.model_validate(yaml.safe_load(LEXICON_PATH.read_text(encoding="utf-8"))).entries
-        self.abbreviations = [(e.canonical, e.variants[0]) for e in entries if e.scope == "both"]
+        self.abbreviations = [(e.canonical, e.variants[0]) for e in lexicon_entries() if e.scope == "both"]
 
     def __call__(self) -> str:
         for _ in range(50):

@@ -28,7 +28,6 @@ MIN_COUNT = 5      # a correction must be a syllable (or pair) the knowledge bas
 # evaluation and probe questions, d/gi/r, l/n and final n/ng, c/t swaps rewrote correct phrases
 # ("giảm bao nhiêu" → "đảm bảo", "đúng hạn năm" → "hằng năm", "nộp đơn" → "nộp đồng").
 _SWAPS = [("ch", "tr"), ("tr", "ch"), ("s", "x"), ("x", "s")]
-_FINAL_SWAPS: list[tuple[str, str]] = []
 
 
 class Speller:
@@ -97,10 +96,8 @@ def _edits(word: str) -> set[str]:
 
 
 def _confusions(word: str) -> list[str]:
-    """The regional spelling confusions of one syllable (initial and final consonants)."""
-    out = [new + word[len(old):] for old, new in _SWAPS if word.startswith(old) and len(word) > len(old)]
-    out += [word[: -len(old)] + new for old, new in _FINAL_SWAPS if word.endswith(old) and len(word) > len(old) + 1]
-    return out
+    """The regional spelling confusions of one syllable's initial consonant (see `_SWAPS`)."""
+    return [new + word[len(old):] for old, new in _SWAPS if word.startswith(old) and len(word) > len(old)]
 
 
 _lock = threading.Lock()
@@ -113,17 +110,14 @@ def speller() -> Speller:
     if _speller is None:
         with _lock:
             if _speller is None:
-                import yaml
-
                 from knowledge.plans import fold
                 from knowledge.procedures import load_catalogue
-                from retrieval.normalize import LEXICON_PATH, LexiconFile
+                from retrieval.normalize import lexicon_entries
                 from retrieval.sources import all_units
 
                 texts = [fold(f"{u.title} {u.text} {u.context}") for u in all_units()]
                 texts += [fold(" ".join([p.name, *p.aliases])) for p in load_catalogue()]
-                entries = LexiconFile.model_validate(yaml.safe_load(LEXICON_PATH.read_text(encoding="utf-8"))).entries
                 # Shorthand people type ("cchc", "tthc", "ubnd", "dvc"): words of the abbreviations.
-                shorthand = {w for e in entries for v in e.variants for w in fold(v).split() if len(w) <= 5}
+                shorthand = {w for e in lexicon_entries() for v in e.variants for w in fold(v).split() if len(w) <= 5}
                 _speller = Speller(texts, protected=shorthand)
     return _speller

@@ -461,30 +461,21 @@ def ward_office(office_id: str) -> Office | None:
     hand in offices.yaml, yet their staff must log in to the console and be transferred to. Its
     contact, unless offices.yaml lists the ward, is the default clerk's (pakn/delivery.py)."""
     m = _WARD_OFFICE_ID.match(office_id)
-    if not m:
-        return None
+    return next((o for o in ward_offices(m["province"]) if o.id == office_id), None) if m else None
+
+
+@lru_cache(maxsize=64)
+def ward_offices(province_slug: str) -> tuple[Office, ...]:
+    """Every ward/commune UBND of one province (also the console's transfer list)."""
     from vietnam_provinces import Province, Ward
 
     for province in Province.iter_all():
         short = province.name.removeprefix("Thành phố ").strip()
-        if _slug(short) != m["province"]:
-            continue
-        for ward in Ward.iter_by_province(province.code):
-            if _slug(ward.name) == m["ward"]:
-                return Office(id=office_id, name=f"UBND {ward.name}, {province.name}", kind="office", level="xa",
-                              province=short, locality=ward.name)
-    return None
-
-
-def ward_offices(province_slug: str) -> list[Office]:
-    """Every ward/commune UBND of one province (the console's transfer list)."""
-    from vietnam_provinces import Province, Ward
-
-    for province in Province.iter_all():
-        if _slug(province.name.removeprefix("Thành phố ").strip()) == province_slug:
-            ids = (f"{province_slug}.xa.{_slug(w.name)}" for w in Ward.iter_by_province(province.code))
-            return [o for o in map(ward_office, ids) if o is not None]
-    return []
+        if _slug(short) == province_slug:
+            return tuple(Office(id=f"{province_slug}.xa.{_slug(w.name)}", name=f"UBND {w.name}, {province.name}",
+                                kind="office", level="xa", province=short, locality=w.name)
+                         for w in Ward.iter_by_province(province.code))
+    return ()
 
 
 def find_offices_in_text(text: str, province: str | None = None, locality: str | None = None,

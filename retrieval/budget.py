@@ -71,7 +71,8 @@ class DenseBudget:
             return self._tokens > 0
 
     def charge(self, seconds: float) -> None:
-        """Record what one embedding cost (wall time: under contention it is what the request waited)."""
+        """Record what one embedding cost: the model's busy time (the engine times it inside its
+        embedding lock, so waiting for another question's turn is not charged)."""
         if self.unlimited:
             return
         with self._lock:

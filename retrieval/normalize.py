@@ -207,14 +207,18 @@ class Lexicon:
         return out
 
 
-def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
+def lexicon_entries(path: Path = LEXICON_PATH) -> list[LexiconEntry]:
     """Read and validate the abbreviation yaml; raises `LexiconError` with the reason."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        parsed = LexiconFile.model_validate(data)
+        return LexiconFile.model_validate(data).entries
     except (yaml.YAMLError, ValidationError, OSError) as exc:
         raise LexiconError(f"{path}: {exc}") from exc
-    return Lexicon.from_entries(parsed.entries)
+
+
+def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
+    """The rewrite tables of the abbreviation yaml (see `lexicon_entries`)."""
+    return Lexicon.from_entries(lexicon_entries(path))
 
 
 @lru_cache(maxsize=4)

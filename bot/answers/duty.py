@@ -119,11 +119,9 @@ def duty_reply(office_ids: list[str], tasks: list[TaskView], period_text: str | 
         due_text = f"{due} đến hạn trong {period_text}" if due else f"không nhiệm vụ nào đến hạn riêng trong {period_text}"
         lines.append(f"Chủ trì {len(lead)} nhiệm vụ ({due_text}; {len(lead) - due} có thời hạn dài hơn, gồm cả "
                      f"{period_text}: thường xuyên, nhiều quý hoặc cả năm):")
-        lines += [task_line(t, with_offices=False, brief=brief) for t in lead[:MAX_LISTED]]
-        if len(lead) > MAX_LISTED:
-            lines.append(f"… và {len(lead) - MAX_LISTED} nhiệm vụ khác.")
     elif lead:
         lines.append(f"Chủ trì {len(lead)} nhiệm vụ:")
+    if lead:
         lines += [task_line(t, with_offices=False, brief=brief) for t in lead[:MAX_LISTED]]
         if len(lead) > MAX_LISTED:
             lines.append(f"… và {len(lead) - MAX_LISTED} nhiệm vụ khác.")

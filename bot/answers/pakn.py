@@ -103,15 +103,15 @@ QUESTIONS = {
 
 
 def _ask(step: str, pending: dict, *, editing: bool = False) -> Reply:
-    pending["step"] = step
     pending["editing"] = editing
-    return Reply(reply=QUESTIONS[step], intent="pakn_submit", answered=True,
-                 suggestions=["Bỏ qua", "Hủy"] if step == "contact" else ["Hủy"])
+    return _retry(None, step, pending)
 
 
-def _retry(problem: str, step: str, pending: dict) -> Reply:
+def _retry(problem: str | None, step: str, pending: dict) -> Reply:
+    """Ask for `step` (again, saying what was wrong with the last answer, when `problem`)."""
     pending["step"] = step
-    return Reply(reply=f"{problem.rstrip('.')}. {QUESTIONS[step]}", intent="pakn_submit", answered=True,
+    text = f"{problem.rstrip('.')}. {QUESTIONS[step]}" if problem else QUESTIONS[step]
+    return Reply(reply=text, intent="pakn_submit", answered=True,
                  suggestions=["Bỏ qua", "Hủy"] if step == "contact" else ["Hủy"])
 
 
