@@ -26,7 +26,7 @@ build: install
 
 demo: build
 	@echo "API: http://$(HOST):$(PORT)/  (web chat), POST /api/v1/chat, docs at /docs"
-	$(BIN)/python -m uvicorn api.main:app --host $(HOST) --port $(PORT)
+	$(BIN)/python -m uvicorn api.main:app --no-proxy-headers --host $(HOST) --port $(PORT)
 
 test: install-dev
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)

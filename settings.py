@@ -111,6 +111,15 @@ class Settings(BaseSettings):
     rate_limit_per_ip_per_minute: int = Field(
         1200, description="POSTs to chat and PAKN per client address per sliding minute. Higher than the per-user "
                           "limit: one address often stands for many people (a ward office, a carrier NAT, a portal)")
+    lookup_rate_limit_per_minute: int = Field(
+        30, description="public lookups of a petition by tracking code (REST and Open311; each code of a list "
+                        "counts) per client address per sliding minute; 0 = no limit")
+    forwarded_allow_ips: str = Field(
+        "", description="comma-separated addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto "
+                        "are believed; empty = none: the peer address is the client (rate limits and the login "
+                        "lockout key on it, so a header the client writes must not move it)")
+    metrics_token: SecretStr = Field(SecretStr(""), description="in production /metrics needs "
+                                     "'Authorization: Bearer <METRICS_TOKEN>'; unset = 404 there")
     max_body_bytes: int = Field(64_000, description="largest request body any route accepts (413 above)")
     redis_key_prefix: str = Field("trolyhc:", description="prefix of every Redis key (rate limits)")
 
@@ -122,7 +131,10 @@ class Settings(BaseSettings):
     console_session_hours: float = Field(8.0, description="a console login lasts one working day")
     console_cookie_secure: bool = Field(True, description="Secure flag on console cookies; only tests over "
                                                           "plain http://testserver turn it off")
-    console_login_max_failures: int = Field(5, description="failed logins per e-mail per window before 429")
+    console_login_max_failures: int = Field(5, description="failed logins per e-mail from one address per window "
+                                                           "before 429 (see console.auth.authenticate)")
+    console_login_max_failures_account: int = Field(50, description="failed logins per e-mail from all addresses "
+                                                                    "per window before 429")
     console_login_max_failures_ip: int = Field(20, description="failed logins per client address per window")
     console_login_window_s: int = 900
 

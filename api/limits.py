@@ -5,8 +5,12 @@
   and refused as soon as it passes it. The app runs only with a complete, small-enough body, so a
   refused request can have stored nothing.
 * `RateLimitMiddleware` — `POST /api/v1/chat` and `POST /api/v1/pakn` are limited to
-  `settings.rate_limit_per_minute` per client address and per user (chat: channel + user_id;
-  PAKN: channel + channel_user_id when given) over a sliding 60-second window. 429 carries a
+  `settings.rate_limit_per_ip_per_minute` per client address, and the public lookups of a petition
+  (`GET /api/v1/pakn/{code}`, Open311 `GET …/requests…`) to `settings.lookup_rate_limit_per_minute`
+  per address, over a sliding 60-second window. The per-user limit
+  (`settings.rate_limit_per_minute`) is applied by the routes themselves through `enforce_user_limit`,
+  once they know the identity the server verified (`api.identity`): a user named in the body could
+  be renamed at will (case, invisible characters, another channel) to dodge it. 429 carries a
   Vietnamese `detail` and `Retry-After`.
 * Sliding-window log: in-process by default (`MemoryLimiter`), shared across processes through
   Redis when `settings.redis_url` is set (`RedisLimiter`, one atomic Lua script per hit). If Redis
@@ -29,6 +33,9 @@ log = logging.getLogger(__name__)
 
 WINDOW_S = 60.0
 LIMITED = {("POST", "/api/v1/chat"): "chat", ("POST", "/api/v1/pakn"): "pakn"}
+# Public lookups by tracking code: a code must not be guessable by brute force (see pakn.service.new_code).
+LOOKUP_PREFIXES = ("/api/v1/pakn/", "/open311/v2/requests")
+LOOKUP_EXCLUDED_SUFFIXES = ("/classify",)
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -181,19 +188,58 @@ def make_limiter(settings: Any) -> MemoryLimiter | RedisLimiter:
 # ---------------------------------------------------------------- middleware
 
 
-def _user_key(kind: str, body: bytes) -> str | None:
-    """The user a limited request speaks for, read leniently from its JSON body (None if unknown)."""
+def limited_kind(scope: dict) -> str | None:
+    """Which limit a request falls under ("chat", "pakn", "lookup"), or None."""
+    if scope["type"] != "http":
+        return None
+    method, path = scope.get("method"), scope.get("path", "").rstrip("/")
+    if method == "GET" and path.startswith(LOOKUP_PREFIXES) and not path.endswith(LOOKUP_EXCLUDED_SUFFIXES):
+        return "lookup"
+    return LIMITED.get((method, path))
+
+
+async def _hit(limiter: Any, key: str, limit: int, weight: int = 1) -> int:
+    """Charge `weight` hits to `key`; the Retry-After of the first refused one, else 0 (an outage allows)."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(data, dict):
-        return None
-    user = data.get("user_id") if kind == "chat" else data.get("channel_user_id")
-    if not isinstance(user, str) or not user.strip():
-        return None
-    channel = data.get("channel") if isinstance(data.get("channel"), str) else "api"
-    return f"{channel[:32]}:{user.strip()[:128]}"
+        for _ in range(max(1, weight)):
+            retry_after = await limiter.hit(key, limit)
+            if retry_after:
+                return retry_after
+    except Exception as exc:  # noqa: BLE001 - limiter outage: let the request through
+        log.warning("rate limiter unavailable (%s); request allowed", type(exc).__name__)
+    return 0
+
+
+async def enforce_user_limit(request: Any, kind: str, user_key: str) -> None:
+    """429 once the verified user `user_key` passes `settings.rate_limit_per_minute` on `kind`."""
+    from fastapi import HTTPException
+
+    from settings import get_settings
+
+    limit = get_settings().rate_limit_per_minute
+    limiter = request.scope.get("state", {}).get("rate_limiter")
+    if limit <= 0 or limiter is None:
+        return
+    retry_after = await _hit(limiter, f"{kind}:user:{user_key}", limit)
+    if retry_after:
+        log.info("rate limit reached on %s (user)", kind)
+        raise HTTPException(429, detail=too_many_detail(retry_after), headers={"Retry-After": str(retry_after)})
+
+
+async def charge_lookups(request: Any, extra: int) -> None:
+    """Charge `extra` more lookups to this address (one request asking for several codes)."""
+    from fastapi import HTTPException
+
+    from settings import get_settings
+
+    limit = get_settings().lookup_rate_limit_per_minute
+    limiter = request.scope.get("state", {}).get("rate_limiter")
+    if limit <= 0 or limiter is None or extra <= 0:
+        return
+    client = request.client.host if request.client else "unknown"
+    retry_after = await _hit(limiter, f"lookup:ip:{client}", limit, extra)
+    if retry_after:
+        raise HTTPException(429, detail=too_many_detail(retry_after), headers={"Retry-After": str(retry_after)})
 
 
 class RateLimitMiddleware:
@@ -212,44 +258,25 @@ class RateLimitMiddleware:
         return self._limiter
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        kind = LIMITED.get((scope.get("method"), scope.get("path", "").rstrip("/"))) if scope["type"] == "http" \
-            else None
+        kind = limited_kind(scope)
         if kind is None:
             await self.app(scope, receive, send)
             return
         from settings import get_settings
 
         settings = get_settings()
-        limit = settings.rate_limit_per_minute
-        if limit <= 0:
+        if settings.rate_limit_per_minute <= 0:  # limits switched off (load benchmarks)
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        client = scope.get("client")
-        keys: list[tuple[str, int]] = []
-        if settings.rate_limit_per_ip_per_minute > 0:
-            keys.append((f"{kind}:ip:{client[0] if client else 'unknown'}", settings.rate_limit_per_ip_per_minute))
-        user = _user_key(kind, body)
-        if user:
-            keys.append((f"{kind}:user:{user}", limit))
         limiter = self.limiter(settings)
-        for key, key_limit in keys:
-            try:
-                retry_after = await limiter.hit(key, key_limit)
-            except Exception as exc:  # noqa: BLE001 - limiter outage: let the request through
-                log.warning("rate limiter unavailable (%s); request allowed", type(exc).__name__)
-                break
+        scope.setdefault("state", {})["rate_limiter"] = limiter  # for enforce_user_limit in the routes
+        per_ip = settings.lookup_rate_limit_per_minute if kind == "lookup" else settings.rate_limit_per_ip_per_minute
+        client = scope.get("client")
+        if per_ip > 0:
+            retry_after = await _hit(limiter, f"{kind}:ip:{client[0] if client else 'unknown'}", per_ip)
             if retry_after:
-                log.info("rate limit reached on %s (%s)", kind, key.split(":")[1])
+                log.info("rate limit reached on %s (address)", kind)
                 await _json_response(send, 429, {"detail": too_many_detail(retry_after)},
                                      [(b"retry-after", str(retry_after).encode())])
                 return
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, receive, send)

@@ -35,14 +35,25 @@ def create_app() -> FastAPI:
     from api.logging import setup_logging
 
     setup_logging()  # JSON lines with personal data masked, before anything logs
-    app = FastAPI(title="Trợ lý hành chính công", version="0.1.0", lifespan=lifespan)
+    settings = get_settings()
+    # Production serves no API explorer: the schema is published with the code, not by the server.
+    docs = {} if settings.env != "production" else {"docs_url": None, "redoc_url": None, "openapi_url": None}
+    app = FastAPI(title="Trợ lý hành chính công", version="0.1.0", lifespan=lifespan, **docs)
+    from api.clients import ClientRegistry
+    from api.headers import SecurityHeadersMiddleware
     from api.limits import BodySizeLimitMiddleware, RateLimitMiddleware
     from api.observability import MetricsMiddleware
+    from api.proxy import TrustedProxyMiddleware
+    from knowledge.store import session_scope
 
-    # Outermost first: metrics see every response (413/429 included), the body cap runs before the limiter.
+    app.state.api_clients = ClientRegistry(session_scope)  # API keys (api.clients), verified per request
+    # Added innermost first, so the last added runs first: the client address is settled (trusted
+    # proxies only) before metrics, the body cap and the limiter see the request.
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(TrustedProxyMiddleware)
     from api.routes import chat, health
 
     app.include_router(health.router)  # /healthz, /readyz, /metrics

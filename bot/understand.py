@@ -19,8 +19,9 @@ from knowledge.plans import fold, load_plans
 GREETING = re.compile(r"^(xin chao|chao|hello|hi|alo|helo|/start|/help|help|tro giup|huong dan|ban la ai|"
                       r"ban lam duoc gi|ban giup duoc gi|chao ban|chao bot)\b")
 THANKS = re.compile(r"^(cam on|thank|thanks|ok cam on|cam on ban)\b")
-# "PA-2611-7KQ3M", "pa26117kq3m", "PA 2611 7KQ3M", "PA–2611–7KQ3M" (a phone keyboard's dash).
-PAKN_CODE = re.compile(r"\bPA[\s\-–—]?\d{4}[\s\-–—]?[0-9A-Z]{5}\b", re.I)
+# "PA-2612-7KQ3M-4XW2P", "pa26127kq3m4xw2p", "PA 2612 7KQ3M 4XW2P", "PA–2612–7KQ3M–4XW2P" (a phone
+# keyboard's dash); codes issued before 12/2026 have one group: "PA-2611-7KQ3M".
+PAKN_CODE = re.compile(r"\bPA[\s\-–—]?\d{4}[\s\-–—]?[0-9A-Z]{5}(?:[\s\-–—]?[0-9A-Z]{5})?\b", re.I)
 # "tra cứu phản ánh của tôi", "đơn của em tới đâu rồi": the person's own petitions, no code given.
 MY_PETITIONS = re.compile(r"\b(tra cuu|kiem tra|xem|theo doi|hoi)\b.*\b(phan anh|kien nghi|pakn|don|ho so)\b.*"
                           r"\b(cua (toi|minh|em|tui|mik)|da gui)\b|\b(phan anh|don) cua (toi|minh|em) (sao roi|toi dau|"

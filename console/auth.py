@@ -15,7 +15,6 @@ Why these choices:
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -25,7 +24,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
+from zxcvbn import zxcvbn
 
+from api import signing
 from console.models import ROLE_ADMIN, ROLE_STAFF, ROLES, ConsoleSession, ConsoleUser, LoginAttempt
 from pakn.models import utcnow
 from settings import get_settings
@@ -33,6 +34,7 @@ from settings import get_settings
 SESSION_COOKIE = "console_session"
 PRELOGIN_COOKIE = "console_prelogin"
 MIN_PASSWORD_CHARS = 10
+MIN_PASSWORD_SCORE = 3  # zxcvbn: 3 = "safely unguessable: moderate protection from offline slow-hash attacks"
 EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
 
 _hasher = PasswordHasher()
@@ -92,33 +94,28 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def check_password_policy(password: str) -> None:
-    """Refuse passwords too short to resist guessing (the rate limit alone is not enough)."""
+def check_password_policy(password: str, user_inputs: tuple[str, ...] = ()) -> None:
+    """Refuse passwords that resist guessing poorly: too short, or — by zxcvbn's estimate, which
+    knows repeats ("aaaaaaaaaa"), sequences, keyboard patterns and common passwords — weaker than
+    "safely unguessable" (score 3 of 4). `user_inputs` (the e-mail, the name) count as known words."""
     if len(password or "") < MIN_PASSWORD_CHARS:
         raise AuthError(f"Mật khẩu phải có ít nhất {MIN_PASSWORD_CHARS} ký tự.")
+    if zxcvbn(password[:100], user_inputs=[u for u in user_inputs if u])["score"] < MIN_PASSWORD_SCORE:
+        raise AuthError("Mật khẩu quá dễ đoán (lặp ký tự, dãy số, từ thông dụng hoặc trùng email). "
+                        "Hãy dùng một cụm nhiều từ hoặc trộn chữ hoa, chữ thường, số và ký hiệu.")
 
 
 # ---------------------------------------------------------------- signed cookie values
 
 
-def _key(purpose: str) -> bytes:
-    secret = get_settings().secret_key.get_secret_value().encode()
-    return hmac.new(secret, f"console:{purpose}".encode(), hashlib.sha256).digest()
-
-
 def sign(token: str, purpose: str = "session") -> str:
-    """`token.signature` for a cookie."""
-    sig = hmac.new(_key(purpose), token.encode(), hashlib.sha256).hexdigest()
-    return f"{token}.{sig}"
+    """`token.signature` for a console cookie (see `api.signing`)."""
+    return signing.sign(token, purpose)
 
 
 def unsign(value: str | None, purpose: str = "session") -> str | None:
-    """The token of a cookie value whose signature is valid, else None."""
-    if not value or "." not in value:
-        return None
-    token, _, sig = value.rpartition(".")
-    expected = hmac.new(_key(purpose), token.encode(), hashlib.sha256).hexdigest()
-    return token if hmac.compare_digest(expected, sig) else None
+    """The token of a console cookie value whose signature is valid, else None."""
+    return signing.unsign(value, purpose)
 
 
 def _session_id(token: str) -> str:
@@ -152,7 +149,7 @@ def create_user(db: Session, *, email: str, password: str, role: str = ROLE_STAF
         raise AuthError("Tài khoản cán bộ phải thuộc một cơ quan.")
     if office_id and not office_exists(office_id):
         raise AuthError(f"Không tìm thấy cơ quan “{office_id}” trong danh bạ cơ quan.")
-    check_password_policy(password)
+    check_password_policy(password, (email, display_name or ""))
     if db.scalar(select(ConsoleUser.id).where(ConsoleUser.email == email)) is not None:
         raise AuthError("Email này đã có tài khoản.", status=409)
     now = utcnow()
@@ -179,10 +176,10 @@ def set_active(db: Session, user_id: int, active: bool) -> ConsoleUser:
 
 def set_password(db: Session, user_id: int, password: str) -> None:
     """Replace a password and end the user's other sessions."""
-    check_password_policy(password)
     user = db.get(ConsoleUser, user_id)
     if user is None:
         raise AuthError("Không tìm thấy tài khoản.", status=404)
+    check_password_policy(password, (user.email, user.display_name or ""))
     user.password_hash = hash_password(password)
     db.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user_id))
     db.flush()
@@ -191,9 +188,10 @@ def set_password(db: Session, user_id: int, password: str) -> None:
 # ---------------------------------------------------------------- login and sessions
 
 
-def _failures(db: Session, column, value: str, since: datetime) -> int:
+def _failures(db: Session, since: datetime, **match: str) -> int:
+    conds = [getattr(LoginAttempt, column) == value for column, value in match.items()]
     return db.scalar(select(func.count()).select_from(LoginAttempt).where(
-        column == value, LoginAttempt.success.is_(False), LoginAttempt.at >= since)) or 0
+        *conds, LoginAttempt.success.is_(False), LoginAttempt.at >= since)) or 0
 
 
 def authenticate(db: Session, email: str, password: str, ip: str, now: datetime | None = None) -> ConsoleUser:
@@ -201,14 +199,24 @@ def authenticate(db: Session, email: str, password: str, ip: str, now: datetime 
 
     Every attempt is recorded; the limit is checked before the password so a locked-out attacker
     learns nothing, and a correct password during a lockout is refused too.
+
+    The lockout is a deliberate trade-off between guessing and denial of service. Counting failures
+    per e-mail alone let anyone lock any officer out for the window with five wrong passwords. So:
+    five failures lock that e-mail *from that address* only (the officer at the office's own
+    address is locked out only by guesses made from there); `console_login_max_failures_ip` caps
+    one address across accounts; and `console_login_max_failures_account` caps one account across
+    all addresses, which stops a distributed guess at a rate no password policy worries about
+    (with zxcvbn score ≥ 3 a password needs ~10^8 guesses), while an attacker needs that many
+    addresses' worth of attempts to lock an officer out.
     """
     s = get_settings()
     now = now or utcnow()
     email = normalise_email(email)[:200]
     ip = (ip or "unknown")[:64]
     since = now - timedelta(seconds=s.console_login_window_s)
-    if (_failures(db, LoginAttempt.email, email, since) >= s.console_login_max_failures
-            or _failures(db, LoginAttempt.ip, ip, since) >= s.console_login_max_failures_ip):
+    if (_failures(db, since, email=email, ip=ip) >= s.console_login_max_failures
+            or _failures(db, since, ip=ip) >= s.console_login_max_failures_ip
+            or _failures(db, since, email=email) >= s.console_login_max_failures_account):
         db.add(LoginAttempt(email=email, ip=ip, success=False, at=now))
         raise AuthError("Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau "
                         f"{max(1, s.console_login_window_s // 60)} phút.", status=429)

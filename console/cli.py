@@ -89,3 +89,45 @@ def send_reminders(database_url: str = typer.Option(None, "--database-url")) -> 
 
 
 __all__ = ["admin_app"]
+
+
+@admin_app.command("create-api-client")
+def create_api_client(
+    client_id: str = typer.Option(..., "--id", help="Mã ứng dụng (chữ thường, số, gạch ngang), vd. cong-dvc"),
+    name: str = typer.Option(..., "--name", help="Tên ứng dụng hoặc cơ quan"),
+    scope: str = typer.Option("chat", "--scope", help="chat (trò chuyện, gửi PAKN) | office (API cán bộ)"),
+    office: str = typer.Option(None, "--office", help="Mã cơ quan, bắt buộc với --scope office"),
+    database_url: str = typer.Option(None, "--database-url", help="Mặc định: DATABASE_URL"),
+) -> None:
+    """Create an API key; it is printed once and cannot be shown again."""
+    from api.clients import ClientError, create_client
+    from console.auth import office_exists
+    from knowledge.store import migrate, session_scope
+    from settings import get_settings
+
+    if office and not office_exists(office):
+        typer.echo(f"Lỗi: không tìm thấy cơ quan “{office}” trong danh bạ cơ quan.", err=True)
+        raise typer.Exit(1)
+    url = database_url or get_settings().database_url
+    migrate(url)
+    try:
+        with session_scope(url) as db:
+            key = create_client(db, client_id=client_id, name=name, scope=scope, office_id=office)
+    except ClientError as exc:
+        typer.echo(f"Lỗi: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo("Khóa API (chỉ hiển thị một lần, hãy lưu lại an toàn):", err=True)
+    typer.echo(key)
+
+
+@admin_app.command("revoke-api-client")
+def revoke_api_client(client_id: str = typer.Option(..., "--id"),
+                      database_url: str = typer.Option(None, "--database-url")) -> None:
+    """Revoke an API key at once (every process stops accepting it within 30 seconds)."""
+    from api.clients import revoke_client
+    from knowledge.store import session_scope
+
+    with session_scope(database_url) as db:
+        done = revoke_client(db, client_id)
+    typer.echo("Đã thu hồi khóa." if done else "Không có khóa đang hoạt động với mã này.")
+    raise typer.Exit(0 if done else 1)

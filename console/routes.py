@@ -24,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.headers import CSP
 from console import auth, dashboard, duties, inbox
 from console.auth import PRELOGIN_COOKIE, SESSION_COOKIE, AuthError, Principal
 from console.csrf import CSRF_FIELD, current, guard
@@ -49,8 +50,7 @@ _env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=selec
 templates = Jinja2Templates(env=_env)
 
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                               "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
@@ -218,10 +218,13 @@ def logout(*, request: Request, db: DB) -> Response:
 
 
 def _parse_date(value: str | None) -> date | None:
+    """A filter date; an unreadable one, or one outside 2000–2099 (9999-12-31 + 1 day overflows),
+    is ignored like an empty filter."""
     try:
-        return date.fromisoformat(value) if value else None
+        parsed = date.fromisoformat(value) if value else None
     except ValueError:
         return None
+    return parsed if parsed and 2000 <= parsed.year <= 2099 else None
 
 
 @router.get("/inbox", response_class=HTMLResponse)

@@ -18,4 +18,4 @@ python -m knowledge build
 # Several uvicorn workers: each writes its metrics here and /metrics sums them (api/observability.py).
 export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-/tmp/prometheus}"
 rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
-exec python -m uvicorn api.main:app --host "${HOST:-0.0.0.0}" --port "${PORT:-8000}" --workers "${WEB_CONCURRENCY:-2}" --proxy-headers
+exec python -m uvicorn api.main:app --host "${HOST:-0.0.0.0}" --port "${PORT:-8000}" --workers "${WEB_CONCURRENCY:-2}" --no-proxy-headers

@@ -52,6 +52,7 @@ from pakn.models import (
     PaknRecord,
     utcnow,
 )
+from pakn.privacy import redact  # noqa: F401 - re-exported: public views and logs mask with it
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,9 @@ NEEDS_REASON = frozenset({TRANSFERRED, REJECTED})
 
 # Crockford base32 without I, L, O, U: readable over the phone, no 0/O or 1/I confusion.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-CODE_RE = re.compile(r"^PA-?(\d{4})-?([0-9A-Z]{4,6})$")
+# New codes: PA-<yymm>-XXXXX-XXXXX (50 random bits); codes issued before 12/2026 have one group of 5.
+CODE_RE = re.compile(r"^PA[-\s]?(\d{4})[-\s]?([0-9A-Z]{5})(?:[-\s]?([0-9A-Z]{5}))?$|^PA-?(\d{4})-?([0-9A-Z]{4,6})$")
+CODE_GROUPS = 2
 CHANNEL_RE = re.compile(r"^[a-z0-9_-]{1,32}$")
 EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 EMAIL_CANDIDATE = re.compile(r"[^\s,;<>()]+@[^\s,;<>()]*")
@@ -127,15 +130,27 @@ TRIAGE: Callable[..., Any] = run_triage
 
 
 def normalise_code(code: str) -> str | None:
-    """'pa24117kq3m' / 'PA-2411-7KQ3M' → 'PA-2411-7KQ3M'; None when it cannot be a tracking code."""
-    m = CODE_RE.match((code or "").strip().upper())
-    return f"PA-{m[1]}-{m[2]}" if m else None
+    """'pa2612 7kq3m 4xw2p' / 'PA-2612-7KQ3M-4XW2P' → 'PA-2612-7KQ3M-4XW2P' (and old one-group codes
+    'pa24117kq3m' → 'PA-2411-7KQ3M'); None when it cannot be a tracking code."""
+    m = CODE_RE.match(re.sub(r"[\u2010-\u2015]", "-", (code or "").strip().upper()))
+    if not m:
+        return None
+    if m[1]:
+        return f"PA-{m[1]}-{m[2]}" + (f"-{m[3]}" if m[3] else "")
+    return f"PA-{m[4]}-{m[5]}"
 
 
 def new_code(now: datetime | None = None) -> str:
-    """A fresh tracking code: PA-<yymm>-<5 random base32 chars> (33 million per month)."""
+    """A fresh tracking code: PA-<yymm>-XXXXX-XXXXX, ten random base32 characters (50 bits).
+
+    Why this long: a code lets anyone look up a petition's status, so it must not be guessable.
+    With 2^50 codes a month and lookups limited per address (`LOOKUP_RATE_LIMIT_PER_MINUTE`),
+    finding one petition by guessing would take millions of years; the public view shows no
+    content anyway (`api.routes.pakn.public_view`). Two groups of five read well over the phone.
+    """
     now = now or utcnow()
-    return f"PA-{now:%y%m}-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(5))
+    groups = ("".join(secrets.choice(CODE_ALPHABET) for _ in range(5)) for _ in range(CODE_GROUPS))
+    return f"PA-{now:%y%m}-" + "-".join(groups)
 
 
 def normalise_phone(raw: str) -> str | None:
@@ -210,22 +225,6 @@ def parse_coordinates(location: str | None) -> tuple[float, float] | None:
     if not (8.0 <= lat <= 24.0 and 102.0 <= lon <= 118.0):
         raise PaknValidationError("Vị trí bản đồ nằm ngoài lãnh thổ Việt Nam. Vui lòng kiểm tra lại.", field="location")
     return lat, lon
-
-
-_PII_PATTERNS = (
-    re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),           # e-mail
-    re.compile(r"(?<!\d)(?:\+?84|0)(?:[\s.\-]?\d){9,10}(?!\d)"),           # phone
-    re.compile(r"(?<!\d)\d{12}(?!\d)|(?<!\d)\d{9}(?!\d)"),                 # CCCD (12) / CMND (9)
-)
-
-
-def redact(text: str | None) -> str | None:
-    """Mask e-mails, phone numbers and CCCD/CMND numbers (for public Open311 descriptions)."""
-    if not text:
-        return text
-    for rx in _PII_PATTERNS:
-        text = rx.sub("[đã ẩn]", text)
-    return text
 
 
 def check_location(location: str) -> None:

@@ -1,7 +1,9 @@
 """The web chat page: one Jinja2 template and local static assets (no CDN), served at `/`.
 
-The page talks to `POST /api/v1/chat` (registered by `api.routes.chat`) with `channel: "web"` and
-a per-browser `user_id` kept in localStorage, so a conversation continues across reloads.
+The page talks to `POST /api/v1/chat` (registered by `api.routes.chat`) with `channel: "web"`. Who
+the visitor is comes from a signed, HttpOnly session cookie this page issues (`api.identity`), not
+from anything the page's script could choose, so a conversation continues across reloads and
+nobody else can continue it.
 """
 from __future__ import annotations
 
@@ -21,7 +23,13 @@ router = APIRouter(tags=["web"])
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def chat_page(request: Request) -> HTMLResponse:
     """The web chat page."""
-    return templates.TemplateResponse(request, "chat.html", {"chat_url": "/api/v1/chat"})
+    from api.identity import has_web_session, issue_web_session
+
+    response = templates.TemplateResponse(request, "chat.html", {"chat_url": "/api/v1/chat"})
+    if not has_web_session(request):
+        issue_web_session(request, response)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def register(app: FastAPI) -> None:

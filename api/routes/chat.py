@@ -5,9 +5,11 @@ import asyncio
 import weakref
 
 import anyio
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
+from api.identity import chat_caller
+from api.limits import enforce_user_limit
 from bot.types import InboundMessage, Reply
 from retrieval import budget
 
@@ -15,9 +17,13 @@ router = APIRouter(prefix="/api/v1", tags=["chat"])
 
 
 class ChatRequest(BaseModel):
-    user_id: str = Field(..., min_length=1, max_length=128)
+    """One message. `user_id` is a label inside the calling client's own namespace (see `api.identity`);
+    `channel` is `api` (an integration, or the local client in development) or `web` (the web page,
+    identified by its session cookie; `user_id` is then ignored)."""
+
+    user_id: str | None = Field(None, max_length=128)
     text: str = Field("", max_length=5000)  # as long as a petition may be (it can start one)
-    channel: str = Field("api", max_length=32, pattern=r"^[a-z0-9_-]+$")
+    channel: str = Field("api", max_length=32)
 
 
 # One limiter per event loop: a limiter belongs to the loop it was first used on, and tests run
@@ -53,9 +59,11 @@ budget.PRESSURE.append(questions_waiting)  # retrieval sheds its dense path only
 
 
 @router.post("/chat", response_model=Reply)
-async def chat(body: ChatRequest) -> Reply:
-    """Answer one message; the conversation continues per (channel, user_id)."""
+async def chat(body: ChatRequest, request: Request, response: Response) -> Reply:
+    """Answer one message; the conversation continues per verified identity (`api.identity`)."""
     from bot.service import get_chat_service
 
-    msg = InboundMessage(channel=body.channel, user_id=body.user_id, text=body.text)
+    caller = chat_caller(request, response, body.channel, body.user_id)
+    await enforce_user_limit(request, "chat", caller.limit_key)
+    msg = InboundMessage(channel=caller.channel, user_id=caller.user_id, text=body.text)
     return await anyio.to_thread.run_sync(get_chat_service().handle, msg, limiter=chat_limiter())

@@ -1,5 +1,7 @@
 """Liveness, readiness and Prometheus metrics."""
-from fastapi import APIRouter
+import hmac
+
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
@@ -22,9 +24,19 @@ async def readyz() -> JSONResponse:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics() -> Response:
-    """Prometheus exposition format."""
+async def metrics(request: Request) -> Response:
+    """Prometheus exposition format. In production only for a scraper with `METRICS_TOKEN`: the
+    figures (petition counts per status, outbox backlog) are operational data, not public."""
     from api.observability import metrics_payload
+    from settings import get_settings
+
+    settings = get_settings()
+    if settings.env == "production":
+        expected = settings.metrics_token.get_secret_value()
+        scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+        if not expected or scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(),
+                                                                                   expected.encode()):
+            return JSONResponse({"detail": "Không tìm thấy."}, status_code=404)
 
     payload, content_type = await run_in_threadpool(metrics_payload)
     return Response(payload, media_type=content_type)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from urllib.parse import parse_qsl
@@ -26,8 +28,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.dbcall import db_call
+from api.limits import charge_lookups
 from api.routes.pakn import iso, read_body
 from pakn.errors import PaknError
+from pakn.privacy import redact
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
@@ -59,45 +63,67 @@ def _status(record) -> str:
     return "closed" if record.status in CLOSED_STATUSES else "open"
 
 
-def _area(record) -> str | None:
-    """Ward and province of a petition, without the house address."""
+UNIT_WORDS = re.compile(r"^\s*(phường|phuong|xã|xa|thị trấn|quận|quan|huyện|huyen|tp\.?|thành phố|thị xã|tỉnh|"
+                        r"p\.|x\.|q\.|f\.?)\s*\d*\b", re.IGNORECASE)
+
+
+def public_address(record) -> str | None:
+    """Where a petition is, without the house: the ward and province we resolved, or else the parts
+    of the typed address that name an area ("phường Bến Thành, TP. Hồ Chí Minh" of "12 hẻm 5,
+    phường Bến Thành, TP. Hồ Chí Minh"). A house number and alley identify a household."""
     loc = record.locality or {}
-    parts = [loc.get("ward_name"), loc.get("province_name")]
-    return ", ".join(p for p in parts if p) or None
+    area = ", ".join(p for p in (loc.get("ward_name"), loc.get("province_name")) if p)
+    if area:
+        return area
+    parts = [p.strip() for p in (record.location or "").split(",") if p.strip()]
+    kept = [p for p in parts if not re.search(r"\d", p) or UNIT_WORDS.match(p)]
+    return redact(", ".join(kept)) or None
 
 
-def request_view(record, *, listing: bool = False) -> dict:
-    """A service request as GeoReport v2 returns it (no contact data; description masked).
+def is_published(record) -> bool:
+    """Whether a petition's own words may be shown publicly: only when it was filed through Open311
+    itself (whose clients publish by design) and is not a complaint or denunciation."""
+    return record.channel == "open311" and not record.is_complaint
 
-    Looked up by its code (a capability only the petitioner and the office hold) a request shows
-    its description and address. In the public `listing`, a petition shows them only when it was
-    filed through Open311 itself, whose clients publish by design; one sent by chat, Zalo,
-    Telegram or the REST API was not written to be published, so the listing gives its category,
-    status, office, dates and ward only. Complaints and denunciations are never listed at all
-    (`_list_sync`): the law protects the denouncer's identity.
+
+def request_view(record) -> dict:
+    """A service request as GeoReport v2 returns it: the same view for a lookup by code and for the
+    public listing.
+
+    A tracking code is not a secret one can rely on (people share them, type them into chats,
+    and they can be guessed), so a lookup by code shows no more than the listing: for a petition
+    sent by chat, Zalo, Telegram or the REST API — not written to be published — its category,
+    status, office, dates and ward; the description (personal data masked) and the map point
+    (rounded to about 100 m) only for a petition filed through Open311. Never the house address,
+    the contact, or anything of a complaint or denunciation but its status: the law protects the
+    denouncer's identity (Luật Tố cáo 2018, Điều 47). Complaints and denunciations are also left
+    out of the listing (`_list_sync`).
     """
-    from pakn.service import STATUS_VI, redact
+    from pakn.service import STATUS_VI
 
-    notes = STATUS_VI.get(record.status, record.status)
-    replies = [e for e in record.events if e.kind == "reply"]
-    if replies:
-        notes = f"{notes}: {replies[-1].note}"
-    elif record.status == "rejected":
-        last = next((e for e in reversed(record.events) if e.to_status == "rejected"), None)
-        notes = f"{notes}: {last.note}" if last and last.note else notes
+    status_name = STATUS_VI.get(record.status, record.status)
+    published = is_published(record)
+    notes = status_name
+    if published:
+        replies = [e for e in record.events if e.kind == "reply"]
+        if replies:
+            notes = f"{notes}: {redact(replies[-1].note)}"
+        elif record.status == "rejected":
+            last = next((e for e in reversed(record.events) if e.to_status == "rejected"), None)
+            notes = f"{notes}: {redact(last.note)}" if last and last.note else notes
     media = record.media or []
     media_url = next((m.get("url") for m in media if isinstance(m, dict) and m.get("url")), None)
-    published = not listing or record.channel == "open311"
     return {
-        "service_request_id": record.code, "status": _status(record),
-        "status_notes": notes if published else STATUS_VI.get(record.status, record.status),
+        "service_request_id": record.code, "status": _status(record), "status_notes": notes,
         "service_name": record.category_name, "service_code": record.category,
         "description": redact(record.content) if published else None, "agency_responsible": record.office_name,
         "service_notice": record.notice, "requested_datetime": iso(record.created_at),
         "updated_datetime": iso(record.updated_at), "expected_datetime": iso(record.due_at),
-        "address": record.location if published else _area(record),
-        "address_id": None, "zipcode": None, "lat": record.latitude if published else None,
-        "long": record.longitude if published else None, "media_url": media_url if published else None,
+        "address": None if record.is_complaint else public_address(record),
+        "address_id": None, "zipcode": None,
+        "lat": round(record.latitude, 3) if published and record.latitude is not None else None,
+        "long": round(record.longitude, 3) if published and record.longitude is not None else None,
+        "media_url": media_url if published else None,
     }
 
 
@@ -127,14 +153,18 @@ async def _params(request: Request) -> dict[str, str]:
     return params
 
 
-def _float(params: dict, key: str) -> float | None:
+def _float(params: dict, key: str, bound: float) -> float | None:
+    """A coordinate; "nan", "inf", "1e999" or one outside ±`bound` degrees is refused, not dropped."""
     v = (params.get(key) or "").strip()
     if not v:
         return None
     try:
-        return float(v)
+        value = float(v)
     except ValueError:
         raise PaknError(f"Giá trị “{key}” phải là số.") from None
+    if not math.isfinite(value) or abs(value) > bound:
+        raise PaknError(f"Giá trị “{key}” không phải tọa độ hợp lệ.")
+    return value
 
 
 def _create_sync(params: dict, idempotency_key: str | None) -> tuple[dict, bool]:
@@ -144,7 +174,7 @@ def _create_sync(params: dict, idempotency_key: str | None) -> tuple[dict, bool]
     code = (params.get("service_code") or "").strip()
     if code not in {s["service_code"] for s in _services()}:
         raise PaknError("Mã dịch vụ (service_code) không tồn tại; xem /open311/v2/services.json.")
-    lat, lon = _float(params, "lat"), _float(params, "long")
+    lat, lon = _float(params, "lat", 90.0), _float(params, "long", 180.0)
     if (lat is None) != (lon is None):
         raise PaknError("Cần gửi đủ cả lat và long.")
     address = (params.get("address_string") or "").strip() or None
@@ -183,14 +213,23 @@ async def create_request(request: Request, idempotency_key: str | None = Header(
     return JSONResponse([body], status_code=201 if created else 200)
 
 
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+MAX_IDS = 20  # codes per lookup; each one counts against the address's lookup limit
+
+
 def _parse_dt(value: str | None, key: str) -> datetime | None:
+    """An ISO 8601 date-time as UTC, refused (Vietnamese 400) outside 2000–2100, where the
+    90-day window arithmetic and the database's date types would overflow."""
     if not value:
         return None
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        dt = (dt if dt.tzinfo else dt.replace(tzinfo=timezone(timedelta(hours=7)))).astimezone(UTC)
+    except (ValueError, OverflowError):
         raise PaknError(f"“{key}” phải theo định dạng ISO 8601 (ví dụ 2025-01-31T00:00:00+07:00).") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone(timedelta(hours=7)))
+    if not EARLIEST <= dt < LATEST:
+        raise PaknError(f"“{key}” phải nằm trong khoảng năm 2000 đến 2099.")
+    return dt
 
 
 def _list_sync(ids: list[str], service_code: str | None, start: datetime | None, end: datetime | None,
@@ -220,25 +259,32 @@ def _list_sync(ids: list[str], service_code: str | None, start: datetime | None,
                 stmt = stmt.where(PaknRecord.status.in_(CLOSED_STATUSES))
             stmt = stmt.where(PaknRecord.is_complaint.is_not(True))  # never list a complaint or denunciation
         records = session.scalars(stmt.order_by(PaknRecord.created_at.desc()).limit(MAX_LIST)).all()
-        return [request_view(r, listing=not ids) for r in records]
+        return [request_view(r) for r in records]
 
 
 @router.get("/requests.json")
-async def list_requests(service_request_id: str | None = Query(None, max_length=2000),
+async def list_requests(request: Request, service_request_id: str | None = Query(None, max_length=2000),
                         service_code: str | None = Query(None, max_length=500),
                         start_date: str | None = Query(None, max_length=40),
                         end_date: str | None = Query(None, max_length=40),
                         status: str | None = Query(None, max_length=20)) -> JSONResponse:
     """Requests by id list (comma-separated) or by category, date window and open/closed status."""
-    ids = [i.strip() for i in (service_request_id or "").split(",") if i.strip()][:100]
+    ids = [i.strip() for i in (service_request_id or "").split(",") if i.strip()]
+    if len(ids) > MAX_IDS:
+        return o311_error(400, f"Tra cứu tối đa {MAX_IDS} mã mỗi lần.")
     statuses = {s.strip() for s in (status or "").split(",") if s.strip()}
     if statuses - {"open", "closed"}:
         return o311_error(400, "Giá trị status chỉ nhận open hoặc closed.")
     try:
         start, end = _parse_dt(start_date, "start_date"), _parse_dt(end_date, "end_date")
+        if start and end and start > end:
+            raise PaknError("“start_date” phải trước “end_date”.")
+        await charge_lookups(request, len(ids) - 1)
         rows = await run_in_threadpool(_list_sync, ids, service_code, start, end, statuses)
     except PaknError as exc:
         return o311_error(400, str(exc))
+    except HTTPException as exc:  # 429 from the lookup limit, in the spec's error shape
+        return o311_error(exc.status_code, str(exc.detail))
     return JSONResponse(rows)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +24,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
+from api.clients import SCOPE_OFFICE, ApiClient
 from api.dbcall import db_call
+from api.identity import LOCAL_CLIENT, api_client, check_rest_channel, fold_label, namespaced_user
+from api.limits import enforce_user_limit
 from pakn.errors import (
     PaknConflictError,
     PaknError,
@@ -114,14 +118,20 @@ def http_error(exc: PaknError) -> HTTPException:
     return HTTPException(ERROR_STATUS.get(type(exc), 400), detail=str(exc))
 
 
-def require_staff(authorization: str | None = Header(None)) -> str:
-    """Bearer-token check for staff endpoints (constant-time compare)."""
-    expected = get_settings().staff_api_token.get_secret_value().encode()
+def require_staff(request: Request, authorization: str | None = Header(None)) -> str | None:
+    """Who calls the staff API: None for the province-wide `STAFF_API_TOKEN` (every office), or the
+    office id of an office credential (`python -m bot admin create-api-client --scope office`),
+    which may act only on that office's petitions. Compared in constant time."""
     scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token or not hmac.compare_digest(token.strip().encode(), expected):
+    token = token.strip()
+    if scheme.lower() == "bearer" and token.startswith("hc_"):
+        client = api_client(request, scope=SCOPE_OFFICE)
+        return client.office_id
+    expected = get_settings().staff_api_token.get_secret_value().encode()
+    if scheme.lower() != "bearer" or not token or not hmac.compare_digest(token.encode(), expected):
         raise HTTPException(401, detail="Cần mã truy cập của cán bộ hợp lệ (Authorization: Bearer …).",
                             headers={"WWW-Authenticate": "Bearer"})
-    return "staff"
+    return None
 
 
 # ---------------------------------------------------------------- views
@@ -141,14 +151,21 @@ def ack_view(record) -> dict:
 
 
 def public_view(record) -> dict:
-    """Status, routing, history and replies — no content, contact or location."""
-    from pakn.service import STATUS_VI
+    """Status, routing, history and replies — no content, contact or location.
 
+    For a complaint or denunciation even the office's words stay out (they may restate what was
+    denounced, and by whom): the view says that an answer exists, and the answer itself reaches
+    the citizen on the channel they wrote from.
+    """
+    from pakn.service import STATUS_VI, redact
+
+    private = bool(record.is_complaint)
     history = [{"kind": e.kind, "from_status": e.from_status, "to_status": e.to_status,
                 "status_name": STATUS_VI.get(e.to_status or "", None), "at": iso(e.at),
-                "note": e.note if e.kind in ("transition", "delivery_failed") else None}
+                "note": redact(e.note) if e.kind in ("transition", "delivery_failed") and not private else None}
                for e in record.events if e.kind != "reply"]
-    replies = [{"office_id": e.actor, "text": e.note, "at": iso(e.at)} for e in record.events if e.kind == "reply"]
+    replies = [{"office_id": e.actor, "text": None if private else redact(e.note), "at": iso(e.at)}
+               for e in record.events if e.kind == "reply"]
     return {"code": record.code, "status": record.status, "status_name": STATUS_VI.get(record.status),
             "category": record.category, "category_name": record.category_name,
             "office": {"id": record.office_id, "name": record.office_name},
@@ -191,14 +208,28 @@ class TransitionBody(BaseModel):
 # ---------------------------------------------------------------- endpoints
 
 
-def _submit_sync(body: SubmitBody, idempotency_key: str | None) -> tuple[dict, bool]:
+def submitter_key(client: ApiClient, user: str | None, contact: str | dict | None) -> str | None:
+    """Whom the per-user limit counts a petition against: the verified user; else, for a keyed
+    integration, the integration; else (the local client, no user) the contact it gives; None for
+    an anonymous petition without a contact, which only the per-address limit counts."""
+    if user:
+        return user
+    if client.id != LOCAL_CLIENT.id:
+        return f"client:{client.id}"
+    raw = json.dumps(contact, ensure_ascii=False, sort_keys=True) if isinstance(contact, dict) else str(contact or "")
+    digits = re.sub(r"\D", "", raw)
+    label = digits[-9:] if len(digits) >= 9 else fold_label(raw)[:80]
+    return f"contact:{label}" if label else None
+
+
+def _submit_sync(body: SubmitBody, idempotency_key: str | None, channel_user_id: str | None) -> tuple[dict, bool]:
     from knowledge.store import session_scope
     from pakn.service import prepare_submission, store_submission
 
     # Triage happens before the write transaction, so the SQLite write gate is held for the
     # inserts and the commit only.
     prepared = prepare_submission(content=body.content, location=body.location, contact=body.contact,
-                                  channel=body.channel, channel_user_id=body.channel_user_id,
+                                  channel=body.channel, channel_user_id=channel_user_id,
                                   external_id=body.external_id, idempotency_key=idempotency_key,
                                   media=body.media, defer_semantic=True)
     with session_scope(write=True) as session:
@@ -219,8 +250,21 @@ async def submit_pakn(request: Request) -> JSONResponse:
     """Submit a petition: 201 with its tracking code, or 200 with the same body on a repeat."""
     idempotency_key = request.headers.get("idempotency-key")
     body = parse_model(SubmitBody, await read_json(request))
+    body.channel = check_rest_channel(body.channel, allowed=("api",))
+    client = api_client(request)
+    # The submitter's label lives in the calling client's namespace (api.identity), so a client can
+    # neither file "as" a Zalo user (whom a staff reply would then message) nor list another's petitions.
+    user = namespaced_user(client, body.channel_user_id) if body.channel_user_id else None
+    if submitter := submitter_key(client, user, body.contact):
+        await enforce_user_limit(request, "pakn", submitter)
+    # Repeat keys are per client too: another client's Idempotency-Key or external_id must not
+    # return that client's petition (its tracking code).
+    if idempotency_key:
+        idempotency_key = f"{client.id}:{idempotency_key.strip()}"
+    if body.external_id and body.external_id.strip():
+        body.external_id = f"{client.id}:{body.external_id.strip()}"
     try:
-        view, created = await db_call(_submit_sync, body, idempotency_key)
+        view, created = await db_call(_submit_sync, body, idempotency_key, user)
     except PaknError as exc:
         raise http_error(exc) from None
     return JSONResponse(view, status_code=201 if created else 200)
@@ -263,34 +307,41 @@ async def get_pakn(code: str) -> dict:
     return view
 
 
-def _staff_sync(fn_name: str, code: str, kwargs: dict) -> dict:
+def _staff_sync(fn_name: str, code: str, kwargs: dict, office: str | None) -> dict:
     from knowledge.store import session_scope
     from pakn import service
 
     with session_scope() as session:
+        if office is not None:
+            current = service.get_by_code(session, code)
+            if current is None:
+                raise PaknNotFoundError(f"Không tìm thấy phản ánh có mã {code[:40]}.")
+            if current.office_id != office or kwargs.get("office_id", office) != office:
+                raise PaknPermissionError("Khóa API của cơ quan chỉ dùng cho phản ánh của chính cơ quan đó.")
         record = getattr(service, fn_name)(session, code, **kwargs)
         return public_view(record)
 
 
 @router.post("/{code}/reply", openapi_extra={"requestBody": {"required": True, "content": {
     "application/json": {"schema": ReplyBody.model_json_schema()}}}})
-async def reply_pakn(code: str, request: Request, _staff: str = Depends(require_staff)) -> dict:
+async def reply_pakn(code: str, request: Request, office: str | None = Depends(require_staff)) -> dict:
     """An office answers a petition: status → answered and the citizen is notified by the worker."""
     body = parse_model(ReplyBody, await read_json(request))
     try:
         return await run_in_threadpool(_staff_sync, "add_reply", code, {"office_id": body.office_id,
-                                                                        "text": body.text})
+                                                                        "text": body.text}, office)
     except PaknError as exc:
         raise http_error(exc) from None
 
 
 @router.post("/{code}/transition", openapi_extra={"requestBody": {"required": True, "content": {
     "application/json": {"schema": TransitionBody.model_json_schema()}}}})
-async def transition_pakn(code: str, request: Request, _staff: str = Depends(require_staff)) -> dict:
+async def transition_pakn(code: str, request: Request, office: str | None = Depends(require_staff)) -> dict:
     """Move a petition along its lifecycle (forwarded, in_progress, closed, transferred, rejected)."""
     body = parse_model(TransitionBody, await read_json(request))
     try:
         return await run_in_threadpool(_staff_sync, "transition", code, {
-            "to_status": body.to_status, "actor": body.actor, "note": body.note, "office_id": body.office_id})
+            "to_status": body.to_status, "actor": body.actor, "note": body.note, "office_id": body.office_id},
+            office)
     except PaknError as exc:
         raise http_error(exc) from None

@@ -54,7 +54,7 @@ def continue_pakn(msg: InboundMessage, pending: dict) -> tuple[Reply, dict | Non
                      answered=True), None
     if code := PAKN_CODE.search(text):
         # A status question in the middle: answer it and keep the draft where it was.
-        status = status_reply(code[0])
+        status = status_reply(code[0], channel=msg.channel, user_id=msg.user_id)
         return Reply(reply=status.reply + "\n\n(Phản ánh bạn đang soạn vẫn được giữ; bạn tiếp tục nhé, "
                            "hoặc gõ “Hủy”.)", intent="pakn_status", answered=status.answered), pending
     step = pending.get("step")
@@ -230,7 +230,7 @@ def status_reply(code: str | None, *, channel: str | None = None, user_id: str |
     elif channel and user_id:
         return _my_petitions(channel, user_id)
     else:
-        return Reply(reply="Bạn cho tôi mã tra cứu phản ánh (dạng PA-2611-XXXXX) để tôi xem tình trạng xử lý.",
+        return Reply(reply="Bạn cho tôi mã tra cứu phản ánh (dạng PA-2612-XXXXX-XXXXX) để tôi xem tình trạng xử lý.",
                      intent="pakn_status", answered=False)
     with session_scope() as session:
         record = get_by_code(session, code)
@@ -240,8 +240,12 @@ def status_reply(code: str | None, *, channel: str | None = None, user_id: str |
         due = record.due_at.strftime("%d/%m/%Y") if record.due_at else "—"
         lines = [f"Phản ánh {record.code}: {STATUS_VI.get(record.status, record.status)}.",
                  f"Cơ quan xử lý: {record.office_name}. Hạn xử lý: {due}."]
+        own = bool(channel and user_id and record.channel == channel and record.channel_user_id == user_id)
         reply_text = _last_reply(record)
-        if reply_text:
+        if reply_text and record.is_complaint and not own:
+            # Someone else holding the code of a complaint or denunciation learns its status only.
+            lines.append("Cơ quan đã có văn bản trả lời; nội dung được gửi trực tiếp cho người gửi.")
+        elif reply_text:
             lines.append(f"Trả lời của cơ quan: {reply_text}")
     return Reply(reply="\n".join(lines), intent="pakn_status", answered=True)
 
@@ -260,7 +264,7 @@ def _my_petitions(channel: str, user_id: str, limit: int = 5) -> Reply:
                  for r in records]
     if not lines:
         return Reply(reply="Tôi chưa thấy phản ánh nào bạn gửi từ kênh này. Nếu bạn có mã tra cứu (dạng "
-                           "PA-2611-XXXXX), hãy gửi mã để tôi xem tình trạng xử lý.", intent="pakn_status",
+                           "PA-2612-XXXXX-XXXXX), hãy gửi mã để tôi xem tình trạng xử lý.", intent="pakn_status",
                      answered=False)
     return Reply(reply="Các phản ánh bạn đã gửi:\n" + "\n".join(lines) + "\nGõ “tra cứu <mã>” để xem chi tiết.",
                  intent="pakn_status", answered=True, suggestions=[f"Tra cứu {lines[0].split()[1]}"])

@@ -10,6 +10,7 @@ from bot.types import Citation, Reply
 from knowledge.plans import Task, get_plan, task_text
 from retrieval.types import SearchHit
 
+
 def task_reply(plan_id: str, task: Task) -> Reply:
     plan = get_plan(plan_id)
     body = task_text(task)

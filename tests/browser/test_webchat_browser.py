@@ -101,9 +101,10 @@ def test_question_gets_an_answer_with_a_source(server: str, page) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
 
-    # The same browser keeps its conversation id.
-    uid = page.evaluate("localStorage.getItem('tthc-user-id')")
-    assert uid and uid.startswith("web-")
+    # Who this browser is lives in a server-issued HttpOnly cookie that the page's script cannot read.
+    [session] = [c for c in page.context.cookies() if c["name"] == "hc_chat"]
+    assert session["httpOnly"] and session["sameSite"] == "Strict"
+    assert "hc_chat" not in page.evaluate("document.cookie")
 
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.set_viewport_size({"width": 390, "height": 1500})  # the whole exchange in one picture
@@ -117,7 +118,7 @@ def test_question_gets_an_answer_with_a_source(server: str, page) -> None:
     page.locator(".msg.user").nth(1).wait_for(timeout=10_000)
     assert page.locator(".msg.user").nth(1).inner_text() == label
     page.locator(".msg.bot").nth(2).wait_for(timeout=20_000)
-    assert page.evaluate("localStorage.getItem('tthc-user-id')") == uid
+    assert [c["value"] for c in page.context.cookies() if c["name"] == "hc_chat"] == [session["value"]]
 
 
 def test_keyboard_focus_is_visible_and_send_is_reachable(server: str, page) -> None:

@@ -192,7 +192,7 @@ def test_image_contents_start_and_answer_as_an_unprivileged_user(image: dict) ->
         **image["env"], "VAR_DIR": str(var),
         "SECRET_KEY": "s" * 32, "STAFF_API_TOKEN": "t" * 32, "WEBHOOK_HMAC_SECRET": "h" * 32,
         "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": "2",
-        "PROMETHEUS_MULTIPROC_DIR": str(app / "prometheus"),
+        "PROMETHEUS_MULTIPROC_DIR": str(app / "prometheus"), "METRICS_TOKEN": "m" * 32,
     }
     assert env["ENV"] == "production"
     log = (app.parent / "server.log").open("wb")
@@ -215,17 +215,25 @@ def test_image_contents_start_and_answer_as_an_unprivileged_user(image: dict) ->
 
         status, body = get(url + "/readyz")
         assert status == 200, body
+        # Production REST chat needs an integration's key, made with the image's own CLI.
+        made = subprocess.run([str(image["venv"] / "bin" / "python"), "-m", "bot", "admin", "create-api-client",
+                               "--id", "image-test", "--name", "kiểm thử"], cwd=app, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert made.returncode == 0, made.stderr[-2000:]
+        key = made.stdout.strip().splitlines()[-1]
         req = urllib.request.Request(url + "/api/v1/chat", json.dumps(
             {"user_id": "image-test", "text": "đăng ký khai sinh cần giấy tờ gì", "channel": "api"}).encode(),
-            {"Content-Type": "application/json"})
+            {"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
         with urllib.request.urlopen(req, timeout=60) as r:
             answer = json.loads(r.read())
         assert answer["answered"] and answer["citations"], answer
         for page in ("/", "/console/login"):
             status, body = get(url + page)
             assert status == 200 and b"<html" in body.lower(), page
-        status, body = get(url + "/metrics")
-        assert status == 200 and b"http_requests_total" in body
+        assert get(url + "/metrics")[0] == 404  # production: only for the scraper's token
+        scrape = urllib.request.Request(url + "/metrics", headers={"Authorization": "Bearer " + "m" * 32})
+        with urllib.request.urlopen(scrape, timeout=30) as r:
+            assert r.status == 200 and b"http_requests_total" in r.read()
         assert (var / "app.db").exists(), "the embedded database lives in VAR_DIR, the image's volume"
         assert (var / "chroma").is_dir(), "the dense index (built from the vectors the wheel ships) too"
         assert sorted(p for p in image["venv"].rglob("*")) == installed_before, \

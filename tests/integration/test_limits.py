@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
+from api.identity import fold_label
 from knowledge.store import session_scope
 from pakn.models import PaknRecord
 from settings import get_settings
@@ -56,13 +57,14 @@ def count_records(db_url: str) -> int:
 
 
 def chat(client: TestClient, user: str) -> int:
-    # Refused by validation (422) after the limiter counted it, so no answer is computed.
-    body = {"user_id": "", "text": "x"} if not user else {"user_id": user, "text": 5, "channel": "api"}
+    # Without a user: refused (422) after the per-address limiter counted it, so no answer is computed.
+    # With one: a greeting, the cheapest answer; the per-user limit counts the verified user.
+    body = {"user_id": "", "text": "x"} if not user else {"user_id": user, "text": "xin chào", "channel": "api"}
     return client.post("/api/v1/chat", json=body).status_code
 
 
 def pakn(client: TestClient, user: str | None = None) -> int:
-    body = {"content": "", "channel": "zalo"} | ({"channel_user_id": user} if user else {})
+    body = {"content": "", "channel": "api"} | ({"channel_user_id": user} if user else {})
     return client.post("/api/v1/pakn", json=body).status_code  # 422: empty content, nothing stored
 
 
@@ -126,9 +128,35 @@ def test_per_user_limit_across_addresses(make_app, backend_env, monkeypatch) -> 
     assert [pakn(addresses[i], user) for i in range(LIMIT)] == [422] * LIMIT
     assert pakn(addresses[LIMIT], user) == 429  # a new address, same user
     assert pakn(addresses[LIMIT], "someone-else") == 422
-    assert [chat(addresses[i], user) for i in range(LIMIT)] == [422] * LIMIT
+    assert [chat(addresses[i], user) for i in range(LIMIT)] == [200] * LIMIT
     r = addresses[LIMIT + 1].post("/api/v1/chat", json={"user_id": user, "text": "xin chào"})
     assert r.status_code == 429 and "quá nhiều yêu cầu" in r.json()["detail"] and int(r.headers["retry-after"]) >= 1
+
+
+@pytest.mark.parametrize("variant", [str.upper, lambda u: u[:3] + "\u200b" + u[3:], lambda u: f"  {u} "])
+def test_per_user_limit_is_not_dodged_by_respelling_the_user(make_app, monkeypatch, variant) -> None:
+    """Case, a zero-width character or spaces do not make a new person (probe finding 8)."""
+    Clock(monkeypatch)
+    app = make_app(RATE_LIMIT_PER_IP_PER_MINUTE="1000")
+    client = TestClient(app, client=("10.3.0.1", 5000))
+    user = f"user-{uuid.uuid4().hex[:6]}"
+    assert [chat(client, user) for _ in range(LIMIT)] == [200] * LIMIT
+    assert chat(client, variant(user)) == 429
+    # nor does naming another channel: REST speaks only for its own
+    r = client.post("/api/v1/chat", json={"user_id": user, "text": "xin chào", "channel": "zalo"})
+    assert r.status_code == 422 and "webhook" in r.json()["detail"]
+    assert [pakn(client, user) for _ in range(LIMIT)] == [422] * LIMIT
+    assert pakn(client, variant(user)) == 429
+
+
+def test_pakn_without_a_user_is_limited_per_contact(make_app, monkeypatch) -> None:
+    """REST intake without channel_user_id was limited per address only (probe finding 8)."""
+    Clock(monkeypatch)
+    app = make_app(RATE_LIMIT_PER_IP_PER_MINUTE="1000")
+    body = {"content": "", "contact": "Chị Lan 0912 345 678"}
+    codes = [TestClient(app, client=(f"10.4.0.{i}", 5000)).post("/api/v1/pakn", json=body).status_code
+             for i in range(LIMIT + 1)]
+    assert codes == [422] * LIMIT + [429]
 
 
 def test_limit_zero_disables_and_redis_outage_fails_open(make_app, monkeypatch) -> None:
@@ -201,10 +229,17 @@ def test_sql_and_script_in_pakn_are_stored_verbatim_and_returned_escaped(make_ap
     code = r.json()["code"]
     with session_scope(db_url) as s:
         row = s.scalars(select(PaknRecord).where(PaknRecord.code == code)).one()
-        assert row.content == content and row.channel_user_id == SQLI  # verbatim
+        # stored verbatim, as a label in the local client's namespace (api.identity)
+        assert row.content == content and row.channel_user_id == "local:" + fold_label(SQLI)
         assert s.execute(text("SELECT count(*) FROM pakn_records")).scalar() >= 1  # the table is still there
-    # JSON: Open311 returns the description; it parses back to exactly what was sent.
+    # JSON: a REST petition's words are not public, even to its code's holder ...
     r = client.get(f"/open311/v2/requests/{code}.json")
+    assert r.status_code == 200 and r.json()[0]["description"] is None
+    # ... one filed through Open311 is, and parses back to exactly what was sent.
+    r = client.post("/open311/v2/requests.json", data={"service_code": "moi_truong", "description": content,
+                                                       "lat": "10.77", "long": "106.70"})
+    assert r.status_code == 201, r.text
+    r = client.get(f"/open311/v2/requests/{r.json()[0]['service_request_id']}.json")
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
     assert r.json()[0]["description"] == content
     # HTML: the staff console shows it escaped.
@@ -232,7 +267,7 @@ def chat_client(monkeypatch: pytest.MonkeyPatch, default_store: str) -> TestClie
 def test_hostile_chat_text_gets_a_normal_json_answer(chat_client, default_store) -> None:
     for user, text_ in ((f"u-{uuid.uuid4().hex[:6]}", SQLI), (f"u-{uuid.uuid4().hex[:6]}", XSS),
                         (SQLI, "thủ tục khai sinh"), (XSS, XSS)):
-        r = chat_client.post("/api/v1/chat", json={"user_id": user, "text": text_, "channel": "web"})
+        r = chat_client.post("/api/v1/chat", json={"user_id": user, "text": text_, "channel": "api"})
         assert r.status_code == 200, r.text
         assert r.headers["content-type"].startswith("application/json")
         reply = r.json()

@@ -51,7 +51,7 @@ def test_no_personal_data_in_any_log_line(client_and_stream, fake_triage, caplog
     content = (f"Tôi là Lan, CCCD {CCCD}, CMND cũ {CMND}, nhà ở {STREET}, gọi {PHONE_SPACED} hoặc {PHONE_INTL}, "
                f"email {EMAIL2}: rác không được thu gom cả tuần")
     r = client.post("/api/v1/pakn", json={"content": content, "location": f"{STREET}, phường Bến Thành, TP. Hồ Chí Minh",
-                                          "contact": f"Chị Lan {PHONE} {EMAIL}", "channel": "zalo",
+                                          "contact": f"Chị Lan {PHONE} {EMAIL}", "channel": "api",
                                           "channel_user_id": "z-log-1", "external_id": uuid.uuid4().hex})
     assert r.status_code == 201, r.text
     code = r.json()["code"]

@@ -54,7 +54,7 @@ def test_submit_201_then_200_on_repeat(client, fake_triage) -> None:
     assert r1.status_code == 201, r1.text
     data = r1.json()
     assert set(data) >= {"code", "category", "office", "status", "due_at"}
-    assert re.fullmatch(r"PA-\d{4}-[0-9A-Z]{5}", data["code"]) and data["status"] == "received"
+    assert re.fullmatch(r"PA-\d{4}-[0-9A-Z]{5}-[0-9A-Z]{5}", data["code"]) and data["status"] == "received"
     assert data["office"] == {"id": "office-default", "name": "UBND office-default"}
     assert data["due_at"].endswith("+07:00")
     r2 = client.post("/api/v1/pakn", json=b)
@@ -177,7 +177,7 @@ def test_open311_round_trip(client, fake_triage) -> None:
 
     [one] = client.get(f"/open311/v2/requests/{rid}.json").json()
     assert one["service_request_id"] == rid and one["status"] == "open"
-    assert one["lat"] == pytest.approx(10.7725) and one["long"] == pytest.approx(106.698)
+    assert one["lat"] == pytest.approx(10.773) and one["long"] == pytest.approx(106.698)  # ~100 m, not the door
     assert one["media_url"] == "https://example.org/o-ga.jpg" and one["expected_datetime"]
     assert "0912345678" not in json.dumps(one) and "an.nguyen" not in json.dumps(one)
     assert "[đã ẩn]" in one["description"]
@@ -236,11 +236,13 @@ def test_no_personal_data_in_logs(client, fake_triage, db_url, monkeypatch, capl
             get_settings.cache_clear()
             content = ("Tôi tên Lan, CCCD 079123456789, CMND cũ 123456789, nhà ở 12 Nguyễn Huệ, gọi 0903 111 222 "
                        "hoặc chi.lan@gmail.com: rác không được thu gom")
-            r = client.post("/api/v1/pakn", json=body(content=content, contact="Chị Lan 0912345678 chi.lan@gmail.com",
-                                                      location="12 Nguyễn Huệ, phường Bến Thành, TP. Hồ Chí Minh",
-                                                      channel="zalo", channel_user_id="z-1"))
-            assert r.status_code == 201, r.text
-            code = r.json()["code"]
+            # As the Zalo webhook files it (REST may not speak for a Zalo user).
+            from pakn.service import submit
+
+            with session_scope(db_url) as s:
+                code = submit(s, content=content, contact="Chị Lan 0912345678 chi.lan@gmail.com",
+                              location="12 Nguyễn Huệ, phường Bến Thành, TP. Hồ Chí Minh",
+                              channel="zalo", channel_user_id="z-1").code
             client.post("/api/v1/pakn", json=body(contact="0123"))  # a validation error is logged too
             client.post("/open311/v2/requests.json", data={"service_code": "moi_truong", "description": content,
                                                            "address_string": LOCATION, "phone": "0912345678",
@@ -324,7 +326,7 @@ def test_classify_job_leaves_a_petition_a_clerk_already_handled(semantic_classif
 
 def test_open311_listing_publishes_only_what_was_filed_to_be_public(client, fake_triage) -> None:
     """A chat/REST petition is listed without its text or house address; a denunciation is not
-    listed at all; both stay readable by their code."""
+    listed at all; a lookup by code shows the same minimal view."""
     private = client.post("/api/v1/pakn", json=body(content="Nhà số 12 hẻm 5 đổ rác ra đường mỗi tối, đề nghị xử lý",
                                                     location="12 hẻm 5, " + LOCATION)).json()["code"]
     fake_triage.complaint = True
@@ -339,6 +341,6 @@ def test_open311_listing_publishes_only_what_was_filed_to_be_public(client, fake
     assert listed[private]["description"] is None and "hẻm" not in (listed[private]["address"] or "")
     assert listed[public]["description"] == "Rác tràn ra đường" and listed[public]["address"] == LOCATION
     [mine] = client.get(f"/open311/v2/requests/{private}.json").json()
-    assert "đổ rác" in mine["description"]
+    assert mine == listed[private]  # a code shows no more than the listing (probe finding 2)
     [theirs] = client.get(f"/open311/v2/requests/{secret}.json").json()
-    assert theirs["service_request_id"] == secret
+    assert theirs["service_request_id"] == secret and theirs["description"] is None and theirs["address"] is None

@@ -26,7 +26,7 @@ def conversation(service):
 
 
 def code_in(reply) -> str | None:
-    m = re.search(r"PA-\d{4}-[0-9A-Z]{5}", reply.reply)
+    m = re.search(r"PA-\d{4}-[0-9A-Z]{5}(?:-[0-9A-Z]{5})?", reply.reply)
     return m[0] if m else None
 
 

@@ -41,9 +41,10 @@ def test_parse_contact_rejects(raw, message) -> None:
 
 def test_codes() -> None:
     code = new_code(datetime(2024, 11, 5, tzinfo=UTC))
-    assert re.fullmatch(r"PA-2411-[0-9A-HJKMNP-TV-Z]{5}", code)
+    assert re.fullmatch(r"PA-2411-[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}", code)  # 50 random bits
     assert normalise_code(code.lower().replace("-", "")) == code
-    assert normalise_code(" pa-2411-7kq3m ") == "PA-2411-7KQ3M"
+    assert normalise_code(" pa-2411-7kq3m ") == "PA-2411-7KQ3M"  # codes issued before 12/2026
+    assert normalise_code("pa 2612 7kq3m 4xw2p") == normalise_code("PA–2612–7KQ3M–4XW2P") == "PA-2612-7KQ3M-4XW2P"
     assert normalise_code("hello") is None and normalise_code("") is None
     assert len({new_code() for _ in range(2000)}) > 1990
 

@@ -11,18 +11,7 @@
   var send = document.getElementById("send");
   var status = document.getElementById("status");
 
-  function userId() {
-    var key = "tthc-user-id";
-    var id = null;
-    try { id = window.localStorage.getItem(key); } catch (e) { /* private mode */ }
-    if (!id) {
-      id = "web-" + (window.crypto && crypto.randomUUID ? crypto.randomUUID()
-                     : Date.now().toString(36) + Math.random().toString(36).slice(2));
-      try { window.localStorage.setItem(key, id); } catch (e) { /* keep it for this page only */ }
-    }
-    return id;
-  }
-  var uid = userId();
+  // Who this visitor is travels in an HttpOnly session cookie the server set with the page.
 
   function bubble(kind, text) {
     var div = document.createElement("div");
@@ -92,7 +81,8 @@
     fetch(chatUrl, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ user_id: uid, text: text, channel: "web" })
+      credentials: "same-origin",
+      body: JSON.stringify({ text: text, channel: "web" })
     }).then(function (resp) {
       if (!resp.ok) throw new Error("HTTP " + resp.status);
       return resp.json();

@@ -1,0 +1,58 @@
+"""Masking personal data in text that leaves the office: public views and every log line.
+
+Why a scanner of digit runs rather than one regular expression per format: people write the same
+number in many ways — "0912 345 678", "0912  345678", "(+84) 912 345 678", "+84-912-345-678",
+"079 123 456 789", "079-123-456-789" — and a probe found each per-format pattern missing some.
+A run of digits joined by spaces, dots, dashes, brackets or a plus is read as one number; a run of
+9 digits or more is masked: a phone in national or +84 form, a 9-digit CMND, a 12-digit CCCD — or
+several of them in a row ("0912345678 123456789"), or a bank account number. A
+money amount written with thousand dots ("2.500.000.000 đồng") is the one run of that length that
+is not personal, and is recognised by its shape (1–3 digits not starting with 0, then groups of exactly
+3 after dots) followed by a currency word; "123.456.789" alone may be a CMND and is masked.
+
+E-mail addresses are masked in their usual disguises too: "an@gmail.com", "an (at) gmail.com",
+"an[at]gmail[dot]com", "an @ gmail . com".
+"""
+from __future__ import annotations
+
+import re
+
+MASK = "[đã ẩn]"
+# Digits joined by at most three separator characters ("079 - 123") between them; a leading "+" or "(".
+_NUMBER_RUN = re.compile(r"[+(]*\d(?:[\s.\-()+]{0,3}\d)*")
+_AMOUNT = re.compile(r"^[1-9]\d{0,2}(?:\.\d{3})+$")
+_CURRENCY = re.compile(r"\s*(đồng|đ\b|vnđ|vnd|dong\b)", re.IGNORECASE)
+_AT = r"(?:@|\s*[(\[{]\s*at\s*[)\]}]\s*)"
+_DOT = r"(?:\s*\.\s*|\s*[(\[{]\s*dot\s*[)\]}]\s*)"
+_EMAIL = re.compile(rf"[A-Za-z0-9._%+-]+\s*{_AT}\s*[A-Za-z0-9-]+(?:{_DOT}[A-Za-z0-9-]+)*{_DOT}[A-Za-z]{{2,}}",
+                    re.IGNORECASE)
+MIN_DIGITS, MAX_DIGITS = 9, 12
+
+
+def _mask_number(match: re.Match[str]) -> str:
+    run = match.group(0)
+    digits = re.sub(r"\D", "", run)
+    if len(digits) < MIN_DIGITS:
+        return run
+    core = run.strip("()+ ")
+    if _AMOUNT.match(core) and _CURRENCY.match(match.string, match.end()):
+        return run
+    if len(digits) <= MAX_DIGITS:
+        return MASK
+    # Longer than one number: several written in a row ("0912345678 123456789"); one mask each,
+    # splitting at spaces once a number is complete.
+    masks, count = [], 0
+    for piece in run.split():
+        count += sum(ch.isdigit() for ch in piece)
+        if count >= MIN_DIGITS:
+            masks.append(MASK)
+            count = 0
+    return " ".join(masks or [MASK])
+
+
+def redact(text: str | None) -> str | None:
+    """Mask e-mails, phone numbers and CCCD/CMND numbers in `text` (None and "" pass through)."""
+    if not text:
+        return text
+    text = _EMAIL.sub(MASK, text)
+    return _NUMBER_RUN.sub(_mask_number, text)

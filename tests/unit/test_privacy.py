@@ -1,0 +1,83 @@
+"""Property tests of personal-data masking (`pakn.privacy.redact`) over generated formats.
+
+The probe found phone and ID numbers passing the per-format patterns once written another way
+("0912  345678", "(+84) 912 345 678", "079-123-456-789", "an(at)gmail.com"); here hypothesis
+writes them in every combination of prefix, grouping and separator people use, inside text.
+"""
+from __future__ import annotations
+
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pakn.privacy import MASK, redact
+
+SEPARATORS = st.sampled_from(["", " ", "  ", ".", "-", " - ", ". "])
+WORDS = st.sampled_from(["Chị Lan", "gọi", "liên hệ", "số", "sdt:", "zalo", "CCCD", "CMND số", "email", "nhé",
+                         "rác ở chợ", "đèn hỏng", "(", ")", ",", "—"])
+
+
+def grouped(digits: str, sizes: list[int], sep: str) -> str:
+    parts, i = [], 0
+    for size in sizes:
+        parts.append(digits[i:i + size])
+        i += size
+    parts.append(digits[i:])
+    return sep.join(p for p in parts if p)
+
+
+@st.composite
+def phone(draw) -> str:
+    body = draw(st.sampled_from("35789")) + draw(st.text("0123456789", min_size=8, max_size=8))
+    sep = draw(SEPARATORS)
+    sizes = draw(st.sampled_from([[3, 3, 3], [2, 3, 4], [3, 6], [4, 5], [2, 2, 2, 3], [9]]))
+    prefix = draw(st.sampled_from(["0", "+84", "+84 ", "(+84) ", "(+84)", "84", "+84-", "(0)"]))
+    return prefix + grouped(body, sizes, sep)
+
+
+@st.composite
+def id_number(draw) -> str:
+    length = draw(st.sampled_from([9, 12]))
+    digits = draw(st.text("0123456789", min_size=length, max_size=length))
+    sizes = draw(st.sampled_from([[3, 3, 3, 3], [4, 4, 4], [3, 9], [length]]))
+    return grouped(digits, sizes, draw(SEPARATORS))
+
+
+@st.composite
+def email(draw) -> str:
+    local = draw(st.from_regex(r"[a-z][a-z0-9._]{1,12}[a-z0-9]", fullmatch=True))
+    domain = draw(st.sampled_from(["gmail", "yahoo", "tayninh.gov", "outlook"]))
+    at = draw(st.sampled_from(["@", " @ ", "(at)", " (at) ", "[at]", " [at] ", "{at}"]))
+    dot = draw(st.sampled_from([".", " . ", "(dot)", "[dot]", " [dot] "]))
+    tld = draw(st.sampled_from(["com", "vn", "com.vn"]))
+    return local + at + domain + dot + tld.replace(".", dot)
+
+
+@given(before=WORDS, after=WORDS, number=st.one_of(phone(), id_number()))
+@settings(max_examples=400, deadline=None)
+def test_no_phone_or_id_digits_survive(before: str, after: str, number: str) -> None:
+    masked = redact(f"{before} {number} {after}")
+    assert not re.search(r"\d", masked), (number, masked)
+    assert MASK in masked
+
+
+@given(before=WORDS, after=WORDS, address=email())
+@settings(max_examples=300, deadline=None)
+def test_no_email_survives(before: str, after: str, address: str) -> None:
+    local = re.split(r"\s*[@(\[{]", address)[0]
+    masked = redact(f"{before} {address} {after}")
+    assert local not in masked and MASK in masked, (address, masked)
+
+
+@given(amount=st.integers(1, 999), groups=st.integers(2, 3))
+def test_money_amounts_and_dates_are_not_personal(amount: int, groups: int) -> None:
+    money = str(amount) + ".000" * groups + " đồng"
+    text = f"Lệ phí {money}, nộp trước ngày 15/03/2026, Quyết định 140/QĐ-UBND, năm 2024"
+    assert redact(text) == text
+
+
+def test_the_probes_examples() -> None:
+    for raw in ("0912  345678", "(+84) 912 345 678", "079 123 456 789", "079-123-456-789", "an(at)gmail.com",
+                "0903.111.222", "+84-912-345-678", "chi.lan@gmail.com"):
+        assert redact(f"gọi {raw} nhé") == f"gọi {MASK} nhé", raw
