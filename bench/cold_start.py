@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._server import ROOT, free_port, stop_process  # noqa: E402
+from bench._server import ROOT, free_port, stop_process
 
 CHAT = ["Sở Nội vụ có nhiệm vụ gì?", "Thủ tục đăng ký khai sinh cần giấy tờ gì?",
         "Kế hoạch cải cách hành chính năm 2025 của tỉnh Tây Ninh", "Cấp lại căn cước mất bao lâu?",
