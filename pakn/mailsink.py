@@ -62,6 +62,7 @@ class DevMailSink:
     def start(self) -> None:
         from aiosmtpd.controller import Controller
 
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command at INFO
         self._controller = Controller(_Handler(self), hostname=self.host, port=self.port)
         self._controller.start()
 
