@@ -21,7 +21,7 @@ the human triage queue as `khac` with `needs_human=True` — never a silent gues
 
 The example embeddings ship with the product (`knowledge/index/pakn/<embedder>.npz`, written by
 `python -m retrieval seed`, float16, keyed by a hash of the embedder name and the example text, like
-the passage vectors of `retrieval/seed.py`): embedding the 364 examples takes ~15 s on two cores, and
+the passage vectors of `retrieval/seed.py`): embedding the 569 examples takes ~15 s on two cores, and
 did so on the first petition of every fresh install. Examples the shipped file does not cover (one
 added since) are embedded at load and kept under `var/pakn/` in the same format.
 tests/integration/test_seed.py fails while the shipped file does not cover examples.yaml.

@@ -1,7 +1,7 @@
 """Cold start of a fresh install: empty VAR_DIR, `python -m knowledge build`, the API under uvicorn,
 then 32 concurrent first requests mixed (chat, PAKN classify, petition intake) — every one is
 answered with a 2xx. Before the classifier's example vectors shipped and its load was single-flight,
-each first petition embedded all 364 examples at once and the burst took minutes. Timings are
+each first petition embedded all 569 examples at once and the burst took minutes. Timings are
 measured by bench/cold_start.py; the cap here (120 s per request) only catches a hang."""
 from __future__ import annotations
 

@@ -77,7 +77,7 @@ def test_a_failed_build_is_not_cached() -> None:
 
 def test_get_classifier_embeds_the_examples_once_for_concurrent_first_callers(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The bug: 8 first petitions at once each embedded all 364 examples (an unguarded lru_cache)."""
+    """The bug: 8 first petitions at once each embedded all 569 examples (an unguarded lru_cache)."""
     slow = SlowEmbedder()
     real_build = classifier.build_classifier
     monkeypatch.setattr(classifier, "build_classifier",
