@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
     smtp_sender: str = "pakn@localhost"
+    dev_mail_sink: bool = Field(True, description="in development, the API runs a local SMTP server on SMTP_HOST:"
+                                                  "SMTP_PORT (loopback only) that saves office mail (pakn/mailsink.py)")
+    dev_mail_dir: Path = Field(VAR / "mail", description="where the development mail sink saves .eml files")
     delivery_max_attempts: int = 5
     webhook_hmac_secret: SecretStr = SecretStr("dev-only-webhook-secret")
     pakn_default_office_email: str = Field("vanthu@localhost", description="where PAKN goes when an office has no contact")

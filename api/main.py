@@ -1,7 +1,10 @@
 """The FastAPI application: one place where every router is registered.
 
-`create_app()` builds the app; the lifespan loads settings, migrates the store and warms the
-retrieval index once, so the first request is as fast as the rest.
+`create_app()` builds the app; the lifespan loads settings, migrates the store and loads every
+model and index — the retrieval index, the chat service, the PAKN classifier and ward index — once,
+before the server accepts a connection, so the first requests are as fast as the rest and `/readyz`
+never says ready while a load is pending. In development it also starts the local mail sink
+(pakn/mailsink.py) so petitions e-mailed to offices arrive somewhere visible.
 """
 from __future__ import annotations
 
@@ -23,11 +26,21 @@ async def lifespan(app: FastAPI):
 
     ensure_ready()
     get_chat_service().warm_up()
+    from pakn.triage import warm_up as warm_up_triage
+
+    warm_up_triage()  # PAKN classifier (shipped example vectors), ward index, routing rules
+    from pakn.mailsink import start_dev_mail_sink
+
+    app.state.mail_sink = start_dev_mail_sink(settings)  # development only; None otherwise
     from webhooks.routes import start_channels, stop_channels
 
     await start_channels(app)  # inbox worker, Zalo/Telegram senders for PAKN replies
-    yield
-    await stop_channels(app)
+    try:
+        yield
+    finally:
+        await stop_channels(app)
+        if app.state.mail_sink is not None:
+            app.state.mail_sink.stop()
 
 
 def create_app() -> FastAPI:

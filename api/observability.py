@@ -1,8 +1,8 @@
 """Readiness checks and Prometheus metrics.
 
 * `readiness()` — what `/readyz` reports: the database answers `SELECT 1`, the retrieval index
-  is loaded in this process (checked without building it: building takes seconds and a probe
-  must not), and the PAKN outbox can be read. The backlog (due jobs, age of the oldest) is
+  and the PAKN classifier are loaded in this process (checked without building them: building
+  takes seconds and a probe must not), and the PAKN outbox can be read. The backlog (due jobs, age of the oldest) is
   reported but never makes the instance unready: a burst of petitions leaves thousands of jobs
   for the worker, and taking the API out of the load balancer then would refuse the very
   submissions the outbox exists to absorb. A stuck worker is an alert on
@@ -250,6 +250,15 @@ def check_retrieval() -> dict[str, Any]:
     return {"ok": True, "units": len(getattr(current, "units", ()) or ())}
 
 
+def check_classifier() -> dict[str, Any]:
+    """Loaded means the process-wide PAKN classifier exists; never builds it (a cold build embeds)."""
+    from pakn.classifier import get_classifier
+
+    if not get_classifier.loaded:
+        return {"ok": False, "error": "bộ phân loại phản ánh chưa được nạp"}
+    return {"ok": True, "semantic": get_classifier().semantic_available}
+
+
 def outbox_backlog() -> tuple[int, float]:
     """(jobs pending or running, seconds the oldest due pending job has waited; 0 when none)."""
     from sqlalchemy import func, select
@@ -279,7 +288,8 @@ def check_outbox() -> dict[str, Any]:
 def readiness() -> tuple[bool, dict[str, Any]]:
     """Run every check; returns (all ok, body). A check that raises is reported down with the error type."""
     checks: dict[str, Any] = {}
-    for name, fn in (("database", check_database), ("retrieval", check_retrieval), ("pakn_outbox", check_outbox)):
+    for name, fn in (("database", check_database), ("retrieval", check_retrieval),
+                     ("pakn_classifier", check_classifier), ("pakn_outbox", check_outbox)):
         try:
             checks[name] = fn()
         except Exception as exc:  # noqa: BLE001 - a probe reports, it does not crash

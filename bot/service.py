@@ -11,7 +11,6 @@ import logging
 import re
 import threading
 from datetime import date
-from functools import lru_cache
 from typing import Any
 
 from bot.answers import duty as duty_answers
@@ -29,6 +28,7 @@ from bot.state import StateStore
 from bot.types import InboundMessage, Reply
 from bot.understand import Understanding, procedure_subject, understand
 from knowledge.plans import fold, get_plan, load_plans
+from retrieval.singleflight import single_flight
 
 log = logging.getLogger(__name__)
 
@@ -513,7 +513,8 @@ def _office_label(text: str, office_ids: list[str]) -> str:
     return name
 
 
-@lru_cache(maxsize=1)
+@single_flight
 def get_chat_service() -> ChatService:
-    """The process-wide service (built lazily; `warm_up()` is called from the app lifespan)."""
+    """The process-wide service, built once even when first requests race (`warm_up()` is called
+    from the app lifespan)."""
     return ChatService()

