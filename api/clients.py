@@ -17,6 +17,8 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -96,7 +98,7 @@ class ClientRegistry:
     working within `ttl_s` seconds in every process.
     """
 
-    def __init__(self, session_factory, ttl_s: float = 30.0) -> None:
+    def __init__(self, session_factory: Callable[[], AbstractContextManager[Session]], ttl_s: float = 30.0) -> None:
         self._session_factory = session_factory
         self._ttl_s = ttl_s
         self._seen: dict[str, tuple[float, ApiClient | None]] = {}

@@ -27,6 +27,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,8 @@ def too_many_detail(retry_after: int) -> str:
     return f"Bạn đã gửi quá nhiều yêu cầu. Vui lòng thử lại sau {retry_after} giây."
 
 
-async def _json_response(send: Any, status: int, body: dict, headers: list[tuple[bytes, bytes]] = ()) -> None:
+async def _json_response(send: Any, status: int, body: dict[str, Any],
+                         headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
     raw = json.dumps(body, ensure_ascii=False).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode()),
@@ -59,12 +61,13 @@ def _replay(body: bytes, receive: Any) -> Any:
     """A `receive` that yields the buffered body once, then defers to the real one (disconnects)."""
     sent = False
 
-    async def replay() -> dict:
+    async def replay() -> dict[str, Any]:
         nonlocal sent
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
+        message: dict[str, Any] = await receive()
+        return message
 
     return replay
 
@@ -83,7 +86,7 @@ class BodySizeLimitMiddleware:
 
         return get_settings().max_body_bytes
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
             await self.app(scope, receive, send)
             return
@@ -188,11 +191,11 @@ def make_limiter(settings: Any) -> MemoryLimiter | RedisLimiter:
 # ---------------------------------------------------------------- middleware
 
 
-def limited_kind(scope: dict) -> str | None:
+def limited_kind(scope: dict[str, Any]) -> str | None:
     """Which limit a request falls under ("chat", "pakn", "lookup"), or None."""
     if scope["type"] != "http":
         return None
-    method, path = scope.get("method"), scope.get("path", "").rstrip("/")
+    method, path = str(scope.get("method")), str(scope.get("path", "")).rstrip("/")
     if method == "GET" and path.startswith(LOOKUP_PREFIXES) and not path.endswith(LOOKUP_EXCLUDED_SUFFIXES):
         return "lookup"
     return LIMITED.get((method, path))
@@ -202,7 +205,7 @@ async def _hit(limiter: Any, key: str, limit: int, weight: int = 1) -> int:
     """Charge `weight` hits to `key`; the Retry-After of the first refused one, else 0 (an outage allows)."""
     try:
         for _ in range(max(1, weight)):
-            retry_after = await limiter.hit(key, limit)
+            retry_after = int(await limiter.hit(key, limit))
             if retry_after:
                 return retry_after
     except Exception as exc:  # noqa: BLE001 - limiter outage: let the request through
@@ -257,7 +260,7 @@ class RateLimitMiddleware:
             self._limiter = make_limiter(settings)
         return self._limiter
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         kind = limited_kind(scope)
         if kind is None:
             await self.app(scope, receive, send)

@@ -19,7 +19,7 @@ class TrustedProxyMiddleware:
         self.app = app
         self._delegates: dict[str, ProxyHeadersMiddleware] = {}
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         from settings import get_settings
 
         trusted = get_settings().forwarded_allow_ips.strip()
@@ -30,4 +30,4 @@ class TrustedProxyMiddleware:
         if delegate is None:
             hosts = [h.strip() for h in trusted.split(",") if h.strip()]
             delegate = self._delegates[trusted] = ProxyHeadersMiddleware(self.app, trusted_hosts=hosts)
-        await delegate(scope, receive, send)
+        await delegate(scope, receive, send)  # type: ignore[arg-type]  # an ASGI scope, as uvicorn's own
