@@ -3,13 +3,19 @@
 Citizens still write the old names ("phường 3 TP Tây Ninh", "tinh long an", "thị xã Ngã Năm")
 months after the merger, often without diacritics. Current provinces and wards/communes come from
 the `vietnam-provinces` package (34 provinces, 3,321 wards); it carries no old → new mapping, so
-old provinces, old districts and aliases come from `knowledge/pakn/localities.yaml`.
+old provinces, hand-listed old districts, aliases and unit abbreviations ("p3", "F3", "h.", "tx")
+come from `knowledge/pakn/localities.yaml`, and every old ward and district of the 63-province map,
+with the ward that succeeded it, from `vietnamadminunits` (see pakn/old_units.py).
 
 Matching works on accent-folded syllables, longest phrase first, and uses the word in front of a
 name ("tỉnh", "huyện", "thị xã", "xã", "phường", "p.") to know which table to look in. A bare ward
-name is only trusted when it is the whole location string: too many ward names are ordinary words
-("An Ninh", "Thống Nhất") to fish them out of free text. Evidence is weighed per province; a ward
-only counts when its province agrees. Unknown → None; the caller explains that to the citizen.
+name is only trusted when it is the whole location string (or the first part of a location field):
+too many ward names are ordinary words ("An Ninh", "Thống Nhất") to fish them out of free text; for
+the same reason an old district from the library's list needs its "huyện"/"quận"/"thị xã"/"TP".
+Evidence is weighed per province; a ward only counts when its province agrees. An old ward name is
+shared by many old districts ("Phường 3"), so it counts only when the district or province written
+beside it leaves one successor; otherwise the petition stays at province level rather than going
+to the wrong ward. Unknown → None; the caller explains that to the citizen.
 """
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ import yaml
 from pydantic import BaseModel, Field, field_validator
 
 from pakn import fold, slugify
+from pakn.old_units import OldUnits, OldWard, short_unit
 
 DATA_PATH = Path(__file__).resolve().parent.parent / "knowledge" / "pakn" / "localities.yaml"
 
@@ -31,6 +38,7 @@ _DISTRICT_MARKERS = {("huyen",), ("quan",), ("thi", "xa"), ("tx",), ("thanh", "p
 _WARD_MARKERS = {("xa",), ("phuong",), ("p",), ("dac", "khu"), ("thi", "tran"), ("tt",)}
 _MAX_NAME = 5
 _SEGMENT = re.compile(r"[,;\n()\[\]|]+")  # not ".": "TP.HCM", "P. Gò Dầu"
+_GLUED = re.compile(r"^([a-z]{1,2})(\d{1,2})$")  # "p3", "f12", "q1"
 
 
 class Locality(BaseModel):
@@ -44,14 +52,27 @@ class Locality(BaseModel):
     ward_slug: str | None = Field(None, description='e.g. "phuong-go-dau" (type included: names repeat)')
     matched: str = Field(description="the words of the text that were recognised")
     old_name: str | None = Field(None, description="old unit named in the text, if any")
+    successor_note: str | None = Field(
+        None, description='for the citizen: "Phường 3, TP Tây Ninh (cũ) nay là Phường Tân Ninh, tỉnh Tây Ninh"')
 
 
 class LocalityData(BaseModel):
     """knowledge/pakn/localities.yaml."""
 
     aliases: dict[str, list[str]] = {}
+    unit_abbreviations: dict[str, str] = {}
     old_provinces: dict[str, str]
     old_districts: dict[str, list[str]]
+
+    @field_validator("unit_abbreviations")
+    @classmethod
+    def _abbreviations_name_units(cls, v: dict[str, str]) -> dict[str, str]:
+        units = {" ".join(m) for m in _PROVINCE_MARKERS | _DISTRICT_MARKERS | _WARD_MARKERS}
+        bad = sorted(f"{k}: {u}" for k, u in v.items() if fold(u) not in units or len(fold(k).split()) != 1)
+        if bad:
+            raise ValueError(f"unit_abbreviations: each key is one word and each value a unit word "
+                             f"({sorted(units)}); not {bad}")
+        return v
 
     @field_validator("old_provinces")
     @classmethod
@@ -65,10 +86,13 @@ class LocalityData(BaseModel):
 
 @dataclass(frozen=True)
 class _Entry:
-    kind: str            # province | old_province | old_district | ward
+    kind: str            # province | old_province | old_district | ward | old_ward
     province_code: int
     ward_code: int | None
     label: str           # display name of the matched unit
+    district_key: str | None = None   # old_district/old_ward: folded district name without type
+    old_province: str | None = None   # province/old_province/old_district/old_ward: folded short name
+    old_ward: OldWard | None = None
 
 
 def _vp_provinces():
@@ -93,17 +117,20 @@ def _short_ward(name: str) -> str:
 class LocalityIndex:
     """Phrase tables built once from vietnam-provinces and localities.yaml."""
 
-    def __init__(self, data_path: Path = DATA_PATH) -> None:
+    def __init__(self, data_path: Path = DATA_PATH, old_units: OldUnits | None = None) -> None:
         from vietnam_provinces import Ward
 
         data = LocalityData.model_validate(yaml.safe_load(data_path.read_text(encoding="utf-8")))
+        self.old_units = old_units or OldUnits()
+        self.abbreviations = {fold(k): fold(v).split() for k, v in data.unit_abbreviations.items()}
         self.provinces = {int(p.code): p for p in _vp_provinces()}
         by_short = {_short_province(p.name): int(p.code) for p in self.provinces.values()}
         self.wards = {int(w.code): w for w in Ward.iter_all()}
 
         self.province_phrases: dict[str, list[_Entry]] = defaultdict(list)
         for short, code in by_short.items():
-            self.province_phrases[short].append(_Entry("province", code, None, self.provinces[code].name))
+            self.province_phrases[short].append(_Entry("province", code, None, self.provinces[code].name,
+                                                       old_province=short))
         for canon, aliases in data.aliases.items():
             code = by_short[fold(canon)]
             for a in aliases:
@@ -122,16 +149,58 @@ class LocalityIndex:
                 raise ValueError(f"localities.yaml: unknown old province {old_prov!r}")
             for n in names:
                 key = fold(n).removeprefix("thanh pho ").strip()
-                self.district_phrases[key].append(_Entry("old_district", code, None, f"{n} ({old_prov} cũ)"))
+                self.district_phrases[key].append(_Entry("old_district", code, None, f"{n} ({old_prov} cũ)",
+                                                         district_key=short_unit(n), old_province=f_old))
+
+        def successor_code(old_province_short: str) -> int:
+            f = fold(old_province_short)
+            code = by_short.get(f, self.old_province_of.get(f))
+            if code is None:
+                raise ValueError(f"localities.yaml: old province {old_province_short!r} of vietnamadminunits "
+                                 "is neither a current province nor listed under old_provinces")
+            return code
+
+        # Every old district and ward of the 63-province map (vietnamadminunits), trusted only after
+        # a unit word ("huyện Đức Hòa", "xã Hiệp Tân"): see the module docstring.
+        self.old_district_phrases: dict[str, list[_Entry]] = defaultdict(list)
+        for key, districts in self.old_units.districts.items():
+            for district, prov_short in districts:
+                self.old_district_phrases[key].append(_Entry(
+                    "old_district", successor_code(prov_short), None, f"{district} ({prov_short} cũ)",
+                    district_key=key, old_province=fold(prov_short)))
+        self.old_ward_phrases: dict[str, list[_Entry]] = defaultdict(list)
+        for key, olds in self.old_units.wards.items():
+            for o in olds:
+                self.old_ward_phrases[key].append(_Entry(
+                    "old_ward", successor_code(o.province_short), None, o.ward,
+                    district_key=short_unit(o.district), old_province=fold(o.province_short), old_ward=o))
 
         self.ward_phrases: dict[str, list[_Entry]] = defaultdict(list)
+        self.ward_by_name: dict[tuple[int, str], int] = {}
         for w in self.wards.values():
             self.ward_phrases[_short_ward(w.name)].append(_Entry("ward", int(w.province_code), int(w.code), w.name))
+            self.ward_by_name[(int(w.province_code), fold(w.name))] = int(w.code)
+
+    def _tokens(self, segment: str) -> list[str]:
+        """Folded syllables with unit abbreviations spelled out: "p3" → "phuong 3", "h." → "huyen"."""
+        out: list[str] = []
+        for t in fold(segment).split():
+            m = _GLUED.match(t)
+            if m and m[1] in self.abbreviations:
+                out += [*self.abbreviations[m[1]], m[2]]
+            else:
+                out += self.abbreviations.get(t, [t])
+        return out
 
     # -- matching -------------------------------------------------------------------------------
 
-    def _scan(self, toks: list[str], whole: bool) -> list[tuple[float, _Entry, str]]:
-        """(weight, entry, matched words) for every recognised phrase, longest match first."""
+    def _scan(self, toks: list[str], whole: bool, first: bool = False) -> list[tuple[float, _Entry, str]]:
+        """(weight, entry, matched words) for every recognised phrase, longest match first.
+
+        `whole`: the segment is the whole location field, so a bare name may be a ward. `first`:
+        the first part of a location field ("Hiệp Tân, Hòa Thành, Tây Ninh"), which may be a bare
+        ward too, unless it already names a district or province ("Hòa Thành, Tây Ninh").
+        """
         found: list[tuple[float, _Entry, str]] = []
         i = 0
         n = len(toks)
@@ -146,11 +215,13 @@ class LocalityIndex:
                 phrase = " ".join(toks[start:start + size])
                 tables: list[tuple[float, list[_Entry]]] = []
                 if marker in _WARD_MARKERS:
-                    tables = [(2.0, self.ward_phrases.get(phrase, []))]
+                    tables = [(2.0, self.ward_phrases.get(phrase, [])), (2.0, self.old_ward_phrases.get(phrase, []))]
                 elif marker in _DISTRICT_MARKERS and marker in _PROVINCE_MARKERS:  # "tp", "thành phố"
-                    tables = [(3.0, self.province_phrases.get(phrase, [])), (2.0, self.district_phrases.get(phrase, []))]
+                    tables = [(3.0, self.province_phrases.get(phrase, [])), (2.0, self.district_phrases.get(phrase, [])),
+                              (2.0, self.old_district_phrases.get(phrase, []))]
                 elif marker in _DISTRICT_MARKERS:
-                    tables = [(2.0, self.district_phrases.get(phrase, []))]
+                    tables = [(2.0, self.district_phrases.get(phrase, [])),
+                              (2.0, self.old_district_phrases.get(phrase, []))]
                 elif marker in _PROVINCE_MARKERS:
                     tables = [(3.0, self.province_phrases.get(phrase, []))]
                 else:
@@ -159,8 +230,8 @@ class LocalityIndex:
                     prov = self.province_phrases.get(phrase, [])
                     # A bare current province name means the province, not its old capital city.
                     tables = [(3.0, prov)] if prov else [(2.0, self.district_phrases.get(phrase, []))]
-                    if whole and start == 0 and size == n:
-                        tables.append((1.5, self.ward_phrases.get(phrase, [])))
+                    if start == 0 and size == n and (whole or (first and not any(es for _, es in tables))):
+                        tables += [(1.5, self.ward_phrases.get(phrase, [])), (1.5, self.old_ward_phrases.get(phrase, []))]
                 entries = [(w, e) for w, es in tables for e in es]
                 if entries:
                     words = " ".join(toks[i:start + size])
@@ -187,10 +258,11 @@ class LocalityIndex:
         if not text or not text.strip():
             return None
         # A name never spans punctuation: "xã Phước Vinh, Tây Ninh" is not "xã Phước Vĩnh Tây".
-        segments = [fold(seg).split() for seg in _SEGMENT.split(text)]
+        segments = [self._tokens(seg) for seg in _SEGMENT.split(text)]
         segments = [t for t in segments if t]
+        field = whole
         whole = whole and len(segments) == 1
-        found = [hit for toks in segments for hit in self._scan(toks, whole)]
+        found = [hit for k, toks in enumerate(segments) for hit in self._scan(toks, whole, field and k == 0)]
         if not found:
             return None
         score: dict[int, float] = defaultdict(float)
@@ -202,6 +274,11 @@ class LocalityIndex:
         code = ranked[0][0]
         mine = [(w, e, words) for w, e, words in found if e.province_code == code]
         ward = next((e for _, e, _ in mine if e.kind == "ward"), None)
+        ward_code = ward.ward_code if ward else None
+        old_ward, note = self._old_ward([e for _, e, _ in mine], code, prefer_old=ward is None)
+        if old_ward is not None:
+            ward_code = self.ward_by_name.get((code, fold(note[1])))
+            note = note[0] if ward_code else None
         old_provs = [e for _, e, _ in mine if e.kind == "old_province"]
         olds = old_provs + [
             e for _, e, _ in mine
@@ -209,8 +286,10 @@ class LocalityIndex:
             and (not old_provs or any(op.label.split(" ", 1)[1].removesuffix(" (cũ)") in e.label for op in old_provs))
         ]
         old_name = "; ".join(dict.fromkeys(e.label for e in olds)) or None
+        if old_ward is not None and note:
+            old_name = f"{old_ward.ward}, {old_ward.district} ({old_ward.province_short} cũ)"
         p = self.provinces[code]
-        w = self.wards.get(ward.ward_code) if ward else None
+        w = self.wards.get(ward_code) if ward_code else None
         return Locality(
             province_code=code,
             province_name=p.name,
@@ -220,7 +299,42 @@ class LocalityIndex:
             ward_slug=w.codename.replace("_", "-") if w else None,
             matched="; ".join(dict.fromkeys(words for _, _, words in mine)),
             old_name=old_name,
+            successor_note=note if old_ward is not None else None,
         )
+
+    def _old_ward(self, mine: list[_Entry], code: int, *, prefer_old: bool) -> tuple[OldWard | None, tuple | None]:
+        """The old ward the text names in province `code`, with (note for the citizen, successor name).
+
+        An old ward name alone is ambiguous ("Phường 3" of a dozen old districts); the district
+        and the old province written beside it narrow it. It counts only when what is left has one
+        successor. A current ward of the same name wins unless the old district confirms the old
+        reading ("Phường Gò Dầu" today vs "thị trấn Gò Dầu, huyện Gò Dầu" of before).
+        """
+        olds = [e for e in mine if e.kind == "old_ward"]
+        if not olds:
+            return None, None
+        districts = {e.district_key for e in mine if e.kind == "old_district"}
+        provinces = {e.old_province for e in mine if e.kind in ("province", "old_province", "old_district")}
+        if districts:
+            olds = [e for e in olds if e.district_key in districts]
+        elif not prefer_old:
+            return None, None
+        narrowed = [e for e in olds if e.old_province in provinces]
+        olds = narrowed or olds
+        successors = {self.old_units.successor(e.old_ward) for e in olds}
+        if len(successors) != 1 or None in successors:
+            return None, None
+        (succ,) = successors
+        old = olds[0].old_ward
+        p = self.provinces[code]
+        prov_now = (f"thành phố {p.name.removeprefix('Thành phố ')}" if p.name.startswith("Thành phố")
+                    else f"tỉnh {p.name}")
+        district = re.sub(r"^Thành phố ", "TP ", old.district)
+        district = district[0].lower() + district[1:] if not district.startswith("TP ") else district
+        where = f"{old.ward}, {district}"
+        if fold(old.province_short) != _short_province(p.name):
+            where += f", {'tỉnh ' if not old.province.startswith('Thành phố') else 'thành phố '}{old.province_short}"
+        return old, (f"{where} (cũ) nay là {succ.ward}, {prov_now}", succ.ward)
 
 
 @lru_cache(maxsize=1)

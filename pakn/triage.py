@@ -33,6 +33,7 @@ NOTICE_COMPLAINT = (
     "không theo thủ tục tiếp nhận phản ánh, kiến nghị của Nghị định 20/2008/NĐ-CP; đơn cần ghi rõ họ tên, "
     "địa chỉ, quyết định hoặc hành vi bị khiếu nại và gửi đến cơ quan, người đã ban hành quyết định đó."
 )
+NOTICE_OLD_ADDRESS = "Địa chỉ ông/bà ghi theo đơn vị hành chính trước ngày 01/7/2025: {note}."
 NOTICE_DENUNCIATION = (
     "Nội dung của ông/bà có tính chất tố cáo. Tố cáo được giải quyết theo Luật Tố cáo năm 2018, "
     "không theo thủ tục tiếp nhận phản ánh, kiến nghị của Nghị định 20/2008/NĐ-CP; người tố cáo cần ghi rõ "
@@ -94,6 +95,10 @@ def triage(content: str, location: str | None = None, *, now: datetime | None = 
     r = route(cls.category, loc, complaint_or_denunciation=flagged, on=received.date())
 
     notices = [n for n, on in ((NOTICE_COMPLAINT, complaint), (NOTICE_DENUNCIATION, denunciation)) if on]
+    if loc is not None and loc.successor_note:
+        # The citizen wrote the address they always used; say which unit it is today, so the
+        # office named in the receipt makes sense to them.
+        notices.insert(0, NOTICE_OLD_ADDRESS.format(note=loc.successor_note))
     explanation = f"{cls.explanation} {r.explanation}"
     if unrecognised:
         explanation += f" Không nhận diện được địa bàn “{location.strip()}”."
