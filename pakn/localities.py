@@ -230,7 +230,8 @@ class LocalityIndex:
                     prov = self.province_phrases.get(phrase, [])
                     # A bare current province name means the province, not its old capital city.
                     tables = [(3.0, prov)] if prov else [(2.0, self.district_phrases.get(phrase, []))]
-                    if start == 0 and size == n and (whole or (first and not any(es for _, es in tables))):
+                    # "Sóc Trăng" alone is the old province, not today's Phường Sóc Trăng.
+                    if not prov and start == 0 and size == n and (whole or (first and not any(es for _, es in tables))):
                         tables += [(1.5, self.ward_phrases.get(phrase, [])), (1.5, self.old_ward_phrases.get(phrase, []))]
                 entries = [(w, e) for w, es in tables for e in es]
                 if entries:
@@ -334,7 +335,12 @@ class LocalityIndex:
         where = f"{old.ward}, {district}"
         if fold(old.province_short) != _short_province(p.name):
             where += f", {'tỉnh ' if not old.province.startswith('Thành phố') else 'thành phố '}{old.province_short}"
-        return old, (f"{where} (cũ) nay là {succ.ward}, {prov_now}", succ.ward)
+        if succ.split:
+            note = (f"{where} (cũ) nay được chia cho nhiều xã, phường; đơn được chuyển trước đến "
+                    f"{succ.ward}, {prov_now}, nếu không đúng địa bàn sẽ được chuyển tiếp")
+        else:
+            note = f"{where} (cũ) nay là {succ.ward}, {prov_now}"
+        return old, (note, succ.ward)
 
 
 @lru_cache(maxsize=1)
@@ -343,9 +349,9 @@ def get_index() -> LocalityIndex:
     return LocalityIndex()
 
 
-def recognise(text: str | None, *, whole: bool = False) -> Locality | None:
+def recognise(text: str | None, *, whole: bool = False, index: LocalityIndex | None = None) -> Locality | None:
     """Recognise a locality in free text (`whole=False`) or in a location field (`whole=True`)."""
-    return get_index().recognise(text, whole=whole)
+    return (index or get_index()).recognise(text, whole=whole)
 
 
 def province_by_slug(slug: str) -> Locality | None:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from pakn import fold
 from pakn.classifier import Alternative, get_classifier
 from pakn.duedates import due_at
-from pakn.localities import recognise
+from pakn.localities import Locality, LocalityIndex, recognise
 from pakn.routing import load_routing, route
 
 _COMPLAINT = re.compile(r"\bkhiếu\s+nại\b|\bkhiếu\s+kiện\b")
@@ -71,6 +71,18 @@ def detect_complaint(content: str) -> tuple[bool, bool]:
     return bool(_COMPLAINT_F.search(folded)), bool(_DENUNCIATION_F.search(folded))
 
 
+def locate(content: str, location: str | None = None, *,
+           index: LocalityIndex | None = None) -> tuple[Locality | None, bool]:
+    """(locality, a location was given but not recognised): the form's place field first, read as
+    a whole place name; without one, the place named in the petition itself. `index` defaults to
+    the shared one (the address bench passes its own to compare converters)."""
+    loc = recognise(location, whole=True, index=index) if location and location.strip() else None
+    unrecognised = bool(location and location.strip()) and loc is None
+    if loc is None and not unrecognised:
+        loc = recognise(content, index=index)
+    return loc, unrecognised
+
+
 def triage(content: str, location: str | None = None, *, now: datetime | None = None,
            semantic: bool = True) -> Triage:
     """Classify, locate, route and date one petition.
@@ -88,10 +100,7 @@ def triage(content: str, location: str | None = None, *, now: datetime | None = 
     complaint, denunciation = detect_complaint(content)
     flagged = complaint or denunciation
 
-    loc = recognise(location, whole=True) if location and location.strip() else None
-    unrecognised = bool(location and location.strip()) and loc is None
-    if loc is None and not unrecognised:
-        loc = recognise(content)
+    loc, unrecognised = locate(content, location)
     r = route(cls.category, loc, complaint_or_denunciation=flagged, on=received.date())
 
     notices = [n for n, on in ((NOTICE_COMPLAINT, complaint), (NOTICE_DENUNCIATION, denunciation)) if on]
