@@ -20,6 +20,7 @@ to the wrong ward. Unknown → None; the caller explains that to the citizen.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -38,6 +39,8 @@ _DISTRICT_MARKERS = {("huyen",), ("quan",), ("thi", "xa"), ("tx",), ("thanh", "p
 _WARD_MARKERS = {("xa",), ("phuong",), ("p",), ("dac", "khu"), ("thi", "tran"), ("tt",)}
 _MAX_NAME = 5
 _SEGMENT = re.compile(r"[,;\n()\[\]|]+")  # not ".": "TP.HCM", "P. Gò Dầu"
+_TWO_WORD_MARKERS = {m for m in _PROVINCE_MARKERS | _DISTRICT_MARKERS | _WARD_MARKERS if len(m) == 2}
+_UNIT_TYPE = re.compile(r"^(phường|xã|thị trấn|đặc khu)\s+")
 _GLUED = re.compile(r"^([a-z]{1,2})(\d{1,2})$")  # "p3", "f12", "q1"
 
 
@@ -212,6 +215,8 @@ class LocalityIndex:
             start = i + (len(marker) if marker else 0)
             hit = None
             for size in range(min(_MAX_NAME, n - start), 0, -1):
+                if tuple(toks[start + size - 1:start + size + 1]) in _TWO_WORD_MARKERS:
+                    continue  # "xã Tân Bình | thành phố": a name does not end in half a unit word
                 phrase = " ".join(toks[start:start + size])
                 tables: list[tuple[float, list[_Entry]]] = []
                 if marker in _WARD_MARKERS:
@@ -269,9 +274,18 @@ class LocalityIndex:
         score: dict[int, float] = defaultdict(float)
         for w, e, _ in found:
             score[e.province_code] += w
+        # An old ward and its own old district named together ("xã Tân Hiệp, huyện Tân Châu") point
+        # at one province even when each name alone is shared by several.
+        districts = {(e.district_key, e.old_province) for _, e, _ in found if e.kind == "old_district"}
+        paired = {e.province_code for _, e, _ in found
+                  if e.kind == "old_ward" and (e.district_key, e.old_province) in districts}
+        for code in paired:
+            score[code] += 2.0
         ranked = sorted(score.items(), key=lambda kv: -kv[1])
         if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
-            return None  # two provinces equally likely: refuse rather than misroute
+            ranked = self._by_accents(text, found, [c for c, v in ranked if v == ranked[0][1]]) or []
+            if not ranked:
+                return None  # two provinces equally likely: refuse rather than misroute
         code = ranked[0][0]
         mine = [(w, e, words) for w, e, words in found if e.province_code == code]
         ward = next((e for _, e, _ in mine if e.kind == "ward"), None)
@@ -302,6 +316,22 @@ class LocalityIndex:
             old_name=old_name,
             successor_note=note if old_ward is not None else None,
         )
+
+    @staticmethod
+    def _by_accents(text: str, found: list, tied: list[int]) -> list[tuple[int, float]] | None:
+        """Break a tie with the diacritics the text kept: "xã Tân Thành, huyện Tân Châu" is Tây
+        Ninh's, not An Giang's "xã Tân Thạnh" (same folded name, same district name)."""
+        low = unicodedata.normalize("NFC", text.lower())
+        votes: dict[int, int] = {}
+        for _, e, _ in found:
+            if e.province_code in tied and e.kind in ("ward", "old_ward"):
+                name = _UNIT_TYPE.sub("", e.label.lower())
+                if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", low):
+                    votes[e.province_code] = votes.get(e.province_code, 0) + 1
+        best = sorted(votes.items(), key=lambda kv: -kv[1])
+        if not best or (len(best) > 1 and best[0][1] == best[1][1]):
+            return None
+        return [(best[0][0], 0.0)]
 
     def _old_ward(self, mine: list[_Entry], code: int, *, prefer_old: bool) -> tuple[OldWard | None, tuple | None]:
         """The old ward the text names in province `code`, with (note for the citizen, successor name).
