@@ -27,8 +27,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from knowledge.errors import KnowledgeError
 from pakn import fold, slugify
 from pakn.old_units import OldUnits, OldWard, short_unit
 
@@ -87,6 +88,22 @@ class LocalityData(BaseModel):
         return v
 
 
+def _load_data(path: Path) -> LocalityData:
+    """localities.yaml, validated; an error names the file and the line of the offending key,
+    because the file is edited by hand."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        return LocalityData.model_validate(yaml.safe_load(text))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        line = None
+        root = yaml.compose(text)
+        if isinstance(root, yaml.MappingNode) and first["loc"]:
+            line = next((k.start_mark.line + 1 for k, _ in root.value if k.value == first["loc"][0]), None)
+        where = f"{path}:{line}" if line else str(path)
+        raise KnowledgeError(f"{where}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+
+
 @dataclass(frozen=True)
 class _Entry:
     kind: str            # province | old_province | old_district | ward | old_ward
@@ -123,7 +140,7 @@ class LocalityIndex:
     def __init__(self, data_path: Path = DATA_PATH, old_units: OldUnits | None = None) -> None:
         from vietnam_provinces import Ward
 
-        data = LocalityData.model_validate(yaml.safe_load(data_path.read_text(encoding="utf-8")))
+        data = _load_data(data_path)
         self.old_units = old_units or OldUnits()
         self.abbreviations = {fold(k): fold(v).split() for k, v in data.unit_abbreviations.items()}
         self.provinces = {int(p.code): p for p in _vp_provinces()}

@@ -1,10 +1,12 @@
 """PAKN old addresses: pre-1/7/2025 wards and districts route to today's ward/commune UBND."""
 from __future__ import annotations
 
+import re
 import socket
 
 import pytest
 
+from knowledge.errors import KnowledgeError
 from pakn.localities import LocalityData, LocalityIndex, recognise
 from pakn.old_units import OldUnits
 from pakn.routing import route
@@ -142,11 +144,13 @@ def test_every_successor_is_a_ward_of_vietnam_provinces() -> None:
     assert not missing, sorted(missing)[:20]
 
 
-def test_unit_abbreviations_are_validated() -> None:
+def test_unit_abbreviations_are_validated_with_file_and_line(tmp_path) -> None:
     base = {"old_provinces": {}, "old_districts": {}}
     assert LocalityData.model_validate({**base, "unit_abbreviations": {"p": "phường"}})
-    with pytest.raises(ValueError, match="unit_abbreviations"):
-        LocalityData.model_validate({**base, "unit_abbreviations": {"p": "phòng"}})
+    bad = tmp_path / "localities.yaml"
+    bad.write_text("old_provinces: {}\nold_districts: {}\nunit_abbreviations:\n  p: phòng\n", encoding="utf-8")
+    with pytest.raises(KnowledgeError, match=rf"{re.escape(str(bad))}:3: unit_abbreviations"):
+        LocalityIndex(data_path=bad, old_units=OldUnits(rows=[], convert=lambda _: None, divided={}))
 
 
 def test_labelled_set_accuracy() -> None:
