@@ -214,13 +214,18 @@ class LocalityIndex:
 
     # -- matching -------------------------------------------------------------------------------
 
-    def _scan(self, toks: list[str], whole: bool, first: bool = False) -> list[tuple[float, _Entry, str]]:
+    def _scan(self, toks: list[str], whole: bool, first: bool = False,
+              field: bool = False) -> list[tuple[float, _Entry, str]]:
         """(weight, entry, matched words) for every recognised phrase, longest match first.
 
         `whole`: the segment is the whole location field, so a bare name may be a ward. `first`:
         the first part of a location field ("Hiệp Tân, Hòa Thành, Tây Ninh"), which may be a bare
         ward too, unless it already names a district or province ("Hòa Thành, Tây Ninh").
+        `field`: the text is a location field. In a petition's own text an old ward weighs nothing
+        by itself: after "xã"/"phường" come ordinary words that were once ward names ("các xã biên
+        giới", "gọi phường 3 lần", "xã hỗ trợ"); it counts there only beside its own old district.
         """
+        old_w = 2.0 if field else 0.0
         found: list[tuple[float, _Entry, str]] = []
         i = 0
         n = len(toks)
@@ -237,7 +242,7 @@ class LocalityIndex:
                 phrase = " ".join(toks[start:start + size])
                 tables: list[tuple[float, list[_Entry]]] = []
                 if marker in _WARD_MARKERS:
-                    tables = [(2.0, self.ward_phrases.get(phrase, [])), (2.0, self.old_ward_phrases.get(phrase, []))]
+                    tables = [(2.0, self.ward_phrases.get(phrase, [])), (old_w, self.old_ward_phrases.get(phrase, []))]
                 elif marker in _DISTRICT_MARKERS and marker in _PROVINCE_MARKERS:  # "tp", "thành phố"
                     tables = [(3.0, self.province_phrases.get(phrase, [])), (2.0, self.district_phrases.get(phrase, [])),
                               (2.0, self.old_district_phrases.get(phrase, []))]
@@ -254,7 +259,8 @@ class LocalityIndex:
                     tables = [(3.0, prov)] if prov else [(2.0, self.district_phrases.get(phrase, []))]
                     # "Sóc Trăng" alone is the old province, not today's Phường Sóc Trăng.
                     if not prov and start == 0 and size == n and (whole or (first and not any(es for _, es in tables))):
-                        tables += [(1.5, self.ward_phrases.get(phrase, [])), (1.5, self.old_ward_phrases.get(phrase, []))]
+                        tables += [(1.5, self.ward_phrases.get(phrase, [])),
+                                   (0.75 * old_w, self.old_ward_phrases.get(phrase, []))]
                 entries = [(w, e) for w, es in tables for e in es]
                 if entries:
                     words = " ".join(toks[i:start + size])
@@ -262,12 +268,13 @@ class LocalityIndex:
                     # weight, divided by how many provinces it may mean (ambiguity dilutes).
                     best: dict[int, float] = {}
                     for w, e in entries:
-                        best[e.province_code] = max(best.get(e.province_code, 0.0), w)
-                    share = 1.0 / len(best)
+                        if w > 0:
+                            best[e.province_code] = max(best.get(e.province_code, 0.0), w)
+                    share = 1.0 / max(len(best), 1)
                     counted: set[int] = set()
                     for w, e in entries:
                         weight = 0.0
-                        if w == best[e.province_code] and e.province_code not in counted:
+                        if w > 0 and w == best[e.province_code] and e.province_code not in counted:
                             weight = w * share
                             counted.add(e.province_code)
                         found.append((weight, e, words))
@@ -285,7 +292,7 @@ class LocalityIndex:
         segments = [t for t in segments if t]
         field = whole
         whole = whole and len(segments) == 1
-        found = [hit for k, toks in enumerate(segments) for hit in self._scan(toks, whole, field and k == 0)]
+        found = [hit for k, toks in enumerate(segments) for hit in self._scan(toks, whole, field and k == 0, field)]
         if not found:
             return None
         score: dict[int, float] = defaultdict(float)
@@ -298,16 +305,18 @@ class LocalityIndex:
                   if e.kind == "old_ward" and (e.district_key, e.old_province) in districts}
         for code in paired:
             score[code] += 2.0
-        ranked = sorted(score.items(), key=lambda kv: -kv[1])
+        ranked = sorted(((c, v) for c, v in score.items() if v > 0), key=lambda kv: -kv[1])
+        if not ranked:
+            return None  # only old ward names of free text, which prove nothing alone
         if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
-            ranked = self._by_accents(text, found, [c for c, v in ranked if v == ranked[0][1]]) or []
+            ranked = self._by_accents(text, found, [c for c, v in ranked if v == ranked[0][1]], districts) or []
             if not ranked:
                 return None  # two provinces equally likely: refuse rather than misroute
         code = ranked[0][0]
         mine = [(w, e, words) for w, e, words in found if e.province_code == code]
         ward = next((e for _, e, _ in mine if e.kind == "ward"), None)
         ward_code = ward.ward_code if ward else None
-        old_ward, note = self._old_ward([e for _, e, _ in mine], code, prefer_old=ward is None)
+        old_ward, note = self._old_ward([e for _, e, _ in mine], code, prefer_old=ward is None, paired_only=not field)
         if old_ward is not None:
             ward_code = self.ward_by_name.get((code, fold(note[1])))
             note = note[0] if ward_code else None
@@ -335,22 +344,19 @@ class LocalityIndex:
         )
 
     @staticmethod
-    def _by_accents(text: str, found: list, tied: list[int]) -> list[tuple[int, float]] | None:
+    def _by_accents(text: str, found: list, tied: list[int], districts: set) -> list[tuple[int, float]] | None:
         """Break a tie with the diacritics the text kept: "xã Tân Thành, huyện Tân Châu" is Tây
-        Ninh's, not An Giang's "xã Tân Thạnh" (same folded name, same district name)."""
+        Ninh's, not An Giang's "xã Tân Thạnh" (same folded name, same district name). Old wards
+        vote only beside their own district (`districts`: (district, old province) named)."""
         low = unicodedata.normalize("NFC", text.lower())
-        votes: dict[int, int] = {}
-        for _, e, _ in found:
-            if e.province_code in tied and e.kind in ("ward", "old_ward"):
-                name = _UNIT_TYPE.sub("", e.label.lower())
-                if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", low):
-                    votes[e.province_code] = votes.get(e.province_code, 0) + 1
-        best = sorted(votes.items(), key=lambda kv: -kv[1])
-        if not best or (len(best) > 1 and best[0][1] == best[1][1]):
-            return None
-        return [(best[0][0], 0.0)]
+        matching = {e.province_code for _, e, _ in found
+                    if e.province_code in tied
+                    and (e.kind == "ward" or (e.kind == "old_ward" and (e.district_key, e.old_province) in districts))
+                    and re.search(rf"(?<!\w){re.escape(_UNIT_TYPE.sub('', e.label.lower()))}(?!\w)", low)}
+        return [(matching.pop(), 0.0)] if len(matching) == 1 else None
 
-    def _old_ward(self, mine: list[_Entry], code: int, *, prefer_old: bool) -> tuple[OldWard | None, tuple | None]:
+    def _old_ward(self, mine: list[_Entry], code: int, *, prefer_old: bool,
+                  paired_only: bool = False) -> tuple[OldWard | None, tuple | None]:
         """The old ward the text names in province `code`, with (note for the citizen, successor name).
 
         An old ward name alone is ambiguous ("Phường 3" of a dozen old districts); the district
@@ -359,6 +365,9 @@ class LocalityIndex:
         reading ("Phường Gò Dầu" today vs "thị trấn Gò Dầu, huyện Gò Dầu" of before).
         """
         olds = [e for e in mine if e.kind == "old_ward"]
+        if paired_only:  # free text: only an old ward written beside its own old district
+            pairs = {(e.district_key, e.old_province) for e in mine if e.kind == "old_district"}
+            olds = [e for e in olds if (e.district_key, e.old_province) in pairs]
         if not olds:
             return None, None
         districts = {e.district_key for e in mine if e.kind == "old_district"}

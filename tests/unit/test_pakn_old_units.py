@@ -88,6 +88,21 @@ def test_an_ambiguous_old_ward_stays_at_province_level() -> None:
     assert recognise("rác ở xã Tân Thành, huyện Tân Châu").province_slug == "tay-ninh"
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["Cần thêm tuyến xe buýt về các xã biên giới.", "nha ben canh dao ham, goi phuong 3 lan chua thay ai xuong",
+     "đề nghị xã hỗ trợ", "Công ty không đóng bảo hiểm xã hội cho công nhân", "đã làm ở xã 15 năm"],
+)
+def test_old_ward_names_in_ordinary_words_are_not_places(text: str) -> None:
+    """"xã Biên Giới", "Phường 3", "thị trấn Hồ" existed; in a sentence they are ordinary words."""
+    assert recognise(text) is None
+
+
+def test_diacritics_decide_between_provinces() -> None:
+    # Phường Long Hoa (Tây Ninh) vs the Long Hòa of other provinces, same folded name.
+    assert recognise("Dự án bỏ hoang ở phường Long Hoa, cỏ mọc um tùm").province_slug == "tay-ninh"
+
+
 def test_a_split_old_ward_says_so() -> None:
     loc = recognise("xã Phan, huyện Dương Minh Châu", whole=True)
     assert loc.ward_slug is not None and "được chia cho nhiều xã, phường" in loc.successor_note
