@@ -15,7 +15,9 @@ the same reason an old district from the library's list needs its "huyện"/"qu�
 Evidence is weighed per province; a ward only counts when its province agrees. An old ward name is
 shared by many old districts ("Phường 3"), so it counts only when the district or province written
 beside it leaves one successor; otherwise the petition stays at province level rather than going
-to the wrong ward. Unknown → None; the caller explains that to the citizen.
+to the wrong ward. In a petition's own text (not the location field) an old ward also needs its
+own old district beside it: "các xã biên giới" and "gọi phường 3 lần" are words, though xã Biên
+Giới and Phường 3 existed. Unknown → None; the caller explains that to the citizen.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from knowledge.errors import KnowledgeError
 from pakn import fold, slugify
-from pakn.old_units import OldUnits, OldWard, short_unit
+from pakn.old_units import OldUnits, OldWard, Successor, short_unit
 
 DATA_PATH = Path(__file__).resolve().parent.parent / "knowledge" / "pakn" / "localities.yaml"
 
@@ -316,10 +318,12 @@ class LocalityIndex:
         mine = [(w, e, words) for w, e, words in found if e.province_code == code]
         ward = next((e for _, e, _ in mine if e.kind == "ward"), None)
         ward_code = ward.ward_code if ward else None
-        old_ward, note = self._old_ward([e for _, e, _ in mine], code, prefer_old=ward is None, paired_only=not field)
-        if old_ward is not None:
-            ward_code = self.ward_by_name.get((code, fold(note[1])))
-            note = note[0] if ward_code else None
+        old_ward = note = None
+        found_old = self._old_ward([e for _, e, _ in mine], code, prefer_old=ward is None, paired_only=not field)
+        if found_old is not None:
+            successor_code = self.ward_by_name.get((code, fold(found_old[1].ward)))
+            if successor_code is not None:  # a successor vietnam-provinces does not know is no route
+                ward_code, (old_ward, _, note) = successor_code, found_old
         old_provs = [e for _, e, _ in mine if e.kind == "old_province"]
         olds = old_provs + [
             e for _, e, _ in mine
@@ -327,7 +331,7 @@ class LocalityIndex:
             and (not old_provs or any(op.label.split(" ", 1)[1].removesuffix(" (cũ)") in e.label for op in old_provs))
         ]
         old_name = "; ".join(dict.fromkeys(e.label for e in olds)) or None
-        if old_ward is not None and note:
+        if old_ward is not None:
             old_name = f"{old_ward.ward}, {old_ward.district} ({old_ward.province_short} cũ)"
         p = self.provinces[code]
         w = self.wards.get(ward_code) if ward_code else None
@@ -340,7 +344,7 @@ class LocalityIndex:
             ward_slug=w.codename.replace("_", "-") if w else None,
             matched="; ".join(dict.fromkeys(words for _, _, words in mine)),
             old_name=old_name,
-            successor_note=note if old_ward is not None else None,
+            successor_note=note,
         )
 
     @staticmethod
@@ -356,8 +360,8 @@ class LocalityIndex:
         return [(matching.pop(), 0.0)] if len(matching) == 1 else None
 
     def _old_ward(self, mine: list[_Entry], code: int, *, prefer_old: bool,
-                  paired_only: bool = False) -> tuple[OldWard | None, tuple | None]:
-        """The old ward the text names in province `code`, with (note for the citizen, successor name).
+                  paired_only: bool = False) -> tuple[OldWard, Successor, str] | None:
+        """The old ward the text names in province `code`, its successor and the note for the citizen.
 
         An old ward name alone is ambiguous ("Phường 3" of a dozen old districts); the district
         and the old province written beside it narrow it. It counts only when what is left has one
@@ -369,18 +373,18 @@ class LocalityIndex:
             pairs = {(e.district_key, e.old_province) for e in mine if e.kind == "old_district"}
             olds = [e for e in olds if (e.district_key, e.old_province) in pairs]
         if not olds:
-            return None, None
+            return None
         districts = {e.district_key for e in mine if e.kind == "old_district"}
         provinces = {e.old_province for e in mine if e.kind in ("province", "old_province", "old_district")}
         if districts:
             olds = [e for e in olds if e.district_key in districts]
         elif not prefer_old:
-            return None, None
+            return None
         narrowed = [e for e in olds if e.old_province in provinces]
         olds = narrowed or olds
         successors = {self.old_units.successor(e.old_ward) for e in olds}
         if len(successors) != 1 or None in successors:
-            return None, None
+            return None
         (succ,) = successors
         old = olds[0].old_ward
         p = self.provinces[code]
@@ -396,7 +400,7 @@ class LocalityIndex:
                     f"{succ.ward}, {prov_now}, nếu không đúng địa bàn sẽ được chuyển tiếp")
         else:
             note = f"{where} (cũ) nay là {succ.ward}, {prov_now}"
-        return old, (note, succ.ward)
+        return old, succ, note
 
 
 @lru_cache(maxsize=1)
