@@ -5,19 +5,23 @@ Hòa Thành"). The old → new ward mapping comes from `vietnamadminunits` (PyPI
 the legacy map (10,040 old wards with their GSO codes) and the 2025 conversion table as package
 data: nothing is downloaded at run time.
 
-Chosen over `vietnam-address-converter` by measurement (see README, "Địa chỉ cũ"): over all 10,040
-old wards the two agree on 9,599 successors; the other has no answer for 417 that this one maps,
-and takes 7.6 s to import against 0.5 s.
+Chosen over `vietnam-address-converter` by measurement (README, Measurements, "Old addresses";
+`bench/pakn_addresses.py --converter`): over all 10,040 old wards the two agree on 9,599
+successors; the other has no answer for 417 that this one maps, and takes 7.6 s to import
+against 0.5 s.
 
 Only its data and its converter are used, not its free-text parser: the parser matches
-space-stripped keys anywhere in the string (built for address columns, not petitions), and its
+space-stripped keys anywhere in the string (built for address columns, not petitions; "phuong 3
+tp tay ninh" finds no ward), and its
 converter geocodes through ArcGIS (network) when the string carries a street and the old ward was
 split. So the locality scanner (pakn/localities.py) finds the old ward and district in the text
 and hands the converter a canonical "ward, district, province" string, which has no street part:
 the network branch is never reached (tests/unit/test_pakn_old_units.py blocks sockets to prove it).
 A split old ward (471 of them) goes to the successor the library marks as default, and the note
 to the citizen says the old unit was split: on those the two libraries agree 164 times out of 185
-where the other answers at all, against 9,435 of 9,438 for unsplit wards.
+where the other answers at all, against 9,435 of 9,438 for unsplit wards. The split table has
+artefacts (Phường 4 of TP Tây Ninh is listed as shared with Phường Long An, 100 km away, by
+confusion with Tân An's Phường 4), so the note only names the default successor.
 """
 from __future__ import annotations
 
