@@ -15,9 +15,9 @@ the same reason an old district from the library's list needs its "huyện"/"qu�
 Evidence is weighed per province; a ward only counts when its province agrees. An old ward name is
 shared by many old districts ("Phường 3"), so it counts only when the district or province written
 beside it leaves one successor; otherwise the petition stays at province level rather than going
-to the wrong ward. In a petition's own text (not the location field) an old ward also needs its
-own old district beside it: "các xã biên giới" and "gọi phường 3 lần" are words, though xã Biên
-Giới and Phường 3 existed. Unknown → None; the caller explains that to the citizen.
+to the wrong ward. Nor does an old ward name count alone: it needs its own old district beside it
+(or, in the location field, its province): "các xã biên giới", "gọi phường 3 lần", "xa lắm" are
+words, though xã Biên Giới, Phường 3 and thị trấn Lâm existed. Unknown → None; the caller explains that to the citizen.
 """
 from __future__ import annotations
 
@@ -216,18 +216,18 @@ class LocalityIndex:
 
     # -- matching -------------------------------------------------------------------------------
 
-    def _scan(self, toks: list[str], whole: bool, first: bool = False,
-              field: bool = False) -> list[tuple[float, _Entry, str]]:
+    def _scan(self, toks: list[str], whole: bool, first: bool = False) -> list[tuple[float, _Entry, str]]:
         """(weight, entry, matched words) for every recognised phrase, longest match first.
 
         `whole`: the segment is the whole location field, so a bare name may be a ward. `first`:
         the first part of a location field ("Hiệp Tân, Hòa Thành, Tây Ninh"), which may be a bare
         ward too, unless it already names a district or province ("Hòa Thành, Tây Ninh").
-        `field`: the text is a location field. In a petition's own text an old ward weighs nothing
-        by itself: after "xã"/"phường" come ordinary words that were once ward names ("các xã biên
-        giới", "gọi phường 3 lần", "xã hỗ trợ"); it counts there only beside its own old district.
+        An old ward is recorded but weighs nothing by itself: after "xã"/"phường" come ordinary
+        words that were once ward names ("các xã biên giới", "gọi phường 3 lần", "chỗ nào đó xa
+        lắm" = thị trấn Lâm); its district or province, named beside it, carries the evidence
+        (see `recognise` and `_old_ward`).
         """
-        old_w = 2.0 if field else 0.0
+        old_w = 0.0
         found: list[tuple[float, _Entry, str]] = []
         i = 0
         n = len(toks)
@@ -294,7 +294,7 @@ class LocalityIndex:
         segments = [t for t in segments if t]
         field = whole
         whole = whole and len(segments) == 1
-        found = [hit for k, toks in enumerate(segments) for hit in self._scan(toks, whole, field and k == 0, field)]
+        found = [hit for k, toks in enumerate(segments) for hit in self._scan(toks, whole, field and k == 0)]
         if not found:
             return None
         score: dict[int, float] = defaultdict(float)
@@ -368,10 +368,12 @@ class LocalityIndex:
         successor. A current ward of the same name wins unless the old district confirms the old
         reading ("Phường Gò Dầu" today vs "thị trấn Gò Dầu, huyện Gò Dầu" of before).
         """
-        olds = [e for e in mine if e.kind == "old_ward"]
-        if paired_only:  # free text: only an old ward written beside its own old district
-            pairs = {(e.district_key, e.old_province) for e in mine if e.kind == "old_district"}
-            olds = [e for e in olds if (e.district_key, e.old_province) in pairs]
+        pairs = {(e.district_key, e.old_province) for e in mine if e.kind == "old_district"}
+        named = any(e.kind in ("province", "old_province") for e in mine)
+        # Free text: only an old ward written beside its own old district. A location field: or
+        # beside its province (old or today's: "Phường 3, Tây Ninh", "xã Đức Hòa Hạ, Tây Ninh").
+        olds = [e for e in mine if e.kind == "old_ward"
+                and ((e.district_key, e.old_province) in pairs or (named and not paired_only))]
         if not olds:
             return None
         districts = {e.district_key for e in mine if e.kind == "old_district"}

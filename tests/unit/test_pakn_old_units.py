@@ -98,6 +98,13 @@ def test_old_ward_names_in_ordinary_words_are_not_places(text: str) -> None:
     assert recognise(text) is None
 
 
+def test_an_old_ward_in_a_location_field_needs_its_district_or_province() -> None:
+    # "xa lắm" (very far) folds to "xã Lâm" (thị trấn Lâm, Nam Định): alone it proves nothing.
+    assert recognise("chỗ nào đó xa lắm", whole=True) is None
+    assert recognise("Xã Đức Hòa Hạ, Tây Ninh", whole=True).ward_slug == "xa-duc-hoa"
+    assert recognise("xa duc hoa ha, long an", whole=True).ward_slug == "xa-duc-hoa"
+
+
 def test_diacritics_decide_between_provinces() -> None:
     # Phường Long Hoa (Tây Ninh) vs the Long Hòa of other provinces, same folded name.
     assert recognise("Dự án bỏ hoang ở phường Long Hoa, cỏ mọc um tùm").province_slug == "tay-ninh"
