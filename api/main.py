@@ -23,6 +23,9 @@ async def lifespan(app: FastAPI):
 
     ensure_ready()
     get_chat_service().warm_up()
+    from pakn.localities import get_index
+
+    get_index()  # PAKN place tables (10,040 old wards with them, ~1 s): at start, not on the first petition
     from webhooks.routes import start_channels, stop_channels
 
     await start_channels(app)  # inbox worker, Zalo/Telegram senders for PAKN replies
