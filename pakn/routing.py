@@ -147,7 +147,9 @@ def route(
         where = f"không nêu địa bàn, chuyển mặc định về {loc.province_name} (tỉnh vận hành hệ thống)"
     else:
         where = f"địa bàn: {loc.ward_name + ', ' if loc.ward_name else ''}{loc.province_name}"
-        if loc.old_name:
+        if loc.successor_note:
+            where += f" ({loc.successor_note})"
+        elif loc.old_name:
             where += f" (theo địa danh cũ: {loc.old_name})"
     if complaint_or_denunciation:
         rule_txt = f"đơn có nội dung khiếu nại/tố cáo ({rule.why})"

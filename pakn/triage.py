@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from pakn import fold
 from pakn.classifier import Alternative, get_classifier
 from pakn.duedates import due_at
-from pakn.localities import recognise
+from pakn.localities import Locality, LocalityIndex, recognise
 from pakn.routing import load_routing, route
 
 _COMPLAINT = re.compile(r"\bkhiếu\s+nại\b|\bkhiếu\s+kiện\b")
@@ -33,6 +33,7 @@ NOTICE_COMPLAINT = (
     "không theo thủ tục tiếp nhận phản ánh, kiến nghị của Nghị định 20/2008/NĐ-CP; đơn cần ghi rõ họ tên, "
     "địa chỉ, quyết định hoặc hành vi bị khiếu nại và gửi đến cơ quan, người đã ban hành quyết định đó."
 )
+NOTICE_OLD_ADDRESS = "Địa chỉ ông/bà ghi theo đơn vị hành chính trước ngày 01/7/2025: {note}."
 NOTICE_DENUNCIATION = (
     "Nội dung của ông/bà có tính chất tố cáo. Tố cáo được giải quyết theo Luật Tố cáo năm 2018, "
     "không theo thủ tục tiếp nhận phản ánh, kiến nghị của Nghị định 20/2008/NĐ-CP; người tố cáo cần ghi rõ "
@@ -70,6 +71,18 @@ def detect_complaint(content: str) -> tuple[bool, bool]:
     return bool(_COMPLAINT_F.search(folded)), bool(_DENUNCIATION_F.search(folded))
 
 
+def locate(content: str, location: str | None = None, *,
+           index: LocalityIndex | None = None) -> tuple[Locality | None, bool]:
+    """(locality, a location was given but not recognised): the form's place field first, read as
+    a whole place name; without one, the place named in the petition itself. `index` defaults to
+    the shared one (the address bench passes its own to compare converters)."""
+    loc = recognise(location, whole=True, index=index) if location and location.strip() else None
+    unrecognised = bool(location and location.strip()) and loc is None
+    if loc is None and not unrecognised:
+        loc = recognise(content, index=index)
+    return loc, unrecognised
+
+
 def triage(content: str, location: str | None = None, *, now: datetime | None = None,
            semantic: bool = True) -> Triage:
     """Classify, locate, route and date one petition.
@@ -87,13 +100,14 @@ def triage(content: str, location: str | None = None, *, now: datetime | None = 
     complaint, denunciation = detect_complaint(content)
     flagged = complaint or denunciation
 
-    loc = recognise(location, whole=True) if location and location.strip() else None
-    unrecognised = bool(location and location.strip()) and loc is None
-    if loc is None and not unrecognised:
-        loc = recognise(content)
+    loc, unrecognised = locate(content, location)
     r = route(cls.category, loc, complaint_or_denunciation=flagged, on=received.date())
 
     notices = [n for n, on in ((NOTICE_COMPLAINT, complaint), (NOTICE_DENUNCIATION, denunciation)) if on]
+    if loc is not None and loc.successor_note:
+        # The citizen wrote the address they always used; say which unit it is today, so the
+        # office named in the receipt makes sense to them.
+        notices.insert(0, NOTICE_OLD_ADDRESS.format(note=loc.successor_note))
     explanation = f"{cls.explanation} {r.explanation}"
     if unrecognised:
         explanation += f" Không nhận diện được địa bàn “{location.strip()}”."

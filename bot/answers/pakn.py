@@ -192,6 +192,9 @@ def _submit(msg: InboundMessage, pending: dict) -> tuple[Reply, dict | None]:
                             external_id=external_id, media=pending.get("media") or None)
             code, office, due = record.code, record.office_name, record.due_at
             notice = "Nội dung có dấu hiệu khiếu nại, tố cáo" if getattr(record, "is_complaint", False) else None
+            # An old address (before 1/7/2025) was read as today's unit: say which, or the office
+            # named below would puzzle someone who wrote "Phường 3, TP Tây Ninh".
+            successor = (getattr(record, "locality", None) or {}).get("successor_note")
     except PaknValidationError as exc:
         # Keep the draft and ask for the field that failed; nothing the citizen wrote is lost.
         step = exc.field if exc.field in QUESTIONS else "content"
@@ -201,6 +204,8 @@ def _submit(msg: InboundMessage, pending: dict) -> tuple[Reply, dict | None]:
     lines = [f"Đã tiếp nhận phản ánh của bạn. Mã tra cứu: {code}",
              f"Cơ quan xử lý: {office}", f"Hạn xử lý dự kiến: {due_text}",
              f"Bạn có thể gõ “tra cứu {code}” để xem tình trạng xử lý."]
+    if successor:
+        lines.insert(2, f"Địa bàn: {successor}.")
     if notice:
         lines.append(f"Lưu ý: {notice}, được giải quyết theo Luật Khiếu nại 2011 và Luật Tố cáo 2018, "
                      "không theo thủ tục phản ánh, kiến nghị.")

@@ -112,6 +112,17 @@ def test_the_words_complaint_and_denunciation_reach_triage(service):
     assert code_in(done) and "Luật Tố cáo" in done.reply
 
 
+def test_an_old_address_is_read_as_todays_ward_and_the_citizen_told(service):
+    say = conversation(service)
+    say("Tôi muốn phản ánh: rác thải ùn ứ bốc mùi hôi thối cả tuần nay không ai thu gom")
+    say("phuong 3 tp tay ninh")
+    say("bỏ qua")
+    done = say("Gửi")
+    assert code_in(done), done.reply
+    assert "Phường Tân Ninh" in done.reply
+    assert "Phường 3, TP Tây Ninh (cũ) nay là Phường Tân Ninh, tỉnh Tây Ninh" in done.reply
+
+
 @pytest.mark.parametrize("text", ["phan anh kien nghi thi gui o dau", "khieu nai quyet dinh hanh chinh thi lam the nao"])
 def test_a_question_about_petitioning_is_answered_not_filed(service, text):
     r = conversation(service)(text)
