@@ -50,8 +50,10 @@ def create_app() -> FastAPI:
     setup_logging()  # JSON lines with personal data masked, before anything logs
     settings = get_settings()
     # Production serves no API explorer: the schema is published with the code, not by the server.
-    docs = {} if settings.env != "production" else {"docs_url": None, "redoc_url": None, "openapi_url": None}
-    app = FastAPI(title="Trợ lý hành chính công", version="0.1.0", lifespan=lifespan, **docs)
+    explorer = settings.env != "production"
+    app = FastAPI(title="Trợ lý hành chính công", version="0.1.0", lifespan=lifespan,
+                  docs_url="/docs" if explorer else None, redoc_url="/redoc" if explorer else None,
+                  openapi_url="/openapi.json" if explorer else None)
     from api.clients import ClientRegistry
     from api.headers import SecurityHeadersMiddleware
     from api.limits import BodySizeLimitMiddleware, RateLimitMiddleware

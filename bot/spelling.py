@@ -58,9 +58,9 @@ class Speller:
             if best[0] >= MIN_COUNT:
                 fixed[i], fixed[i + 1] = best[1], best[2]
         out, last = [], 0
-        for (a, b), new in zip(spans, fixed):
-            out += [folded[last:a], new]
-            last = b
+        for (start, end), new in zip(spans, fixed):
+            out += [folded[last:start], new]
+            last = end
         return "".join(out) + folded[last:]
 
     def _word(self, tok: str) -> str:

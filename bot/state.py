@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from knowledge.store import ConversationRow, session_scope
+from knowledge.store.models import table_of
 
 TTL = timedelta(minutes=30)
 
@@ -42,7 +43,7 @@ class StateStore:
             dialect = session.get_bind().dialect.name
             insert = pg_insert if dialect == "postgresql" else sqlite_insert
             now = datetime.now(UTC)
-            stmt = insert(ConversationRow.__table__).values(channel=channel, user_id=user_id, state=state,
+            stmt = insert(table_of(ConversationRow)).values(channel=channel, user_id=user_id, state=state,
                                                            updated_at=now)
             stmt = stmt.on_conflict_do_update(index_elements=["channel", "user_id"],
                                               set_={"state": stmt.excluded.state, "updated_at": now})

@@ -80,6 +80,7 @@ def due_soon_by_office(db: Session, today: date, days: int = HORIZON_DAYS) -> di
             continue
         bucket = out.setdefault(current.id, {})
         if task.id not in bucket or role == "lead":
+            assert task.deadline_end is not None  # the query keeps only tasks with an end date
             bucket[task.id] = DueTask(task.id, task.plan_id, plan_title, task.number, task.text, task.deadline_raw,
                                       task.deadline_end, role)
     result: dict[str, list[DueTask]] = {}
@@ -183,7 +184,7 @@ def send_due_soon(now: datetime | None = None, *, database_url: str | None = Non
         except DeliveryError as exc:
             route, status, error = None, "failed", str(exc)[:500]
         with session_scope(database_url) as db:
-            row = db.get(DutyReminder, row_id)
+            row = db.get_one(DutyReminder, row_id)
             row.route, row.status, row.error, row.at = route, status, error, utcnow()
             row.task_ids = [t.id for t in tasks]
         if status == "sent":

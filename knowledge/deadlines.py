@@ -270,8 +270,8 @@ def _parse_phased(text: str, raw: str, year: int, end_year: int | None) -> Deadl
     label = "; ".join(f"{p.label}: {_lower_first(p.deadline.label_vi)}" for p in phases)
     if not known:
         return Deadline(raw=raw, kind=DeadlineKind.UNKNOWN, label_vi=label, phases=phases)
-    return Deadline(raw=raw, kind=DeadlineKind.PHASED, start=min(d.start for d in known),
-                    end=max(d.end for d in known), label_vi=label, phases=phases)
+    return Deadline(raw=raw, kind=DeadlineKind.PHASED, start=min(d.start for d in known if d.start),
+                    end=max((d.end for d in known if d.end), default=None), label_vi=label, phases=phases)
 
 
 def _parse_simple(text: str, raw: str, year: int, end_year: int | None) -> Deadline:
@@ -295,7 +295,9 @@ def _parse_simple(text: str, raw: str, year: int, end_year: int | None) -> Deadl
         return make(DeadlineKind.REPORTING_CYCLE, plan_start, plan_end, label)
     if _QUARTERS_AND_YEAR_RE.search(t):
         y = _following_year(t, 0) or year
-        qs = re.search(rf"\bquy\s*({_NUM}(?:\s*,\s*{_NUM})+)", t)[1]
+        quarters = re.search(rf"\bquy\s*({_NUM}(?:\s*,\s*{_NUM})+)", t)
+        assert quarters is not None  # _QUARTERS_AND_YEAR_RE matched this very list
+        qs = quarters[1]
         nums = ", ".join(_ROMAN_OUT[_ROMAN[q]] for q in re.findall(_NUM, qs))
         a, b = _year_span(y)
         return make(DeadlineKind.QUARTERLY, a, b, f"Hằng quý (quý {nums}) và cả năm {y}")

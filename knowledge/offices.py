@@ -535,6 +535,7 @@ def _read_file(path: Path) -> list[Office]:
         raise OfficeDirectoryError(path, mark.line + 1 if mark else None, f"not valid YAML: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("offices"), list):
         raise OfficeDirectoryError(path, 1, "expected a top-level 'offices:' list")
+    assert root is not None  # the text parsed to a mapping with 'offices' just above
     seq = next(v for k, v in root.value if k.value == "offices")
     offices: list[Office] = []
     lines: dict[str, int] = {}

@@ -584,6 +584,15 @@ def get_plan(plan_id: str) -> Plan | None:
     return next((p for p in load_plans() if p.id == plan_id or p.meta.corpus_id == plan_id), None)
 
 
+def plan_of(plan_id: str) -> Plan:
+    """The plan with this id or corpus id, for ids that come from the store or the index itself
+    (a missing one is a stale build, not a user error)."""
+    plan = get_plan(plan_id)
+    if plan is None:
+        raise KeyError(f"no plan {plan_id!r}: rebuild the knowledge store (python -m knowledge build)")
+    return plan
+
+
 # --------------------------------------------------------------------------- retrieval units
 
 _MAX_UNIT_CHARS = 1400

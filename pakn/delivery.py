@@ -93,7 +93,7 @@ def sign(body: bytes, secret: str) -> str:
 
 def verify(body: bytes, header: str | None, secret: str) -> bool:
     """Constant-time check of an `X-Signature` header (what a receiving office should run)."""
-    return bool(header) and hmac.compare_digest(sign(body, secret), header)
+    return header is not None and bool(header) and hmac.compare_digest(sign(body, secret), header)
 
 
 def _fmt(dt) -> str:

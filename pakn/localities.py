@@ -166,9 +166,10 @@ class LocalityIndex:
         self.district_phrases: dict[str, list[_Entry]] = defaultdict(list)
         for old_prov, names in data.old_districts.items():
             f_old = fold(old_prov)
-            code = self.old_province_of.get(f_old, by_short.get(f_old))
-            if code is None:
+            found = self.old_province_of.get(f_old, by_short.get(f_old))
+            if found is None:
                 raise ValueError(f"localities.yaml: unknown old province {old_prov!r}")
+            code = found
             for n in names:
                 key = fold(n).removeprefix("thanh pho ").strip()
                 self.district_phrases[key].append(_Entry("old_district", code, None, f"{n} ({old_prov} cũ)",
@@ -334,14 +335,14 @@ class LocalityIndex:
         if old_ward is not None:
             old_name = f"{old_ward.ward}, {old_ward.district} ({old_ward.province_short} cũ)"
         p = self.provinces[code]
-        w = self.wards.get(ward_code) if ward_code else None
+        new_ward = self.wards.get(ward_code) if ward_code else None
         return Locality(
             province_code=code,
             province_name=p.name,
             province_slug=p.codename.replace("_", "-"),
-            ward_code=int(w.code) if w else None,
-            ward_name=w.name if w else None,
-            ward_slug=w.codename.replace("_", "-") if w else None,
+            ward_code=int(new_ward.code) if new_ward else None,
+            ward_name=new_ward.name if new_ward else None,
+            ward_slug=new_ward.codename.replace("_", "-") if new_ward else None,
             matched="; ".join(dict.fromkeys(words for _, _, words in mine)),
             old_name=old_name,
             successor_note=note,
@@ -384,11 +385,12 @@ class LocalityIndex:
             return None
         narrowed = [e for e in olds if e.old_province in provinces]
         olds = narrowed or olds
-        successors = {self.old_units.successor(e.old_ward) for e in olds}
+        successors = {self.old_units.successor(e.old_ward) for e in olds if e.old_ward is not None}
         if len(successors) != 1 or None in successors:
             return None
         (succ,) = successors
         old = olds[0].old_ward
+        assert succ is not None and old is not None  # one successor, of a ward entry
         p = self.provinces[code]
         prov_now = (f"thành phố {p.name.removeprefix('Thành phố ')}" if p.name.startswith("Thành phố")
                     else f"tỉnh {p.name}")

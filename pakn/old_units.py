@@ -73,12 +73,15 @@ class OldUnits:
             rows = get_data(fields=["province", "district", "ward", "provinceShort", "districtShort"],
                             table="admin_units_legacy")
         if convert is None:
-            from vietnamadminunits import convert_address as convert
+            from vietnamadminunits import convert_address
+
+            convert = convert_address
         if divided is None:
             try:
-                from vietnamadminunits.converter.converter_2025 import DICT_PROVINCE_WARD_DIVIDED as divided
+                from vietnamadminunits.converter.converter_2025 import DICT_PROVINCE_WARD_DIVIDED
             except ImportError:  # a future release may move it: then no ward is reported as split
-                divided = {}
+                DICT_PROVINCE_WARD_DIVIDED = {}  # noqa: N806 - the library's own name
+            divided = DICT_PROVINCE_WARD_DIVIDED
         self._convert = convert
         self._divided = {key for per_province in divided.values() for key in per_province}
         self._successors: dict[OldWard, Successor | None] = {}

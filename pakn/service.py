@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
+from knowledge.store.models import table_of
 from pakn.errors import (
     PaknConflictError,
     PaknNotFoundError,
@@ -272,7 +273,7 @@ def _find_existing(session: Session, channel: str, external_id: str | None,
                    idempotency_key: str | None) -> PaknRecord | None:
     """The petition already stored under this external id or idempotency key, if any (asked only
     after an insert met a conflict)."""
-    conds = []
+    conds: list[Any] = []
     if external_id:
         conds.append((PaknRecord.channel == channel) & (PaknRecord.external_id == external_id))
     if idempotency_key:
@@ -405,11 +406,11 @@ def store_submission(session: Session, prepared: PreparedSubmission) -> SubmitRe
             continue  # tracking-code collision: draw another code
         record = _attach_inserted(session, PaknRecord(id=new_id, code=code, **values))
         conn = session.connection()
-        conn.execute(PaknEvent.__table__.insert(), {
+        conn.execute(table_of(PaknEvent).insert(), {
             "record_id": new_id, "kind": "received", "from_status": None, "to_status": RECEIVED,
             "actor": f"channel:{channel}", "note": None, "at": now})
         job = _classify_job_values(record, now) if prepared.pending else _delivery_job_values(record, 1, now)
-        conn.execute(OutboxJob.__table__.insert(), job)
+        conn.execute(table_of(OutboxJob).insert(), job)
         log.info("pakn received", extra={"pakn_code": record.code, "category": record.category,
                                          "office_id": record.office_id, "channel": channel})
         return SubmitResult(record, True)
@@ -427,12 +428,12 @@ def _insert_ignore(session: Session) -> Any:
     """
     name = session.get_bind().dialect.name
     if name not in _INSERT_IGNORE:
-        if name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        table = PaknRecord.__table__
-        _INSERT_IGNORE[name] = insert(table).on_conflict_do_nothing().returning(table.c.id)
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        table = table_of(PaknRecord)
+        stmt = pg_insert(table) if name == "postgresql" else sqlite_insert(table)
+        _INSERT_IGNORE[name] = stmt.on_conflict_do_nothing().returning(table.c.id)
     return _INSERT_IGNORE[name]
 
 

@@ -110,7 +110,7 @@ def triage(content: str, location: str | None = None, *, now: datetime | None = 
         notices.insert(0, NOTICE_OLD_ADDRESS.format(note=loc.successor_note))
     explanation = f"{cls.explanation} {r.explanation}"
     if unrecognised:
-        explanation += f" Không nhận diện được địa bàn “{location.strip()}”."
+        explanation += f" Không nhận diện được địa bàn “{(location or '').strip()}”."
     d = cfg.deadlines
     return Triage(
         category=cls.category,

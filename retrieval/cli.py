@@ -87,7 +87,7 @@ def search(
     filters = {key: v for key, v in {"plan_id": plan, "locality": locality, "kind": kind, "year": year}.items()
                if v is not None}
     engine, _ = _engine()
-    hits = engine.search(query, k=k, filters=filters or None, mode=mode)  # type: ignore[arg-type]
+    hits = engine.search(query, k=k, filters=filters or None, mode=mode)
     if as_json:
         typer.echo(json.dumps([{"rank": h.rank, "score": round(h.score, 6), "id": h.unit.id,
                                 "kind": h.unit.kind, "source": h.unit.source, "title": h.unit.title,

@@ -173,9 +173,8 @@ class Lexicon:
                 key = tuple(_numbers(raw_tokens(phrase)))
                 fkey = tuple(fold(t) for t in key)
                 for acc, fol in targets:
-                    for table, k in ((acc, key), (fol, fkey) if e.folded or key == fkey else (None, None)):
-                        if table is None:
-                            continue
+                    pairs = [(acc, key)] + ([(fol, fkey)] if e.folded or key == fkey else [])
+                    for table, k in pairs:
                         if table.get(k, canon) != canon:
                             raise LexiconError(
                                 f"variant {phrase!r} maps to both {' '.join(table[k])!r} and {e.canonical!r}")

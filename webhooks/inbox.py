@@ -36,6 +36,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from knowledge.store import session_scope
+from knowledge.store.models import table_of
 from webhooks.models import DONE, FAILED, PENDING, PROCESSING, InboxEventRow, utcnow
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ class Inbox:
         """Other databases: the unique constraint refuses the duplicate, inside a savepoint."""
         try:
             with conn.begin_nested():
-                conn.execute(insert(InboxEventRow.__table__), values)
+                conn.execute(insert(table_of(InboxEventRow)), values)
         except IntegrityError:
             return False
         return True
@@ -147,7 +148,7 @@ class Inbox:
                 .values(status=PROCESSING, locked_at=now, attempts=InboxEventRow.attempts + 1)
                 .execution_options(synchronize_session=False)
             )
-            if result.rowcount != 1:
+            if getattr(result, "rowcount", 0) != 1:
                 return None
             row = session.get(InboxEventRow, row_id)
             assert row is not None
@@ -197,7 +198,7 @@ class Inbox:
         with session_scope(self.url) as session:
             result = session.execute(delete(InboxEventRow).where(
                 InboxEventRow.status.in_((DONE, FAILED)), InboxEventRow.received_at < cutoff))
-            return result.rowcount or 0
+            return getattr(result, "rowcount", 0) or 0
 
     def _runnable(self, now: datetime):
         return or_(
@@ -251,7 +252,7 @@ class InboxWriter:
         """Store one event; returns after its commit (False when it was stored before)."""
         values = new_event(channel, event_id, kind, user_key, payload)
         loop = asyncio.get_running_loop()
-        future = loop.create_future()
+        future: asyncio.Future[bool] | None = loop.create_future()
         with self._lock:
             if self._stopped:  # shutting down: still store it, the plain way
                 future = None

@@ -15,7 +15,7 @@ import logging
 from typing import Any
 
 import httpx
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -163,7 +163,8 @@ class TelegramAdapter(ChannelAdapter):
         query = update.callback_query
         assert query is not None
         await query.answer()
-        text = _button_text(query.message.reply_markup if query.message else None, query.data or "")
+        message = query.message if isinstance(query.message, Message) else None  # not an inaccessible one
+        text = _button_text(message.reply_markup if message else None, query.data or "")
         chat = update.effective_chat
         if text and chat is not None:
             await self._ask(update, InboundMessage(channel=self.channel, user_id=str(chat.id), text=text,

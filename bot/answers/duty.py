@@ -9,7 +9,7 @@ from datetime import date
 
 from bot.types import Citation, Reply
 from knowledge.duties import TaskView, find_tasks
-from knowledge.plans import fold, get_plan, load_plans
+from knowledge.plans import fold, plan_of, load_plans
 from knowledge.store import session_scope
 
 MAX_LISTED = 25  # a complete list matters more than brevity; channels split long replies
@@ -63,7 +63,7 @@ def clarify_locality(office_label: str, tasks: list[TaskView]) -> Reply:
     lines = [f"“{office_label}” có nhiệm vụ trong {len(by_plan)} kế hoạch của các địa phương khác nhau:"]
     suggestions = []
     for plan_id, items in by_plan.items():
-        plan = get_plan(plan_id)
+        plan = plan_of(plan_id)
         lines.append(f"• {plan.meta.short_name}: {len(items)} nhiệm vụ")
         suggestions.append(plan.meta.locality)
     lines.append("Bạn muốn xem nhiệm vụ ở địa phương nào?")
@@ -110,7 +110,7 @@ def duty_reply(office_ids: list[str], tasks: list[TaskView], period_text: str | 
     label = ", ".join(names[:3])
     lead = [t for t in tasks if t.role == "lead"]
     support = [t for t in tasks if t.role == "support"]
-    plan_names = sorted({get_plan(t.plan_id).meta.short_name for t in tasks})
+    plan_names = sorted({plan_of(t.plan_id).meta.short_name for t in tasks})
     scope = f" trong {period_text}" if period_text else ""
     lines = [f"{label} — {'; '.join(plan_names)}{scope}:"]
     brief = len(lead) + len(support) > BRIEF_ABOVE

@@ -7,12 +7,12 @@ from collections import Counter
 from bot.evidence import QUESTION_TERMS
 from bot.text import sentences, terms
 from bot.types import Citation, Reply
-from knowledge.plans import Task, get_plan, task_text
+from knowledge.plans import Task, plan_of, task_text
 from retrieval.types import SearchHit
 
 
 def task_reply(plan_id: str, task: Task) -> Reply:
-    plan = get_plan(plan_id)
+    plan = plan_of(plan_id)
     body = task_text(task)
     return Reply(reply=f"Theo {plan.meta.short_name}:\n{body}", intent="plan", answered=True,
                  citations=[Citation(source=plan.id, title=plan.meta.title, locator=task.locator)])
@@ -22,7 +22,7 @@ def find_task(plan_ids: list[str], number: str) -> list[tuple[str, Task]]:
     """Table tasks numbered `number` in the given plans ("1" also matches Hoài Nhơn's "I.1")."""
     found = []
     for pid in plan_ids:
-        plan = get_plan(pid)
+        plan = plan_of(pid)
         for t in plan.tasks:
             if t.origin == "table" and t.number and (t.number == number or t.number.split(".")[-1] == number
                                                     and len(plan_ids) == 1 and t.number.startswith("I.")):
@@ -63,7 +63,7 @@ def best_sentences(question: str, text: str, limit: int = 2) -> list[str]:
 def hit_reply(question: str, hit: SearchHit) -> Reply:
     """Compose an answer from one retrieved plan unit."""
     unit = hit.unit
-    plan = get_plan(unit.meta.get("plan_id", unit.source))
+    plan = plan_of(unit.meta.get("plan_id", unit.source))
     cite = Citation(source=unit.source, title=unit.title, locator=unit.locator)
     if unit.kind == "plan_task":
         return Reply(reply=f"Theo {plan.meta.short_name}:\n{unit.text}", intent="plan", answered=True,

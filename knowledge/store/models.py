@@ -6,13 +6,20 @@ on the same `Base`, so one Alembic history covers the whole product.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import cast
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, Table, Text, UniqueConstraint, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 class Base(DeclarativeBase):
     """Declarative base shared by every table of the product."""
+
+
+def table_of(model: type[Base]) -> Table:
+    """A mapped class's `Table`, typed as one (SQLAlchemy types `__table__` as a plain FromClause),
+    for Core inserts on hot paths."""
+    return cast(Table, model.__table__)
 
 
 class PlanRow(Base):
