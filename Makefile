@@ -27,7 +27,7 @@ STAMP_DEV := $(VENV)/.stamp-install-dev
 STAMP_BUILD := $(VAR)/.stamp-build
 KNOWLEDGE_INPUTS := $(shell find knowledge retrieval -type f -not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null)
 
-.PHONY: install install-dev reinstall demo build test screenshots bench lint clean
+.PHONY: install install-dev reinstall demo build test screenshots bench lint check clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -94,6 +94,12 @@ bench: install
 
 lint: install-dev
 	$(BIN)/ruff check .
+
+# Static checks CI runs beside the tests: ruff, mypy (configured in pyproject.toml), and the
+# catalogue audit (every fact a citizen is told has a source).
+check: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf var .pytest_cache

@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._server import running_api  # noqa: E402
+from bench._server import running_api
 
 EVAL_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "eval"
 
@@ -82,7 +82,7 @@ def main() -> None:
         for c in cases:
             try:
                 ok, info = grade(url, c, lat)
-            except Exception as e:  # a crash is a failed case
+            except Exception as e:  # noqa: BLE001 - a crash is a failed case
                 ok, info = False, f"ERROR {type(e).__name__}: {e}"
             per.setdefault(c["kind"], []).append(ok)
             if c["kind"] == "tthc":

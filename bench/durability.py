@@ -198,8 +198,8 @@ class Report:
             # most that many sent and not marked done; any further re-send would be a bug (a stolen
             # lease, a double claim).
             (self.deliveries_duplicate <= self.kills * self.outbox_concurrency,
-             f"{self.deliveries_duplicate} re-sent deliveries, more than {self.kills} crashes with "
-             f"{self.outbox_concurrency} deliveries in flight explain"),
+             (f"{self.deliveries_duplicate} re-sent deliveries, more than {self.kills} crashes with "
+              f"{self.outbox_concurrency} deliveries in flight explain")),
         ]
         return [message for ok, message in checks if not ok]
 

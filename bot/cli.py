@@ -94,6 +94,6 @@ def pakn_classify(
         typer.echo(f"{t.category_name} → {t.office_name} (độ tin cậy {t.confidence:.2f})\n{t.explanation}")
 
 
-from console.cli import admin_app  # noqa: E402 - staff console account management
+from console.cli import admin_app
 
 app.add_typer(admin_app, name="admin")

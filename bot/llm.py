@@ -58,7 +58,7 @@ class LLMPhraser:
             out = self.chat.invoke([("system", SYSTEM_PROMPT),
                                     ("user", f"CÂU HỎI: {question}\n\nCÂU TRẢ LỜI:\n{reply.reply}")])
             text = str(out.content).strip()
-        except Exception as exc:  # network, timeout, bad response: the deterministic answer stands
+        except Exception as exc:  # noqa: BLE001 - network, timeout, bad response: the deterministic answer stands
             log.warning("llm rephrase failed: %s", type(exc).__name__)
             return reply
         missing = ungrounded_claims(text, evidence)

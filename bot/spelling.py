@@ -19,6 +19,7 @@ import string
 import threading
 from collections import Counter
 from collections.abc import Iterable
+from itertools import pairwise
 
 from bot.understand import FILLER
 
@@ -39,7 +40,7 @@ class Speller:
         for text in texts:
             toks = _tokens(text)
             self.words.update(toks)
-            self.pairs.update(f"{a} {b}" for a, b in zip(toks, toks[1:]))
+            self.pairs.update(f"{a} {b}" for a, b in pairwise(toks))
         self.protected = set(protected) | FILLER
 
     def correct(self, folded: str) -> str:

@@ -21,7 +21,7 @@ GREETING = re.compile(r"^(xin chao|chao|hello|hi|alo|helo|/start|/help|help|tro 
 THANKS = re.compile(r"^(cam on|thank|thanks|ok cam on|cam on ban)\b")
 # "PA-2612-7KQ3M-4XW2P", "pa26127kq3m4xw2p", "PA 2612 7KQ3M 4XW2P", "PA–2612–7KQ3M–4XW2P" (a phone
 # keyboard's dash); codes issued before 12/2026 have one group: "PA-2611-7KQ3M".
-PAKN_CODE = re.compile(r"\bPA[\s\-–—]?\d{4}[\s\-–—]?[0-9A-Z]{5}(?:[\s\-–—]?[0-9A-Z]{5})?\b", re.I)
+PAKN_CODE = re.compile(r"\bPA[\s\-–—]?\d{4}[\s\-–—]?[0-9A-Z]{5}(?:[\s\-–—]?[0-9A-Z]{5})?\b", re.IGNORECASE)
 # "tra cứu phản ánh của tôi", "đơn của em tới đâu rồi": the person's own petitions, no code given.
 MY_PETITIONS = re.compile(r"\b(tra cuu|kiem tra|xem|theo doi|hoi)\b.*\b(phan anh|kien nghi|pakn|don|ho so)\b.*"
                           r"\b(cua (toi|minh|em|tui|mik)|da gui)\b|\b(phan anh|don) cua (toi|minh|em) (sao roi|toi dau|"
@@ -81,8 +81,7 @@ FIELD_WORDS: list[tuple[str, re.Pattern]] = [
 ]
 # Chat filler and question shape around a procedure question: never what the question is about.
 FILLER = frozenset(
-    "a ad ak ah ba ban be cho chi co con dc duoc em gi giup hoi ho khong ko k kg la lam minh muon nao nhe nha "
-    "nhi oi roi sao the thi toi tui vay voi xin ma nhieu may mot bn hok hong hem chut duoc ko di".split())
+    ["a", "ad", "ak", "ah", "ba", "ban", "be", "cho", "chi", "co", "con", "dc", "duoc", "em", "gi", "giup", "hoi", "ho", "khong", "ko", "k", "kg", "la", "lam", "minh", "muon", "nao", "nhe", "nha", "nhi", "oi", "roi", "sao", "the", "thi", "toi", "tui", "vay", "voi", "xin", "ma", "nhieu", "may", "mot", "bn", "hok", "hong", "hem", "chut", "duoc", "ko", "di"])
 
 
 def procedure_subject(folded: str) -> list[str]:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -49,12 +48,12 @@ def plans(as_json: bool = typer.Option(False, "--json")) -> None:
 
 @app.command()
 def tasks(
-    office: Optional[str] = typer.Option(None, help='Tên cơ quan, ví dụ "Sở Tư pháp"'),
-    locality: Optional[str] = typer.Option(None, help='Địa phương, ví dụ "Tây Ninh"'),
-    due: Optional[str] = typer.Option(None, help='Thời hạn: 2024-Q1, "quý I/2024", "tháng 3/2024", 2024'),
-    plan: Optional[str] = typer.Option(None, help="Mã kế hoạch (xem `plans`)"),
-    section: Optional[str] = typer.Option(None, help="Lọc theo tên phần, ví dụ 'CẢI CÁCH THỂ CHẾ'"),
-    role: Optional[str] = typer.Option(None, help="lead (chủ trì) | support (phối hợp)"),
+    office: str | None = typer.Option(None, help='Tên cơ quan, ví dụ "Sở Tư pháp"'),
+    locality: str | None = typer.Option(None, help='Địa phương, ví dụ "Tây Ninh"'),
+    due: str | None = typer.Option(None, help='Thời hạn: 2024-Q1, "quý I/2024", "tháng 3/2024", 2024'),
+    plan: str | None = typer.Option(None, help="Mã kế hoạch (xem `plans`)"),
+    section: str | None = typer.Option(None, help="Lọc theo tên phần, ví dụ 'CẢI CÁCH THỂ CHẾ'"),
+    role: str | None = typer.Option(None, help="lead (chủ trì) | support (phối hợp)"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List tasks matching the filters: number, text, offices, deadline."""

@@ -648,7 +648,7 @@ def _office_context(task: Task) -> str:
         from knowledge.offices import load_offices
 
         directory = load_offices()
-    except Exception:  # the directory is optional for indexing
+    except Exception:  # noqa: BLE001 - the directory is optional for indexing
         return ""
     names: list[str] = []
     for oid in task.lead_ids + task.support_ids:

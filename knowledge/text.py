@@ -18,7 +18,7 @@ def strip_diacritics(text: str) -> str:
 # After a consonant, "y" and "i" spell the same sound and both spellings are in use ("kí"/"ký",
 # "lí"/"lý", "mĩ"/"mỹ"); people type either. Not after a vowel ("tuy" ≠ "tui"), and not "quý":
 # "quí" is rare, and "quý" (quarter) is a word the deadline parser reads.
-_ONSETS = frozenset("b c ch d đ g gh h k kh l m n ng ngh nh p ph r s t th tr v x".split())
+_ONSETS = frozenset(["b", "c", "ch", "d", "đ", "g", "gh", "h", "k", "kh", "l", "m", "n", "ng", "ngh", "nh", "p", "ph", "r", "s", "t", "th", "tr", "v", "x"])
 _Y_TO_I = str.maketrans("yýỳỷỹỵ", "iíìỉĩị")
 
 

@@ -75,7 +75,7 @@ def find_office(session: Session | None, office_id: str | None) -> OfficeInfo | 
         office = load_offices().get(office_id)
         if office is not None:
             return OfficeInfo(office_id, getattr(office, "name", office_id), dict(getattr(office, "contact", {}) or {}))
-    except Exception as exc:  # a broken directory must not stop delivery: fall back to the table
+    except Exception as exc:  # noqa: BLE001 - a broken directory must not stop delivery: use the table
         log.debug("office directory unavailable: %s", type(exc).__name__)
     if session is not None:
         from knowledge.store.models import OfficeRow

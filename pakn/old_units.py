@@ -80,7 +80,7 @@ class OldUnits:
             try:
                 from vietnamadminunits.converter.converter_2025 import DICT_PROVINCE_WARD_DIVIDED
             except ImportError:  # a future release may move it: then no ward is reported as split
-                DICT_PROVINCE_WARD_DIVIDED = {}  # noqa: N806 - the library's own name
+                DICT_PROVINCE_WARD_DIVIDED = {}
             divided = DICT_PROVINCE_WARD_DIVIDED
         self._convert = convert
         self._divided = {key for per_province in divided.values() for key in per_province}

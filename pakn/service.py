@@ -53,7 +53,7 @@ from pakn.models import (
     PaknRecord,
     utcnow,
 )
-from pakn.privacy import redact  # noqa: F401 - re-exported: public views and logs mask with it
+from pakn.privacy import redact
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +98,10 @@ PHONE_CANDIDATE = re.compile(r"\+?\d[\d .\-()]{6,}\d")
 # A CCCD (12 digits) or CMND (9 digits) number, with or without its label: an identity number,
 # never a phone number, and not something a contact needs (it is dropped from the contact).
 ID_NUMBER = re.compile(r"(\b(cccd|cmnd|căn cước|can cuoc|cmt|số định danh|so dinh danh)\s*:?\s*)?\b(\d{12}|\d{9})\b",
-                       re.I)
+                       re.IGNORECASE)
 # Labels people type in front of what they give ("sdt", "đt", "email", "tên").
 CONTACT_LABELS = re.compile(r"\b(so dien thoai|dien thoai|sdt|sđt|dt|đt|email|e-mail|mail|ten|tên|ho ten|họ tên|"
-                            r"lien he|liên hệ|zalo)\b\s*:?", re.I)
+                            r"lien he|liên hệ|zalo)\b\s*:?", re.IGNORECASE)
 MIN_CONTENT_LETTERS = 10  # "😡😡😡" or "123" is not a description of anything
 # Vietnamese mobile (03/05/07/08/09 + 8 digits) and landline (02x + 8 digits) numbers.
 PHONE_RE = re.compile(r"^(0[35789]\d{8}|02\d{9})$")
@@ -367,7 +367,7 @@ def prepare_submission(*, content: str, location: str | None, contact: str | dic
     t = TRIAGE(content, location, semantic=not defer_semantic)
     pending = bool(getattr(t, "deferred", False))
     now = utcnow()
-    values = dict(
+    values = dict(  # noqa: C408 - keyword form reads as the record's columns
         content=content, location=location, locality=t.locality,
         latitude=coords[0] if coords else None, longitude=coords[1] if coords else None,
         contact=contact_data, channel=channel, channel_user_id=channel_user_id, external_id=external_id,
@@ -603,22 +603,22 @@ def replies(record: PaknRecord) -> list[PaknEvent]:
 
 
 __all__ = [
-    "PreparedSubmission",
-    "prepare_submission",
-    "store_submission",
-    "apply_classification",
     "MAX_CONTENT_CHARS",
     "STATUS_VI",
     "TRANSITIONS",
+    "PreparedSubmission",
     "SubmitResult",
     "add_reply",
+    "apply_classification",
     "get_by_code",
     "new_code",
     "normalise_code",
     "parse_contact",
     "parse_coordinates",
+    "prepare_submission",
     "redact",
     "replies",
+    "store_submission",
     "submit",
     "submit_result",
     "transition",

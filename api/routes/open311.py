@@ -223,7 +223,7 @@ def _parse_dt(value: str | None, key: str) -> datetime | None:
     if not value:
         return None
     try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        dt = datetime.fromisoformat(value)  # Python 3.11 reads a trailing "Z"
         dt = (dt if dt.tzinfo else dt.replace(tzinfo=timezone(timedelta(hours=7)))).astimezone(UTC)
     except (ValueError, OverflowError):
         raise PaknError(f"“{key}” phải theo định dạng ISO 8601 (ví dụ 2025-01-31T00:00:00+07:00).") from None

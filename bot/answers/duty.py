@@ -6,10 +6,11 @@ import threading
 import time
 from collections import defaultdict
 from datetime import date
+from itertools import pairwise
 
 from bot.types import Citation, Reply
 from knowledge.duties import TaskView, find_tasks
-from knowledge.plans import fold, plan_of, load_plans
+from knowledge.plans import fold, load_plans, plan_of
 from knowledge.store import session_scope
 
 MAX_LISTED = 25  # a complete list matters more than brevity; channels split long replies
@@ -226,12 +227,12 @@ def filter_by_topic(tasks: list[TaskView], topic_terms: list[str], recurring: bo
         exact = [t for t in kept if (kind and t.deadline_kind == kind)
                  or rx.search(fold(f"{t.deadline_raw or ''} {t.text} {t.product or ''}"))]
         kept = exact or kept
-    pairs = {f"{a} {b}" for a, b in zip(topic_terms, topic_terms[1:])}
+    pairs = {f"{a} {b}" for a, b in pairwise(topic_terms)}
     if pairs:
         scored = []
         for t in kept:
             words = terms(f"{t.text} {t.product or ''} {t.section}")
-            have = {f"{a} {b}" for a, b in zip(words, words[1:])}
+            have = {f"{a} {b}" for a, b in pairwise(words)}
             hits = len(pairs & have)
             if hits:
                 scored.append((hits, t))

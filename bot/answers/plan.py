@@ -50,7 +50,7 @@ def best_sentences(question: str, text: str, limit: int = 2) -> list[str]:
     if wanted is not None:  # a sentence holding the kind of fact asked for ranks first
         base = score
 
-        def score(s: str) -> float:  # noqa: F811 - deliberate refinement of the scorer above
+        def score(s: str) -> float:
             return base(s) + (100.0 if wanted(fold(s)) and base(s) > 0 else 0.0)
 
     ranked = sorted(range(n), key=lambda i: -score(sents[i]))

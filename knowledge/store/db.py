@@ -9,10 +9,11 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
+from typing import Self
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -122,7 +123,7 @@ class WriteGate:
         self._lock_path = f"{db_path}.write-lock" if db_path and db_path != ":memory:" else None
         self._fd: int | None = None
 
-    def __enter__(self) -> WriteGate:
+    def __enter__(self) -> Self:
         self._thread_lock.acquire()
         if self._lock_path is not None:
             try:

@@ -66,7 +66,7 @@ class TaskRow(Base):
     deadline_kind: Mapped[str | None] = mapped_column(String(24))
     deadline_start: Mapped[date | None] = mapped_column(Date)
     deadline_end: Mapped[date | None] = mapped_column(Date)
-    offices: Mapped[list["TaskOfficeRow"]] = relationship(
+    offices: Mapped[list[TaskOfficeRow]] = relationship(
         back_populates="task", cascade="all, delete-orphan", lazy="selectin"
     )
 

@@ -9,6 +9,7 @@ import socket
 import threading
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from typing import Self
 
 from aiosmtpd.controller import Controller
 
@@ -50,7 +51,7 @@ class FakeSMTPServer:
         """Message-IDs seen; a receiver that deduplicates by Message-ID keeps one per id."""
         return {m["Message-ID"] for m in self.messages}
 
-    def __enter__(self) -> FakeSMTPServer:
+    def __enter__(self) -> Self:
         self.controller.start()
         return self
 

@@ -13,6 +13,7 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
 
 class WebhookReceiver:
@@ -84,7 +85,7 @@ class WebhookReceiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/pakn"
 
-    def __enter__(self) -> WebhookReceiver:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 

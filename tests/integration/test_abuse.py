@@ -263,10 +263,9 @@ def test_console_inbox_date_edges(app_factory, db_url) -> None:
 def test_trivial_staff_passwords_are_refused(db_url, password) -> None:
     from console import auth
 
-    with pytest.raises(auth.AuthError, match="dễ đoán"):
-        with session_scope(db_url) as db:
-            auth.create_user(db, email=f"weak-{uuid.uuid4().hex[:6]}@example.vn", password=password,
-                             role="admin")
+    with pytest.raises(auth.AuthError, match="dễ đoán"), session_scope(db_url) as db:
+        auth.create_user(db, email=f"weak-{uuid.uuid4().hex[:6]}@example.vn", password=password,
+                         role="admin")
 
 
 def test_wrong_passwords_from_one_address_do_not_lock_the_officer_out_elsewhere(app_factory, db_url) -> None:

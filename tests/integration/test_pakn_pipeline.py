@@ -133,7 +133,7 @@ def test_concurrent_duplicate_submits_give_one_record(db_url, fake_triage, env) 
         try:
             barrier.wait()
             codes.append(do_submit(db_url, external_id=ext, channel="zalo", channel_user_id="u1").record.code)
-        except Exception as exc:  # surfaced below
+        except Exception as exc:  # noqa: BLE001 - surfaced below
             errors.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(n)]

@@ -3,9 +3,8 @@
 Revision ID: 0002_pakn
 Revises: 0001
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0002_pakn"
 down_revision = "0001"

@@ -3,9 +3,8 @@
 Revision ID: 0003_pakn_triage_pending
 Revises: 0002_pakn
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0003_pakn_triage_pending"
 down_revision = "0002_pakn"
