@@ -12,7 +12,7 @@ import re
 import threading
 from datetime import date
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 from bot.answers import duty as duty_answers
 from bot.answers import plan as plan_answers
@@ -46,9 +46,18 @@ class ChatService:
     """Turns an inbound message into a reply; thread-safe, stateless between calls but for the store."""
 
     def __init__(self, database_url: str | None = None, engine: Any | None = None,
-                 phraser: Any | None = None) -> None:
+                 phraser: Any | None = None, clock: Callable[[], date] | None = None,
+                 max_fact_age_days: int | None = None) -> None:
+        """`clock` gives the day a question is asked (which fees and rules are in force, which facts
+        are stale); tests pass a fixed one. `max_fact_age_days` defaults to the setting."""
         from bot.llm import build_phraser
 
+        if max_fact_age_days is None:
+            from settings import get_settings
+
+            max_fact_age_days = get_settings().tthc_max_fact_age_days
+        self.clock: Callable[[], date] = clock or date.today
+        self.max_fact_age_days = max_fact_age_days
         self.url = database_url
         self.state = StateStore(database_url)
         self._engine = engine
@@ -317,7 +326,7 @@ class ChatService:
 
     def _plan_or_procedure(self, u: Understanding, state: dict) -> tuple[Reply, dict]:
         if u.intent == "procedure_follow_up":
-            reply = procedure_reply(state["procedure"], u.fields)
+            reply = procedure_reply(state["procedure"], u.fields, self.clock(), self.max_fact_age_days)
             if reply:
                 return reply, {**state, "last_intent": "procedure", "fields": u.fields}
         if u.intent == "task_follow_up":
@@ -352,7 +361,7 @@ class ChatService:
         if not prefer_plan and not u.out_of_scope:
             named = self._procedure_by_name(u.text)
             if named is not None:
-                reply = procedure_reply(named, u.fields)
+                reply = procedure_reply(named, u.fields, self.clock(), self.max_fact_age_days)
                 if reply:
                     return reply, {**state, "last_intent": "procedure", "procedure": named, "fields": u.fields}
             if not proc_hits:
@@ -361,7 +370,7 @@ class ChatService:
                 top = hit.unit
                 verdict = evidence_check().judge(u.text, f"{top.title} {top.text} {top.context}")
                 if verdict.ok(MIN_PROCEDURE_COVERAGE) and self._is_about_procedure(u, top.source):
-                    reply = procedure_reply(top.source, u.fields)
+                    reply = procedure_reply(top.source, u.fields, self.clock(), self.max_fact_age_days)
                     if reply:
                         return reply, {**state, "last_intent": "procedure", "procedure": top.source,
                                        "fields": u.fields}

@@ -137,7 +137,9 @@ class Source(_Strict):
     def short(self) -> str:
         """'Thông tư 75/2022/TT-BTC' for a legal number, else the title."""
         if re.search(r"\d+/\d{4}/", self.id):
-            return LegalDoc(number=self.id, title=self.title).short
+            short = LegalDoc(number=self.id, title=self.title).short
+            # "Luật Cư trú 68/2020/QH14" says more than "Luật 68/2020/QH14"; decrees keep the number only.
+            return f"{self.title} {self.id}" if short.startswith(("Luật", "Bộ luật")) and len(self.title) < 40 else short
         return self.title
 
 
@@ -360,9 +362,8 @@ class Procedure(_Strict):
                 names.append(sid)
             elif re.search(r"\d+/\d{4}/", src.id) or not src.url:
                 names.append(src.short)
-            else:
-                host = re.sub(r"^https?://(www\.)?", "", src.url).split("/", 1)[0]
-                names.append(f"{src.title} ({host})")
+            else:  # a web page: its site is enough in a chat reply; the title stays in the file
+                names.append(re.sub(r"^https?://(www\.)?", "", src.url).split("/", 1)[0])
         text = "; ".join(names)
         return f"{text}, {prov.ref}" if prov.ref else text
 
@@ -402,7 +403,7 @@ class Procedure(_Strict):
             lines = [text]
             if field == "fee" and (not self.fees or self.fee_note):
                 lines.append(self.cite_text(self.facts.get("fee", Provenance()), today, max_age_days))
-            elif any(i.state(today, max_age_days) != "verified" for i in items):
+            if any(i.state(today, max_age_days) != "verified" for i in items):
                 lines.append(f"Mức và thời hạn nêu trên cần được kiểm tra lại tại {WHERE_TO_CHECK} trước khi "
                              "bạn làm thủ tục." if field == "fee" else
                              f"Thời hạn nêu trên cần được kiểm tra lại tại {WHERE_TO_CHECK}.")
@@ -473,7 +474,7 @@ class Procedure(_Strict):
         line = f"{f.name}: {amount}"
         if f.source and f.set_by_province and "HĐND" not in f.amount:
             line += " (mức thu theo Nghị quyết của HĐND tỉnh, thành phố)"
-        if f.source and f.basis and f.basis not in line:
+        if f.source and f.basis and f.basis not in line and today is None:  # with a day, the tag cites it
             line += f" (theo {f.basis})"
         return line.rstrip(".") + self._period(f, today)
 
@@ -494,7 +495,7 @@ class Procedure(_Strict):
             if f.exemptions:
                 lines.append("  Miễn: " + "; ".join(f.exemptions).rstrip(".") + ".")
         for f in upcoming:
-            lines.append(f"- Từ {_d(f.valid_from)}: {self._fee_line(f, None).rstrip('.')}"
+            lines.append(f"- Từ {_d(f.valid_from)}: {self._fee_line(f, f.valid_from).rstrip('.')}"
                          + (" " + self._tag(f, today, max_age_days) if today else "") + ".")
         if self.fee_note:
             lines.append(_guard_money(self.fee_note, self.facts.get("fee", Provenance())))
@@ -502,7 +503,8 @@ class Procedure(_Strict):
 
     def _deadline_line(self, d: CitizenDeadline, today: date | None) -> str:
         who = f", {d.who} phải làm thủ tục" if d.who else ", phải làm thủ tục"
-        line = f"Trong thời hạn {d.within} {d.from_event}{who}"
+        within = d.within if d.within.lower().startswith(("trước", "trong", "ngay")) else f"trong thời hạn {d.within}"
+        line = f"{within[:1].upper()}{within[1:]} {d.from_event}{who}"
         if d.applies_to:
             line = f"{d.applies_to}: {line[0].lower()}{line[1:]}"
         line += self._period(d, today) + "."
@@ -523,7 +525,7 @@ class Procedure(_Strict):
             lines.append(f"- {self._deadline_line(d, today)}{tag}")
         for d in upcoming:
             tag = f" {self._tag(d, today, max_age_days)}" if today else ""
-            lines.append(f"- Từ {_d(d.valid_from)}: {self._deadline_line(d, None)}{tag}")
+            lines.append(f"- Từ {_d(d.valid_from)}: {self._deadline_line(d, d.valid_from)}{tag}")
         return "\n".join(lines)
 
     def _text_place(self) -> str:
@@ -661,6 +663,71 @@ def _match_score(query: str, names: list[str]) -> float:
             share += 0.9 + 0.05 * len(words)
         best = max(best, share)
     return best
+
+
+# ---------------------------------------------------------------------- field lexicon
+FIELD_LEXICON = Path(__file__).resolve().parent / "lexicon" / "procedure_fields.yaml"
+
+
+class FieldPhrases(_Strict):
+    """Phrases routing a question to one field (see the comment at the top of the lexicon file)."""
+
+    phrases: list[str] = Field(min_length=1)
+    unless: list[str] = Field(default_factory=list)
+    replaces: list[str] = Field(default_factory=list)
+
+    @field_validator("replaces")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        bad = [f for f in v if f not in FIELDS]
+        if bad:
+            raise ValueError(f"unknown field(s) {bad}; use {list(FIELDS)}")
+        return v
+
+    def asked(self, folded: str) -> bool:
+        q = f" {folded} "
+        return (any(f" {fold(p)} " in q for p in self.phrases)
+                and not any(f" {fold(p)} " in q for p in self.unless))
+
+    def strip(self, folded: str) -> str:
+        """`folded` without these phrases: what is left names the procedure."""
+        q = f" {folded} "
+        for p in sorted(self.phrases, key=len, reverse=True):
+            q = q.replace(f" {fold(p)} ", " ")
+        return q.strip()
+
+
+@lru_cache(maxsize=4)
+def field_lexicon(path: Path | str | None = None) -> dict[str, FieldPhrases]:
+    """The field phrases, validated; a bad entry raises naming the file and the line."""
+    p = Path(path) if path else FIELD_LEXICON
+    text = p.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise KnowledgeError(f"{p}: invalid YAML: {e}") from e
+    out: dict[str, FieldPhrases] = {}
+    for name, entry in raw.items():
+        if name not in FIELDS:
+            raise KnowledgeError(f"{p}:{_line(root, (name,))}: unknown field {name!r}; use {list(FIELDS)}")
+        try:
+            out[name] = FieldPhrases.model_validate(entry)
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise KnowledgeError(f"{p}:{_line(root, (name, *err['loc']))}: field '{name}."
+                                 f"{'.'.join(map(str, err['loc']))}': {err['msg']}") from e
+    return out
+
+
+def lexicon_fields(folded: str, fields: list[str]) -> list[str]:
+    """`fields` read by the built-in rules, corrected by the lexicon file: a field whose phrases are
+    in the question comes first, and the fields it replaces are dropped."""
+    out = list(fields)
+    for name, entry in field_lexicon().items():
+        if entry.asked(folded):
+            out = [name] + [f for f in out if f != name and f not in entry.replaces]
+    return out
 
 
 # ---------------------------------------------------------------------- catalogue
