@@ -590,7 +590,9 @@ class Procedure(_Strict):
                  else [sid for f in self.fees for sid in f.source] if field == "fee"
                  else [sid for d in self.citizen_deadlines for sid in d.source] if field == "citizen_deadline"
                  else [])
-        names = list(dict.fromkeys((src.short if (src := self.source_by_id(sid)) else sid) for sid in cited))
+        # The locator names legal texts only; web pages that confirmed them are in the reply's source line.
+        names = list(dict.fromkeys(src.short for sid in cited if (src := self.source_by_id(sid))
+                                   and re.search(r"\d+/\d{4}/", src.id)))
         numbers = ", ".join(names or [d.short for d in self.basis_for(field)])
         return {"source": self.key, "title": self.name, "locator": f"{FIELD_LABELS[field]} — {numbers}"}
 
