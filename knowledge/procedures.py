@@ -22,6 +22,8 @@ change due within `UPCOMING_DAYS`.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -667,6 +669,53 @@ def _match_score(query: str, names: list[str]) -> float:
     return best
 
 
+# ---------------------------------------------------------------------- audit
+@dataclass
+class AuditRow:
+    """One fact as the audit sees it on a given day."""
+
+    procedure: str
+    field: str
+    what: str
+    state: str  # unsourced | unverified | stale | verified
+    verified: date | None
+    expired: bool  # its validity period ended before the day of the audit
+
+
+@dataclass
+class AuditReport:
+    """Every fact of the catalogue with its state; `counts` for the README and the exit code."""
+
+    today: date
+    max_age_days: int
+    rows: list[AuditRow] = dataclass_field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        out = {k: 0 for k in ("facts", "verified", "unverified", "stale", "unsourced", "expired")}
+        for r in self.rows:
+            out["facts"] += 1
+            out[r.state] += 1
+            out["expired"] += r.expired
+        return out
+
+    @property
+    def problems(self) -> list[AuditRow]:
+        """The rows worth listing: not verified recently, or out of force."""
+        return [r for r in self.rows if r.state != "verified" or r.expired]
+
+
+def audit_catalogue(catalogue: Catalogue, today: date, max_age_days: int = DEFAULT_MAX_AGE_DAYS) -> AuditReport:
+    """Where the catalogue stands on `today`: which facts lack a source, were never checked, were
+    checked too long ago, or describe a period that has ended."""
+    report = AuditReport(today=today, max_age_days=max_age_days)
+    for p in catalogue:
+        for field, what, prov in p.fact_items():
+            expired = prov.valid_to is not None and prov.valid_to < today
+            report.rows.append(AuditRow(p.id, field, what, prov.state(today, max_age_days), prov.verified, expired))
+    return report
+
+
 # ---------------------------------------------------------------------- field lexicon
 FIELD_LEXICON = Path(__file__).resolve().parent / "lexicon" / "procedure_fields.yaml"
 
@@ -712,7 +761,9 @@ def field_lexicon(path: Path | str | None = None) -> dict[str, FieldPhrases]:
     out: dict[str, FieldPhrases] = {}
     for name, entry in raw.items():
         if name not in FIELDS:
-            raise KnowledgeError(f"{p}:{_line(root, (name,))}: unknown field {name!r}; use {list(FIELDS)}")
+            key = next((k for k, _ in getattr(root, "value", []) if getattr(k, "value", None) == name), None)
+            line = key.start_mark.line + 1 if key is not None else ""
+            raise KnowledgeError(f"{p}:{line}: unknown field {name!r}; use {list(FIELDS)}")
         try:
             out[name] = FieldPhrases.model_validate(entry)
         except ValidationError as e:

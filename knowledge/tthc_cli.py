@@ -78,6 +78,46 @@ def search(query: str = typer.Argument(..., help='Câu hỏi hoặc tên thủ t
     console.print(table)
 
 
+STATE_LABELS = {"unsourced": "chưa có nguồn", "unverified": "chưa xác minh", "stale": "xác minh đã lâu",
+                "verified": "đã xác minh"}
+
+
+@app.command()
+def audit(strict: bool = typer.Option(False, "--strict", help="Mã thoát khác 0 khi có thông tin chưa có nguồn"),
+          today: str | None = typer.Option(None, "--today", help="Ngày kiểm tra YYYY-MM-DD (mặc định hôm nay)"),
+          max_age: int | None = typer.Option(None, "--max-age", help="Số ngày tối đa kể từ lần xác minh"),
+          directory: Path | None = typer.Option(None, "--dir", help="Thư mục YAML (mặc định knowledge/tthc)"),
+          as_json: bool = typer.Option(False, "--json")) -> None:
+    """List facts without a source or check date, stale facts and expired validity periods."""
+    from datetime import date
+
+    from knowledge.procedures import audit_catalogue
+    from settings import get_settings
+
+    day = date.fromisoformat(today) if today else date.today()
+    report = audit_catalogue(load_catalogue(directory), day, max_age or get_settings().tthc_max_fact_age_days)
+    counts = report.counts
+    if as_json:
+        typer.echo(json.dumps({"today": day.isoformat(), "max_age_days": report.max_age_days, "counts": counts,
+                               "problems": [{"procedure": r.procedure, "field": r.field, "what": r.what,
+                                             "state": r.state, "expired": r.expired,
+                                             "verified": r.verified.isoformat() if r.verified else None}
+                                            for r in report.problems]}, ensure_ascii=False, indent=2))
+    else:
+        for r in report.problems:
+            flags = [STATE_LABELS[r.state]] if r.state != "verified" else []
+            if r.state == "stale" and r.verified:
+                flags[-1] += f" ({r.verified:%d/%m/%Y})"
+            if r.expired:
+                flags.append("hết hiệu lực")
+            typer.echo(f"{r.procedure}\t{r.field}\t{r.what}\t{', '.join(flags)}")
+        typer.echo(f"Ngày {day:%d/%m/%Y}, hạn xác minh {report.max_age_days} ngày: {counts['facts']} thông tin — "
+                   f"{counts['verified']} đã xác minh, {counts['unverified']} chưa xác minh, {counts['stale']} xác "
+                   f"minh đã lâu, {counts['unsourced']} chưa có nguồn, {counts['expired']} hết hiệu lực.")
+    if strict and counts["unsourced"]:
+        raise typer.Exit(1)
+
+
 @app.command("import")
 def import_cmd(export: Path = typer.Argument(..., exists=True, help="Tệp xuất từ Cổng DVC: .csv, .xlsx, .json"),
                out: Path | None = typer.Option(None, "--out", help="Thư mục ghi YAML (mặc định knowledge/tthc)"),
