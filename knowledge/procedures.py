@@ -366,8 +366,11 @@ class Procedure(_Strict):
                 names.append(src.short)
             else:  # a web page: its site is enough in a chat reply; the title stays in the file
                 names.append(re.sub(r"^https?://(www\.)?", "", src.url).split("/", 1)[0])
-        text = "; ".join(names)
-        return f"{text}, {prov.ref}" if prov.ref else text
+        if prov.ref and names:
+            # The article belongs to the legal text (listed first when there is one), not to a web page.
+            legal = next((i for i, sid in enumerate(prov.source) if re.search(r"\d+/\d{4}/", sid)), len(names) - 1)
+            names[legal] = f"{names[legal]}, {prov.ref}"
+        return "; ".join(names)
 
     def cite_text(self, prov: Provenance, today: date, max_age_days: int = DEFAULT_MAX_AGE_DAYS) -> str:
         """One Vietnamese sentence: the source and check date, or the caveat a doubtful fact needs."""
@@ -410,6 +413,14 @@ class Procedure(_Strict):
                              "bạn làm thủ tục." if field == "fee" else
                              f"Thời hạn nêu trên cần được kiểm tra lại tại {WHERE_TO_CHECK}.")
             return "\n".join(lines)
+        if field == "overview":
+            # A summary of several facts: say how far they can be trusted; each field names its source.
+            doubtful = [w for f, w, prov in self.fact_items() if f in ("time", "fee", "body")
+                        and (prov.in_force(today) and prov.state(today, max_age_days) != "verified")]
+            if doubtful:
+                text += (f"\nMột số thông tin trên chưa được xác minh gần đây; hỏi từng mục (lệ phí, thời hạn, "
+                         f"cơ quan) để xem nguồn, hoặc kiểm tra tại {WHERE_TO_CHECK}.")
+            return text
         if field not in FACT_FIELDS:
             return text
         return f"{text}\n{self.cite_text(self.facts.get(field, Provenance()), today, max_age_days)}"

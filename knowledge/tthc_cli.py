@@ -21,8 +21,14 @@ def _resolve(cat: Catalogue, code_or_name: str) -> Procedure | None:
 
 @app.command()
 def show(code_or_name: str = typer.Argument(..., help='Mã thủ tục, mã định danh hoặc tên, ví dụ "1.001193"'),
+         today: str | None = typer.Option(None, "--today", help="Ngày hỏi YYYY-MM-DD (mặc định hôm nay)"),
          as_json: bool = typer.Option(False, "--json")) -> None:
-    """Print every field of one procedure."""
+    """Print every field of one procedure as the bot answers it on a day, with sources and caveats."""
+    from datetime import date
+
+    from settings import get_settings
+
+    day = date.fromisoformat(today) if today else date.today()
     cat = load_catalogue()
     p = _resolve(cat, code_or_name)
     if p is None:
@@ -38,7 +44,7 @@ def show(code_or_name: str = typer.Argument(..., help='Mã thủ tục, mã đ�
         if f == "overview":
             continue
         console.print(f"[bold cyan]{FIELD_LABELS[f]}[/bold cyan] [dim]({p.citation(f)['locator']})[/dim]")
-        console.print(p.field_text(f), highlight=False)
+        console.print(p.answer_text(f, day, get_settings().tthc_max_fact_age_days), highlight=False)
         console.print()
 
 
