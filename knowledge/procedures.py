@@ -409,9 +409,9 @@ class Procedure(_Strict):
             if field == "fee" and (not self.fees or self.fee_note):
                 lines.append(self.cite_text(self.facts.get("fee", Provenance()), today, max_age_days))
             if any(i.state(today, max_age_days) != "verified" for i in items):
-                lines.append(f"Mức và thời hạn nêu trên cần được kiểm tra lại tại {WHERE_TO_CHECK} trước khi "
-                             "bạn làm thủ tục." if field == "fee" else
-                             f"Thời hạn nêu trên cần được kiểm tra lại tại {WHERE_TO_CHECK}.")
+                what = "Mức phí" if field == "fee" else "Thời hạn"
+                lines.append(f"{what} nêu trên chưa được xác minh đầy đủ; vui lòng kiểm tra tại {WHERE_TO_CHECK} "
+                             "trước khi làm thủ tục.")
             return "\n".join(lines)
         if field == "overview":
             # A summary of several facts: say how far they can be trusted; each field names its source.
