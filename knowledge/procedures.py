@@ -423,7 +423,14 @@ class Procedure(_Strict):
             return text
         if field not in FACT_FIELDS:
             return text
-        return f"{text}\n{self.cite_text(self.facts.get(field, Provenance()), today, max_age_days)}"
+        prov = self.facts.get(field, Provenance())
+        lines = [text, self.cite_text(prov, today, max_age_days)]
+        if prov.valid_to and prov.valid_to < today:
+            lines.append(f"Quy định này chỉ áp dụng đến hết {_d(prov.valid_to)}; vui lòng kiểm tra quy định hiện hành "
+                         f"tại {WHERE_TO_CHECK}.")
+        elif prov.valid_from and prov.valid_from > today:
+            lines.append(f"Quy định này áp dụng từ {_d(prov.valid_from)}.")
+        return "\n".join(lines)
 
     # ------------------------------------------------------------------ rendering
     def field_text(self, field: str, today: date | None = None, max_age_days: int = DEFAULT_MAX_AGE_DAYS) -> str:

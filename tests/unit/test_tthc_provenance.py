@@ -173,6 +173,15 @@ def test_unverified_fact_says_so(proc) -> None:
     assert "chưa được đối chiếu lại" in text and "UBND xã" in text
 
 
+def test_a_text_rule_out_of_its_period_says_so(tmp_path) -> None:
+    text = PROCEDURE.replace("  body: {source: 68/2020/QH14, verified: null}",
+                             "  body: {source: 68/2020/QH14, verified: 2026-11-30, valid_from: 2026-03-15, valid_to: 2026-11-30}")
+    p = load_catalogue_uncached(_write(tmp_path, text)).get("thu-tuc-mau")
+    assert "chỉ áp dụng đến hết 30/11/2026" in p.answer_text("body", DAY)
+    assert "áp dụng từ 15/3/2026" in p.answer_text("body", date(2026, 3, 1))
+    assert "áp dụng" not in p.answer_text("body", date(2026, 6, 1))
+
+
 def test_missing_provenance_is_unsourced_and_said(proc) -> None:
     text = proc.answer_text("documents", DAY)
     assert "chưa có nguồn được ghi nhận" in text
