@@ -114,6 +114,8 @@ class TestCitizenDeadlines:
         ("quá hạn đăng ký khai tử có sao không", "Nếu để quá hạn"),
         ("khai bao luu tru truoc may gio", "23 giờ"),
         ("chuyển nhà mới thì trong bao lâu phải đăng ký thường trú", "12 tháng"),
+        ("chuyển nhà thì bao lâu phải đăng ký thường trú", "12 tháng"),
+        ("có người thân mất thì bao lâu phải đi khai tử", "15 ngày kể từ ngày có người chết"),
     ])
     def test_deadline_questions_get_the_citizen_deadline(self, service, text, expected):
         r = ask(service, text)
