@@ -124,6 +124,12 @@ class TestCitizenDeadlines:
         assert "Thời hạn giải quyết" not in r.reply
         assert "kiểm tra ngày 02/12/2026" in r.reply
 
+    def test_deadline_follow_up_stays_with_the_procedure(self, service):
+        user = uuid.uuid4().hex
+        ask(service, "đăng ký khai sinh cần giấy tờ gì", user)
+        r = ask(service, "còn hạn chót là khi nào?", user)
+        assert r.reply.startswith("Thủ tục đăng ký khai sinh") and "60 ngày kể từ ngày sinh" in r.reply
+
     def test_processing_time_question_still_gets_the_office_time(self, service):
         r = ask(service, "đăng ký khai tử mất bao lâu thì có kết quả")
         assert "Thời hạn giải quyết" in r.reply and "15 ngày kể từ ngày có người chết" not in r.reply
