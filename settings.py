@@ -56,6 +56,10 @@ class Settings(BaseSettings):
                                      "be busy embedding new questions; past it, answers are ranked by BM25 alone "
                                      "until the budget refills (0 = no limit)")
 
+    # Procedure catalogue
+    tthc_max_fact_age_days: int = Field(180, ge=1, description="a fact verified longer ago than this is answered "
+                                        "with a caveat and listed as stale by `python -m knowledge tthc audit`")
+
     # Optional LLM phrasing (off by default)
     llm_base_url: str | None = None
     llm_api_key: SecretStr = SecretStr("not-needed")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -27,7 +28,7 @@ from bot.evidence import (
 from bot.state import StateStore
 from bot.types import InboundMessage, Reply
 from bot.understand import Understanding, procedure_subject, understand
-from knowledge.plans import fold, get_plan, load_plans
+from knowledge.plans import fold, get_plan, load_plans, plan_of
 from retrieval.singleflight import single_flight
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,18 @@ class ChatService:
     """Turns an inbound message into a reply; thread-safe, stateless between calls but for the store."""
 
     def __init__(self, database_url: str | None = None, engine: Any | None = None,
-                 phraser: Any | None = None) -> None:
+                 phraser: Any | None = None, clock: Callable[[], date] | None = None,
+                 max_fact_age_days: int | None = None) -> None:
+        """`clock` gives the day a question is asked (which fees and rules are in force, which facts
+        are stale); tests pass a fixed one. `max_fact_age_days` defaults to the setting."""
         from bot.llm import build_phraser
 
+        if max_fact_age_days is None:
+            from settings import get_settings
+
+            max_fact_age_days = get_settings().tthc_max_fact_age_days
+        self.clock: Callable[[], date] = clock or date.today
+        self.max_fact_age_days = max_fact_age_days
         self.url = database_url
         self.state = StateStore(database_url)
         self._engine = engine
@@ -150,9 +160,9 @@ class ChatService:
             what = plan_meta.wants_again(u.folded, state.get("last_meta"))  # "còn kế hoạch của Ngã Năm thì sao?"
         if what is not None:
             plans = plan_meta.scope(u.plan_ids, u.folded, u.years, u.plan_kind)
-            reply = plan_meta.meta_reply(plans, what)
-            if reply is not None:
-                return reply, {**state, "last_intent": "plan", "plan_ids": [p.id for p in plans],
+            meta = plan_meta.meta_reply(plans, what)
+            if meta is not None:
+                return meta, {**state, "last_intent": "plan", "plan_ids": [p.id for p in plans],
                                "last_question": u.text, "last_meta": what}
             # No plan of that year/kind: it may be a plan that our plans cite; search the text.
 
@@ -317,7 +327,7 @@ class ChatService:
 
     def _plan_or_procedure(self, u: Understanding, state: dict) -> tuple[Reply, dict]:
         if u.intent == "procedure_follow_up":
-            reply = procedure_reply(state["procedure"], u.fields)
+            reply = procedure_reply(state["procedure"], u.fields, self.clock(), self.max_fact_age_days)
             if reply:
                 return reply, {**state, "last_intent": "procedure", "fields": u.fields}
         if u.intent == "task_follow_up":
@@ -352,7 +362,7 @@ class ChatService:
         if not prefer_plan and not u.out_of_scope:
             named = self._procedure_by_name(u.text)
             if named is not None:
-                reply = procedure_reply(named, u.fields)
+                reply = procedure_reply(named, u.fields, self.clock(), self.max_fact_age_days)
                 if reply:
                     return reply, {**state, "last_intent": "procedure", "procedure": named, "fields": u.fields}
             if not proc_hits:
@@ -361,7 +371,7 @@ class ChatService:
                 top = hit.unit
                 verdict = evidence_check().judge(u.text, f"{top.title} {top.text} {top.context}")
                 if verdict.ok(MIN_PROCEDURE_COVERAGE) and self._is_about_procedure(u, top.source):
-                    reply = procedure_reply(top.source, u.fields)
+                    reply = procedure_reply(top.source, u.fields, self.clock(), self.max_fact_age_days)
                     if reply:
                         return reply, {**state, "last_intent": "procedure", "procedure": top.source,
                                        "fields": u.fields}
@@ -369,7 +379,7 @@ class ChatService:
         if not candidates and plan_scope and u.localities and not u.plan_kind:
             # "Cổng dịch vụ công tỉnh Tây Ninh …": the province's own plans first; when they hold no
             # answer, the plans of the localities inside that province (the answer names its plan).
-            provinces = {get_plan(pid).meta.province for pid in plan_scope}
+            provinces = {plan_of(pid).meta.province for pid in plan_scope}
             wider = [p.id for p in load_plans() if p.meta.province in provinces and p.id not in plan_scope]
             if wider:
                 more = [h for h in self._search(query, k=8, filters={"plan_id": wider}) if h.unit.kind != "tthc_field"]

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from knowledge.plans import fold, load_plans
+from knowledge.procedures import field_lexicon, lexicon_fields
 
 GREETING = re.compile(r"^(xin chao|chao|hello|hi|alo|helo|/start|/help|help|tro giup|huong dan|ban la ai|"
                       r"ban lam duoc gi|ban giup duoc gi|chao ban|chao bot)\b")
@@ -89,6 +90,8 @@ def procedure_subject(folded: str) -> list[str]:
     lâu", "cần giấy tờ gì"), follow-up words and chat filler are taken out: "còn lệ phí?" → [],
     "làm hộ chiếu phổ thông hết bao nhiêu tiền" → ["ho", "chieu", "pho", "thong", "het"]."""
     rest = FOLLOW_UP.sub(" ", folded)
+    for entry in field_lexicon().values():
+        rest = entry.strip(rest)
     for _name, rx in FIELD_WORDS:
         rest = rx.sub(" ", rest)
     return [w for w in re.findall(r"[a-z0-9]+", rest) if w not in FILLER]
@@ -197,7 +200,7 @@ def understand(text: str) -> Understanding:
     u.has_duty_words = bool(DUTY_WORDS.search(folded))
     u.out_of_scope = bool(OUT_OF_SCOPE.search(folded))
     u.injection = bool(INJECTION.search(folded))
-    u.fields = [name for name, rx in FIELD_WORDS if rx.search(folded)]
+    u.fields = lexicon_fields(folded, [name for name, rx in FIELD_WORDS if rx.search(folded)])
     if "result" in u.fields and "gia tri" in folded:
         u.fields = [f for f in u.fields if f != "time"]  # "có giá trị bao lâu" asks about the result
     if m := TASK_NUMBER.search(folded):

@@ -13,7 +13,7 @@ console = Console()
 try:  # the procedure catalogue ships its own sub-commands
     from knowledge.tthc_cli import app as tthc_app
 
-    app.add_typer(tthc_app, name="tthc", help="Thủ tục hành chính: show, search.")
+    app.add_typer(tthc_app, name="tthc", help="Thủ tục hành chính: show, search, audit, import.")
 except ImportError:  # pragma: no cover - only while the catalogue module is absent
     pass
 

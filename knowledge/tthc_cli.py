@@ -21,8 +21,14 @@ def _resolve(cat: Catalogue, code_or_name: str) -> Procedure | None:
 
 @app.command()
 def show(code_or_name: str = typer.Argument(..., help='Mã thủ tục, mã định danh hoặc tên, ví dụ "1.001193"'),
+         today: str | None = typer.Option(None, "--today", help="Ngày hỏi YYYY-MM-DD (mặc định hôm nay)"),
          as_json: bool = typer.Option(False, "--json")) -> None:
-    """Print every field of one procedure."""
+    """Print every field of one procedure as the bot answers it on a day, with sources and caveats."""
+    from datetime import date
+
+    from settings import get_settings
+
+    day = date.fromisoformat(today) if today else date.today()
     cat = load_catalogue()
     p = _resolve(cat, code_or_name)
     if p is None:
@@ -38,7 +44,7 @@ def show(code_or_name: str = typer.Argument(..., help='Mã thủ tục, mã đ�
         if f == "overview":
             continue
         console.print(f"[bold cyan]{FIELD_LABELS[f]}[/bold cyan] [dim]({p.citation(f)['locator']})[/dim]")
-        console.print(p.field_text(f), highlight=False)
+        console.print(p.answer_text(f, day, get_settings().tthc_max_fact_age_days), highlight=False)
         console.print()
 
 
@@ -57,7 +63,7 @@ def rank_procedures(query: str, limit: int = 5) -> list[tuple[Procedure, float]]
     except ImportError:  # retrieval not available: names and aliases only
         for p in cat.find_by_name(query, limit=limit):
             ranked.setdefault(p.key, 1.0)
-    return [(cat.get(k), s) for k, s in list(ranked.items())[:limit]]
+    return [(proc, s) for k, s in list(ranked.items())[:limit] if (proc := cat.get(k)) is not None]
 
 
 @app.command()
@@ -76,6 +82,46 @@ def search(query: str = typer.Argument(..., help='Câu hỏi hoặc tên thủ t
     for i, (p, _) in enumerate(results, 1):
         table.add_row(str(i), p.key, p.name, p.body)
     console.print(table)
+
+
+STATE_LABELS = {"unsourced": "chưa có nguồn", "unverified": "chưa xác minh", "stale": "xác minh đã lâu",
+                "verified": "đã xác minh"}
+
+
+@app.command()
+def audit(strict: bool = typer.Option(False, "--strict", help="Mã thoát khác 0 khi có thông tin chưa có nguồn"),
+          today: str | None = typer.Option(None, "--today", help="Ngày kiểm tra YYYY-MM-DD (mặc định hôm nay)"),
+          max_age: int | None = typer.Option(None, "--max-age", help="Số ngày tối đa kể từ lần xác minh"),
+          directory: Path | None = typer.Option(None, "--dir", help="Thư mục YAML (mặc định knowledge/tthc)"),
+          as_json: bool = typer.Option(False, "--json")) -> None:
+    """List facts without a source or check date, stale facts and expired validity periods."""
+    from datetime import date
+
+    from knowledge.procedures import audit_catalogue
+    from settings import get_settings
+
+    day = date.fromisoformat(today) if today else date.today()
+    report = audit_catalogue(load_catalogue(directory), day, max_age or get_settings().tthc_max_fact_age_days)
+    counts = report.counts
+    if as_json:
+        typer.echo(json.dumps({"today": day.isoformat(), "max_age_days": report.max_age_days, "counts": counts,
+                               "problems": [{"procedure": r.procedure, "field": r.field, "what": r.what,
+                                             "state": r.state, "expired": r.expired,
+                                             "verified": r.verified.isoformat() if r.verified else None}
+                                            for r in report.problems]}, ensure_ascii=False, indent=2))
+    else:
+        for r in report.problems:
+            flags = [STATE_LABELS[r.state]] if r.state != "verified" else []
+            if r.state == "stale" and r.verified:
+                flags[-1] += f" ({r.verified:%d/%m/%Y})"
+            if r.expired:
+                flags.append("hết hiệu lực")
+            typer.echo(f"{r.procedure}\t{r.field}\t{r.what}\t{', '.join(flags)}")
+        typer.echo(f"Ngày {day:%d/%m/%Y}, hạn xác minh {report.max_age_days} ngày: {counts['facts']} thông tin — "
+                   f"{counts['verified']} đã xác minh, {counts['unverified']} chưa xác minh, {counts['stale']} xác "
+                   f"minh đã lâu, {counts['unsourced']} chưa có nguồn, {counts['expired']} hết hiệu lực.")
+    if strict and counts["unsourced"]:
+        raise typer.Exit(1)
 
 
 @app.command("import")

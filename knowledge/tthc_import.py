@@ -24,7 +24,7 @@ import yaml
 from pydantic import ValidationError
 
 from knowledge.errors import KnowledgeError
-from knowledge.procedures import NATIONAL_PORTAL, Procedure, fold
+from knowledge.procedures import FACT_FIELDS, NATIONAL_PORTAL, Procedure, fold
 
 # Folded header → canonical key. Headers vary between the national portal and provincial copies.
 HEADERS: dict[str, str] = {
@@ -213,6 +213,9 @@ def _online(method: str, online_level: str) -> dict[str, Any]:
     return {"mode": "khong"}
 
 
+EXPORT_SOURCE_ID = "csdl-quoc-gia-tthc"
+
+
 def row_to_procedure(row: dict[str, str], *, reviewed: date, source: str) -> dict[str, Any]:
     """Map one export row to the catalogue schema (a plain dict, validated by the caller)."""
     name = row.get("name", "")
@@ -244,6 +247,15 @@ def row_to_procedure(row: dict[str, str], *, reviewed: date, source: str) -> dic
         "last_reviewed": reviewed,
         "source": source,
     }
+    # The export is a source (the national database), but no one has compared its values with the
+    # legal texts: every fact points at it and stays unverified until a reviewer checks it.
+    out["sources"] = [{"id": EXPORT_SOURCE_ID, "title": source, "checked": reviewed}]
+    out["facts"] = {f: {"source": EXPORT_SOURCE_ID, "verified": None}
+                    for f in FACT_FIELDS if f not in ("fee", "citizen_deadline")}
+    if not out["fees"]:
+        out["facts"]["fee"] = {"source": EXPORT_SOURCE_ID, "verified": None}
+    for fee in out["fees"]:
+        fee["source"] = [EXPORT_SOURCE_ID]
     if "huyen" in fold(row.get("level", "")) and "huyen" not in fold(body):
         out["previous_rule"] = "Trước 1/7/2025 thủ tục này có thể được thực hiện ở cấp huyện."
     return out

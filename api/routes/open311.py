@@ -187,7 +187,7 @@ def _create_sync(params: dict, idempotency_key: str | None) -> tuple[dict, bool]
         content=params.get("description", ""), location=address, contact=contact,
         channel="open311", channel_user_id=(params.get("account_id") or params.get("device_id") or None),
         external_id=None, idempotency_key=idempotency_key, media=media, requested_category=code,
-        coordinates=(lat, lon) if lat is not None else None, defer_semantic=True)
+        coordinates=(lat, lon) if lat is not None and lon is not None else None, defer_semantic=True)
     with session_scope(write=True) as session:
         res = store_submission(session, prepared)
         r = res.record

@@ -1,12 +1,19 @@
 """Procedure answers: the asked field(s) of the matched procedure, from the catalogue, cited."""
 from __future__ import annotations
 
+from datetime import date
+
 from bot.types import Citation, Reply
+from knowledge.procedures import DEFAULT_MAX_AGE_DAYS
 
-FIELD_ORDER = ["documents", "time", "fee", "body", "place", "online", "steps", "result", "legal_basis"]
+FIELD_ORDER = ["documents", "citizen_deadline", "time", "fee", "body", "place", "online", "steps", "result",
+               "legal_basis"]
 
 
-def procedure_reply(code: str, fields: list[str]) -> Reply | None:
+def procedure_reply(code: str, fields: list[str], today: date,
+                    max_age_days: int = DEFAULT_MAX_AGE_DAYS) -> Reply | None:
+    """The asked fields of one procedure as in force on `today`, each with its source and, when a fact
+    is unverified or older than `max_age_days`, a caveat saying where to check."""
     from knowledge.procedures import load_catalogue
 
     proc = load_catalogue().get(code)
@@ -21,7 +28,7 @@ def procedure_reply(code: str, fields: list[str]) -> Reply | None:
     parts = [f"{title}:"]
     citations = []
     for f in asked:
-        parts.append(proc.field_text(f))
+        parts.append(proc.answer_text(f, today, max_age_days))
         cite = proc.citation(f)
         citations.append(Citation(**cite) if isinstance(cite, dict) else cite)
     suggestions = [s for s in ("Cần giấy tờ gì?", "Mất bao lâu?", "Lệ phí bao nhiêu?", "Nộp ở đâu?",
@@ -32,5 +39,6 @@ def procedure_reply(code: str, fields: list[str]) -> Reply | None:
 
 
 def _field_words(fields: list[str]) -> list[str]:
-    words = {"documents": "giấy tờ", "time": "bao lâu", "fee": "lệ phí", "place": "nộp ở đâu", "online": "trực tuyến"}
+    words = {"documents": "giấy tờ", "time": "bao lâu", "fee": "lệ phí", "place": "nộp ở đâu", "online": "trực tuyến",
+             "citizen_deadline": "hạn chót"}
     return [words[f] for f in fields if f in words]

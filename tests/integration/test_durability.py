@@ -24,15 +24,17 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(420)
+@pytest.mark.timeout(3000)  # only a hang reaches it; the waits below are caps, not budgets
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_sigkill_loses_and_doubles_nothing(backend: str, capsys: pytest.CaptureFixture[str]) -> None:
     """One SIGKILL amid the submissions, one while the worker delivers the backlog."""
     if backend == "postgresql" and not _pg_reachable():
         pytest.skip("PostgreSQL at 127.0.0.1:5432 does not answer")
     n = 150
+    # A busy machine may take minutes to acknowledge 150 petitions; how long is bench/durability.py's
+    # question, not this test's: it waits for every acknowledgement and asserts only what was kept.
     report = run(Config(requests=n, backend=backend, concurrency=16, kills=1, drain_kills=1,
-                        load_timeout_s=200, drain_cap_s=150))
+                        load_timeout_s=1200, drain_cap_s=1200))
     with capsys.disabled():
         print("\n" + "\n".join(report.lines()))
 

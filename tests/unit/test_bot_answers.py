@@ -10,11 +10,14 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import date
 
 import pytest
 
 from bot.service import ChatService
 from bot.types import InboundMessage
+
+TODAY = date(2026, 12, 2)  # the day every question of this module is asked
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +31,7 @@ def service(default_store, tmp_path_factory):
                              settings=Settings(index_dir=tmp / "index", chroma_path=tmp / "chroma",
                                                embedding_backend="none"))
     engine.warm_up()
-    return ChatService(engine=engine)
+    return ChatService(engine=engine, clock=lambda: TODAY, max_fact_age_days=180)
 
 
 def ask(service, text, user=None):
@@ -99,6 +102,46 @@ class TestProcedures:
     def test_place_answer_names_the_deciding_body(self, service):
         r = ask(service, "đăng ký kết hôn ở đâu cơ quan nào")
         assert "Ủy ban nhân dân cấp xã" in r.reply
+
+
+class TestCitizenDeadlines:
+    """How long the citizen has (citizen_deadlines) is never answered with the office's time, and back."""
+
+    @pytest.mark.parametrize(("text", "expected"), [
+        ("đăng ký khai tử trong bao lâu", "15 ngày kể từ ngày có người chết"),
+        ("hạn chót đăng ký khai sinh", "60 ngày kể từ ngày sinh"),
+        ("trễ hạn khai sinh thì sao", "Nếu để quá hạn"),
+        ("quá hạn đăng ký khai tử có sao không", "Nếu để quá hạn"),
+        ("khai bao luu tru truoc may gio", "23 giờ"),
+        ("chuyển nhà mới thì trong bao lâu phải đăng ký thường trú", "12 tháng"),
+        ("chuyển nhà thì bao lâu phải đăng ký thường trú", "12 tháng"),
+        ("có người thân mất thì bao lâu phải đi khai tử", "15 ngày kể từ ngày có người chết"),
+    ])
+    def test_deadline_questions_get_the_citizen_deadline(self, service, text, expected):
+        r = ask(service, text)
+        assert r.intent == "procedure" and r.answered
+        assert expected in r.reply and "Thời hạn người dân phải làm thủ tục" in r.reply
+        assert "Thời hạn giải quyết" not in r.reply
+        assert "kiểm tra ngày 02/12/2026" in r.reply
+
+    def test_deadline_follow_up_stays_with_the_procedure(self, service):
+        user = uuid.uuid4().hex
+        ask(service, "đăng ký khai sinh cần giấy tờ gì", user)
+        r = ask(service, "còn hạn chót là khi nào?", user)
+        assert r.reply.startswith("Thủ tục đăng ký khai sinh") and "60 ngày kể từ ngày sinh" in r.reply
+
+    def test_processing_time_question_still_gets_the_office_time(self, service):
+        r = ask(service, "đăng ký khai tử mất bao lâu thì có kết quả")
+        assert "Thời hạn giải quyết" in r.reply and "15 ngày kể từ ngày có người chết" not in r.reply
+
+    def test_fee_answer_is_sourced_and_dated(self, service):
+        r = ask(service, "gia hạn tạm trú lệ phí bao nhiêu")
+        assert "15.000 đồng/lần" in r.reply and "Nguồn: Thông tư 75/2022/TT-BTC" in r.reply
+        assert "kiểm tra ngày 02/12/2026" in r.reply
+
+    def test_unverified_fact_is_answered_with_a_caveat(self, service):
+        r = ask(service, "đăng ký giám hộ cần giấy tờ gì")
+        assert "chưa được đối chiếu lại" in r.reply and "dichvucong.gov.vn" in r.reply
 
 
 class TestPlans:

@@ -35,6 +35,10 @@ def test_csv_export_writes_valid_yaml_and_reports_refused_rows(tmp_path: Path) -
     ct = cat.get("2.000815")
     assert ct.name == "Thủ tục chứng thực bản sao từ bản chính giấy tờ, văn bản"  # HTML entity decoded
     assert "2.000 đồng/trang" in ct.field_text("fee")
+    # The export is the source of every imported fact, none of which a person has verified yet.
+    assert [s.id for s in ct.sources] == ["csdl-quoc-gia-tthc"] and ct.sources[0].checked == REVIEWED
+    assert all(f.source == ["csdl-quoc-gia-tthc"] and f.verified is None for f in ct.fees)
+    assert {state for *_, prov in ct.fact_items() for state in [prov.state(REVIEWED)]} == {"unverified"}
     assert ct.online.mode == "khong"
     assert [d.form for d in ct.documents] == ["ban_chinh", "ban_sao"]  # "Bản sao cần chứng thực"
     assert ct.documents[0].name == "Bản chính giấy tờ làm cơ sở để chứng thực bản sao"  # &nbsp; gone
