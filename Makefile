@@ -100,6 +100,8 @@ lint: install-dev
 check: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	@mkdir -p $(VAR) && $(BIN)/python -m knowledge tthc audit --strict > $(VAR)/tthc-audit.txt; rc=$$?; \
+	  tail -n 1 $(VAR)/tthc-audit.txt; exit $$rc
 
 clean:
 	rm -rf var .pytest_cache
