@@ -26,6 +26,7 @@ import logging
 import re
 import smtplib
 from dataclasses import dataclass, field
+from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import formatdate
 from zoneinfo import ZoneInfo
@@ -134,7 +135,9 @@ def send_email(to: str, record: PaknRecord, dedupe_key: str) -> None:
     """Send the petition by SMTP; the Message-ID is derived from the dedupe key (stable across retries)."""
     s = get_settings()
     doc = petition_document(record, dedupe_key)
-    msg = EmailMessage()
+    # Header lines up to RFC 5322's 998 characters: a folded Message-ID (long tracking codes make it
+    # pass 78) reaches some receivers with a leading space, and then it no longer matches on a retry.
+    msg = EmailMessage(policy=email_policy.SMTP.clone(max_line_length=998))
     msg["From"] = s.smtp_sender
     msg["To"] = to
     msg["Subject"] = f"[PAKN {record.code}] {record.category_name or record.category} — hạn {_fmt(record.due_at)}"
