@@ -106,6 +106,15 @@ class Settings(BaseSettings):
                                                    "mail and web servers)")
     pakn_worker_in_api: bool = Field(True, description="run one PAKN outbox worker thread inside the API process")
 
+    # Open311 GeoReport v2 (api/routes/open311.py)
+    open311_jurisdiction_id: str = Field("tayninh.gov.vn", description="the one jurisdiction this endpoint serves; "
+                                         "a request naming another gets 404 (GeoReport v2)")
+    open311_api_key_required: bool | None = Field(
+        None, description="POST /open311/v2/requests needs api_key = an API client key of scope chat "
+                          "(python -m bot admin create-api-client); unset = required in production only")
+    open311_contact: str = Field("Văn phòng UBND tỉnh Tây Ninh — Bộ phận tiếp nhận phản ánh, kiến nghị",
+                                 description="who to contact about the Open311 endpoint (discovery document)")
+
     # Security
     secret_key: SecretStr = SecretStr("dev-only-secret-change-me")
     staff_api_token: SecretStr = SecretStr("dev-only-staff-token")

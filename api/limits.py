@@ -4,7 +4,8 @@
   Content-Length above the cap is refused before reading; a chunked body is read up to the cap
   and refused as soon as it passes it. The app runs only with a complete, small-enough body, so a
   refused request can have stored nothing.
-* `RateLimitMiddleware` — `POST /api/v1/chat` and `POST /api/v1/pakn` are limited to
+* `RateLimitMiddleware` — `POST /api/v1/chat`, `POST /api/v1/pakn` and Open311's `POST …/requests.(json|xml)`
+  are limited to
   `settings.rate_limit_per_ip_per_minute` per client address, and the public lookups of a petition
   (`GET /api/v1/pakn/{code}`, Open311 `GET …/requests…`) to `settings.lookup_rate_limit_per_minute`
   per address, over a sliding 60-second window. The per-user limit
@@ -32,7 +33,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 WINDOW_S = 60.0
-LIMITED = {("POST", "/api/v1/chat"): "chat", ("POST", "/api/v1/pakn"): "pakn"}
+LIMITED = {("POST", "/api/v1/chat"): "chat", ("POST", "/api/v1/pakn"): "pakn",
+           ("POST", "/open311/v2/requests.json"): "pakn", ("POST", "/open311/v2/requests.xml"): "pakn"}
 # Public lookups by tracking code: a code must not be guessable by brute force (see pakn.service.new_code).
 LOOKUP_PREFIXES = ("/api/v1/pakn/", "/open311/v2/requests")
 LOOKUP_EXCLUDED_SUFFIXES = ("/classify",)
