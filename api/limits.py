@@ -36,7 +36,8 @@ WINDOW_S = 60.0
 LIMITED = {("POST", "/api/v1/chat"): "chat", ("POST", "/api/v1/pakn"): "pakn",
            ("POST", "/open311/v2/requests.json"): "pakn", ("POST", "/open311/v2/requests.xml"): "pakn"}
 # Public lookups by tracking code: a code must not be guessable by brute force (see pakn.service.new_code).
-LOOKUP_PREFIXES = ("/api/v1/pakn/", "/open311/v2/requests")
+# The search of published answers (page and API) scans many rows and is limited the same way.
+LOOKUP_PREFIXES = ("/api/v1/pakn/", "/open311/v2/requests", "/pakn/da-tra-loi")
 LOOKUP_EXCLUDED_SUFFIXES = ("/classify",)
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
