@@ -10,7 +10,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent
@@ -149,6 +149,12 @@ class Settings(BaseSettings):
                                                                     "per window before 429")
     console_login_max_failures_ip: int = Field(20, description="failed logins per client address per window")
     console_login_window_s: int = 900
+
+    @field_validator("open311_api_key_required", mode="before")
+    @classmethod
+    def _empty_means_default(cls, value: object) -> object:
+        """`OPEN311_API_KEY_REQUIRED=` (left empty, as in .env.example) means the default, not an error."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
