@@ -26,10 +26,10 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pakn.models import ANSWERED, CLOSED, PaknRecord
+from pakn.models import ANSWERED, CLOSED, PaknEvent, PaknRecord
 from pakn.privacy import redact
 
 # Statuses in which a petition counts as answered: a reopened one (in_progress) is being handled again.
@@ -113,27 +113,35 @@ def query_terms(q: str | None) -> list[str]:
     return loose_key((q or "")[:MAX_QUERY_CHARS]).split()
 
 
+def _answered_at():
+    """When the office last answered a petition (None for one it never answered): the sort key."""
+    return (select(func.max(PaknEvent.at)).where(PaknEvent.record_id == PaknRecord.id, PaknEvent.kind == "reply")
+            .correlate(PaknRecord).scalar_subquery())
+
+
 def search_answered(session: Session, q: str | None = None, *, category: str | None = None, limit: int = 20,
                     offset: int = 0) -> tuple[list[AnsweredItem], int]:
     """Published answers, most recently answered first, whose shown text contains every folded word of
-    `q`; and how many match in all. Complaints and denunciations are never among them."""
-    stmt = (select(PaknRecord).where(PaknRecord.status.in_(ANSWERED_STATUSES),
-                                     PaknRecord.is_complaint.is_not(True))
-            .order_by(PaknRecord.updated_at.desc(), PaknRecord.id.desc()).limit(MAX_SCAN))
+    `q`; and how many match in all. Complaints and denunciations are never among them.
+
+    Without `q` the database pages and counts; with it, the `MAX_SCAN` most recently answered are
+    folded and matched here (the match is over masked text, which no database index holds)."""
+    answered_at = _answered_at()
+    stmt = select(PaknRecord).where(PaknRecord.status.in_(ANSWERED_STATUSES), PaknRecord.is_complaint.is_not(True),
+                                    answered_at.is_not(None))
     if category:
         stmt = stmt.where(PaknRecord.category == category)
+    stmt = stmt.order_by(answered_at.desc(), PaknRecord.id.desc())
     terms = query_terms(q)
+    if not terms:
+        total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+        return [answered_item(r) for r in session.scalars(stmt.offset(offset).limit(limit))], total
     items = []
-    for record in session.scalars(stmt):
+    for record in session.scalars(stmt.limit(MAX_SCAN)):
         item = answered_item(record)
-        if item.answer is None:  # 'closed' without any answer: nothing to publish
-            continue
-        if terms:
-            hay = item.haystack()
-            if not all(t in hay for t in terms):
-                continue
-        items.append(item)
-    items.sort(key=lambda i: i.answered_at or i.created_at, reverse=True)
+        hay = item.haystack()
+        if all(t in hay for t in terms):
+            items.append(item)
     return items[offset:offset + limit], len(items)
 
 

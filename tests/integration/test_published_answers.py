@@ -82,6 +82,11 @@ def test_api_publishes_masked_answers_and_never_a_denunciation(client, answered)
     o311 = by_code[answered["o311"]]
     assert f"Rác tràn ra đường chợ {tok}o" in o311["description"] and "0987654321" not in o311["description"]
     assert "tố cáo" not in str(found) and "ông Tư" not in str(found)
+    latest = client.get("/api/v1/pakn/answered", params={"limit": 2}).json()  # no query: paged by the database
+    assert [i["code"] for i in latest["items"]] == [answered["o311"], answered["rest"]]  # newest answer first
+    assert latest["total"] >= 2
+    second = client.get("/api/v1/pakn/answered", params={"limit": 1, "offset": 1}).json()
+    assert [i["code"] for i in second["items"]] == [answered["rest"]] and second["total"] == latest["total"]
 
 
 def test_search_folds_accents_and_sees_only_what_is_shown(client, answered) -> None:
