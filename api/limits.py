@@ -58,6 +58,21 @@ async def _json_response(send: Any, status: int, body: dict, headers: list[tuple
     await send({"type": "http.response.body", "body": raw})
 
 
+async def _too_many(send: Any, path: str, retry_after: int) -> None:
+    """429 with `Retry-After`: on Open311 paths in GeoReport v2's error shape (`<errors>` for `.xml`,
+    `[{"code", "description"}]` otherwise), since its clients parse only that; elsewhere `{"detail"}`."""
+    headers = [(b"retry-after", str(retry_after).encode())]
+    if not path.startswith("/open311/"):
+        await _json_response(send, 429, {"detail": too_many_detail(retry_after)}, headers)
+        return
+    from api.routes.open311 import o311_error
+
+    response = o311_error(429, too_many_detail(retry_after), "xml" if path.endswith(".xml") else "json")
+    await send({"type": "http.response.start", "status": 429,
+                "headers": [*response.raw_headers, *headers]})
+    await send({"type": "http.response.body", "body": response.body})
+
+
 def _replay(body: bytes, receive: Any) -> Any:
     """A `receive` that yields the buffered body once, then defers to the real one (disconnects)."""
     sent = False
@@ -279,7 +294,6 @@ class RateLimitMiddleware:
             retry_after = await _hit(limiter, f"{kind}:ip:{client[0] if client else 'unknown'}", per_ip)
             if retry_after:
                 log.info("rate limit reached on %s (address)", kind)
-                await _json_response(send, 429, {"detail": too_many_detail(retry_after)},
-                                     [(b"retry-after", str(retry_after).encode())])
+                await _too_many(send, scope.get("path", ""), retry_after)
                 return
         await self.app(scope, receive, send)

@@ -249,3 +249,19 @@ def test_the_georeport_client(served, db_url, fmt) -> None:
     with pytest.raises(requests.HTTPError) as exc:
         GeoReport(served, jurisdiction="sfgov.org", output_format=fmt).get_service_list()
     assert exc.value.response.status_code == 404
+
+
+def test_limits_answer_in_the_spec_shape(make_app) -> None:
+    """A 429 from the per-address limits reaches an Open311 client as `<errors>` / `[{code, description}]`."""
+    client = TestClient(make_app(LOOKUP_RATE_LIMIT_PER_MINUTE="1", RATE_LIMIT_PER_IP_PER_MINUTE="1"),
+                        client=(f"10.31.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}", 5000))
+    assert client.get("/open311/v2/requests/PA-2612-AAAAA-AAAAA.xml").status_code == 404
+    r = client.get("/open311/v2/requests/PA-2612-AAAAA-AAAAA.xml")
+    assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+    assert xml(r)["errors"]["error"]["code"] == "429"
+    r = client.get("/open311/v2/requests.json")
+    assert r.status_code == 429 and r.json()[0]["code"] == 429 and "quá nhiều" in r.json()[0]["description"]
+    form = {"service_code": "moi_truong", "address_string": LOCATION, "description": "Rác tràn ra đường"}
+    assert client.post("/open311/v2/requests.xml", data=form).status_code == 201
+    r = client.post("/open311/v2/requests.xml", data=form)
+    assert r.status_code == 429 and xml(r)["errors"]["error"]["code"] == "429"
