@@ -306,6 +306,8 @@ def _create_sync(params: dict, idempotency_key: str | None, user: str | None) ->
     from pakn.service import prepare_submission, store_submission
 
     code = (params.get("service_code") or "").strip()
+    if not code:  # the spec: 400 when not provided, 404 when not found
+        raise Open311Error(400, "Thiếu mã dịch vụ (service_code); xem /open311/v2/services.xml.")
     if code not in {s["service_code"] for s in _services()}:
         raise Open311Error(404, "Mã dịch vụ (service_code) không tồn tại; xem /open311/v2/services.xml.")
     lat, lon = _float(params, "lat", 90.0), _float(params, "long", 180.0)

@@ -108,6 +108,8 @@ def test_every_endpoint_speaks_xml_with_the_content_of_json(make_app, db_url) ->
     r = client.get("/open311/v2/requests.xml", params={"status": "maybe"})
     assert r.status_code == 400 and xml(r)["errors"]["error"]["code"] == "400"
     assert client.get("/open311/v2/services.csv").status_code == 404
+    r = client.post("/open311/v2/requests.xml", data={"address_string": LOCATION, "description": "Rác tràn ra đường"})
+    assert r.status_code == 400 and "service_code" in xml(r)["errors"]["error"]["description"]
 
 
 def test_discovery_in_both_formats(make_app) -> None:
