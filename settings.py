@@ -10,7 +10,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent
@@ -110,6 +110,15 @@ class Settings(BaseSettings):
                                                    "mail and web servers)")
     pakn_worker_in_api: bool = Field(True, description="run one PAKN outbox worker thread inside the API process")
 
+    # Open311 GeoReport v2 (api/routes/open311.py)
+    open311_jurisdiction_id: str = Field("tayninh.gov.vn", description="the one jurisdiction this endpoint serves; "
+                                         "a request naming another gets 404 (GeoReport v2)")
+    open311_api_key_required: bool | None = Field(
+        None, description="POST /open311/v2/requests needs api_key = an API client key of scope chat "
+                          "(python -m bot admin create-api-client); unset = required in production only")
+    open311_contact: str = Field("Văn phòng UBND tỉnh Tây Ninh — Bộ phận tiếp nhận phản ánh, kiến nghị",
+                                 description="who to contact about the Open311 endpoint (discovery document)")
+
     # Security
     secret_key: SecretStr = SecretStr("dev-only-secret-change-me")
     staff_api_token: SecretStr = SecretStr("dev-only-staff-token")
@@ -144,6 +153,12 @@ class Settings(BaseSettings):
                                                                     "per window before 429")
     console_login_max_failures_ip: int = Field(20, description="failed logins per client address per window")
     console_login_window_s: int = 900
+
+    @field_validator("open311_api_key_required", mode="before")
+    @classmethod
+    def _empty_means_default(cls, value: object) -> object:
+        """`OPEN311_API_KEY_REQUIRED=` (left empty, as in .env.example) means the default, not an error."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:

@@ -4,7 +4,8 @@
   Content-Length above the cap is refused before reading; a chunked body is read up to the cap
   and refused as soon as it passes it. The app runs only with a complete, small-enough body, so a
   refused request can have stored nothing.
-* `RateLimitMiddleware` — `POST /api/v1/chat` and `POST /api/v1/pakn` are limited to
+* `RateLimitMiddleware` — `POST /api/v1/chat`, `POST /api/v1/pakn` and Open311's `POST …/requests.(json|xml)`
+  are limited to
   `settings.rate_limit_per_ip_per_minute` per client address, and the public lookups of a petition
   (`GET /api/v1/pakn/{code}`, Open311 `GET …/requests…`) to `settings.lookup_rate_limit_per_minute`
   per address, over a sliding 60-second window. The per-user limit
@@ -33,9 +34,11 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 WINDOW_S = 60.0
-LIMITED = {("POST", "/api/v1/chat"): "chat", ("POST", "/api/v1/pakn"): "pakn"}
+LIMITED = {("POST", "/api/v1/chat"): "chat", ("POST", "/api/v1/pakn"): "pakn",
+           ("POST", "/open311/v2/requests.json"): "pakn", ("POST", "/open311/v2/requests.xml"): "pakn"}
 # Public lookups by tracking code: a code must not be guessable by brute force (see pakn.service.new_code).
-LOOKUP_PREFIXES = ("/api/v1/pakn/", "/open311/v2/requests")
+# The search of published answers (page and API) scans many rows and is limited the same way.
+LOOKUP_PREFIXES = ("/api/v1/pakn/", "/open311/v2/requests", "/pakn/da-tra-loi")
 LOOKUP_EXCLUDED_SUFFIXES = ("/classify",)
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -55,6 +58,21 @@ async def _json_response(send: Any, status: int, body: dict[str, Any],
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode()),
                             *headers]})
     await send({"type": "http.response.body", "body": raw})
+
+
+async def _too_many(send: Any, path: str, retry_after: int) -> None:
+    """429 with `Retry-After`: on Open311 paths in GeoReport v2's error shape (`<errors>` for `.xml`,
+    `[{"code", "description"}]` otherwise), since its clients parse only that; elsewhere `{"detail"}`."""
+    headers = [(b"retry-after", str(retry_after).encode())]
+    if not path.startswith("/open311/"):
+        await _json_response(send, 429, {"detail": too_many_detail(retry_after)}, headers)
+        return
+    from api.routes.open311 import o311_error
+
+    response = o311_error(429, too_many_detail(retry_after), "xml" if path.endswith(".xml") else "json")
+    await send({"type": "http.response.start", "status": 429,
+                "headers": [*response.raw_headers, *headers]})
+    await send({"type": "http.response.body", "body": response.body})
 
 
 def _replay(body: bytes, receive: Any) -> Any:
@@ -279,7 +297,6 @@ class RateLimitMiddleware:
             retry_after = await _hit(limiter, f"{kind}:ip:{client[0] if client else 'unknown'}", per_ip)
             if retry_after:
                 log.info("rate limit reached on %s (address)", kind)
-                await _json_response(send, 429, {"detail": too_many_detail(retry_after)},
-                                     [(b"retry-after", str(retry_after).encode())])
+                await _too_many(send, scope.get("path", ""), retry_after)
                 return
         await self.app(scope, receive, send)

@@ -76,8 +76,9 @@ def create_app() -> FastAPI:
     from webhooks.routes import register as register_channels
 
     register_channels(app)  # /webhooks/zalo, /webhooks/telegram, web chat page at /
-    from api.routes import open311, pakn
+    from api.routes import answered, open311, pakn
 
+    app.include_router(answered.router)  # /pakn/da-tra-loi and /api/v1/pakn/answered, before /api/v1/pakn/{code}
     app.include_router(pakn.router)
     app.include_router(open311.router)
     from console.routes import mount_static

@@ -157,9 +157,10 @@ def public_view(record) -> dict:
     denounced, and by whom): the view says that an answer exists, and the answer itself reaches
     the citizen on the channel they wrote from.
     """
+    from pakn.published import answer_is_public
     from pakn.service import STATUS_VI, redact
 
-    private = bool(record.is_complaint)
+    private = not answer_is_public(record)  # the one rule of every public view (pakn.published)
     history = [{"kind": e.kind, "from_status": e.from_status, "to_status": e.to_status,
                 "status_name": STATUS_VI.get(e.to_status or "", None), "at": iso(e.at),
                 "note": redact(e.note) if e.kind in ("transition", "delivery_failed") and not private else None}

@@ -59,7 +59,7 @@ EDGE_DATES = [{"start_date": "9999-12-31T23:59:59", "end_date": "0001-01-01"},
 
 @pytest.mark.parametrize("query", EDGE_DATES)
 def test_open311_listing_date_edges(query) -> None:
-    case = schema["/open311/v2/requests.json"]["GET"].Case(query=query)
+    case = schema["/open311/v2/requests.{fmt}"]["GET"].Case(path_parameters={"fmt": "json"}, query=query)
     response = case.call()
     assert response.status_code == 400
     case.validate_response(response, checks=[not_a_server_error])
