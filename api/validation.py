@@ -30,6 +30,9 @@ MESSAGES = {
     "less_than_equal": "Phải nhỏ hơn hoặc bằng {le}",
     "enum": "Giá trị không nằm trong danh sách cho phép",
     "literal_error": "Giá trị không nằm trong danh sách cho phép",
+    # api.identity: REST chat speaks only for its own channels
+    "channel_not_allowed": ("Kênh không hợp lệ: qua REST chỉ dùng kênh api hoặc web; tin nhắn Zalo, Telegram "
+                            "chỉ đến qua webhook đã xác thực của kênh đó"),
 }
 
 

@@ -69,7 +69,7 @@ def say(client: TestClient, text: str, headers: dict[str, str] | None = None, **
 @pytest.mark.parametrize("channel", ["zalo", "telegram", "open311", "ZALO", "cli"])
 def test_chat_refuses_channels_it_cannot_prove(chat_app, channel) -> None:
     r = say(TestClient(chat_app), "tra cứu phản ánh của tôi", user_id="z-victim", channel=channel)
-    assert r.status_code == 422 and "webhook" in r.json()["detail"]
+    assert r.status_code == 422 and "webhook" in r.text
 
 
 def test_a_draft_belongs_to_the_client_that_wrote_it(chat_app, default_store) -> None:

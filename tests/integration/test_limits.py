@@ -144,7 +144,7 @@ def test_per_user_limit_is_not_dodged_by_respelling_the_user(make_app, monkeypat
     assert chat(client, variant(user)) == 429
     # nor does naming another channel: REST speaks only for its own
     r = client.post("/api/v1/chat", json={"user_id": user, "text": "xin chào", "channel": "zalo"})
-    assert r.status_code == 422 and "webhook" in r.json()["detail"]
+    assert r.status_code == 422 and "webhook" in r.text
     assert [pakn(client, user) for _ in range(LIMIT)] == [422] * LIMIT
     assert pakn(client, variant(user)) == 429
 
