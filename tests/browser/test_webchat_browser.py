@@ -169,3 +169,39 @@ def test_newest_reply_is_not_hidden_under_the_composer(server: str, chromium: st
         page.screenshot(path=str(screenshot_dir / f"webchat-newest-reply-{width}.png"))
         context.close()
         browser.close()
+
+
+def test_favicon_is_served(server: str, page) -> None:
+    """Issue 16: /favicon.ico was a 404 on every first visit; the pages link an SVG icon too."""
+    icon = httpx.get(f"{server}/favicon.ico", timeout=10)
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/x-icon"
+    assert icon.content[:4] == b"\x00\x00\x01\x00"  # an ICO directory
+    page.goto(server + "/")
+    href = page.locator("link[rel=icon]").get_attribute("href")
+    loaded = page.evaluate("""async (href) => { const r = await fetch(href);
+                                return [r.status, r.headers.get('content-type')]; }""", href)
+    assert loaded[0] == 200 and loaded[1].startswith("image/svg+xml")
+
+
+@pytest.mark.parametrize("path,ready", [("/docs", ".swagger-ui .opblock"), ("/redoc", "[role=menuitem], li label")])
+def test_api_docs_work_offline(server: str, page, path: str, ready: str, screenshot_dir: Path) -> None:
+    """Issue 16: /docs and /redoc loaded Swagger UI, ReDoc and fonts from CDNs and were blank
+    offline. Every request to another origin is refused here, as on an intranet server, and
+    recorded: the page must render its operations and must not have tried any."""
+    outside: list[str] = []
+
+    def local_only(route) -> None:
+        url = route.request.url
+        if url.startswith((server, "data:")):
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort()
+
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.route("**/*", local_only)
+    page.goto(server + path)
+    page.locator(ready).first.wait_for(timeout=30_000)
+    assert "/api/v1/chat" in page.locator("body").inner_text()
+    page.screenshot(path=str(screenshot_dir / f"api{path.replace('/', '-')}.png"))
+    assert outside == []
