@@ -3,8 +3,9 @@
 Why app-wide: the console set its own headers and the web chat page at `/` had none (framing,
 MIME sniffing, script sources). A header a route sets itself is kept; the defaults fill in the
 rest. The CSP allows only this origin's scripts and styles — the web chat and the console load
-nothing from elsewhere. FastAPI's /docs and /redoc pages need their CDN scripts, so they get the
-other headers but not the CSP (and are not served in production, see `api.main`).
+nothing from elsewhere. The /docs and /redoc pages (api.docs, local assets) start Swagger UI and
+ReDoc with an inline script, so they get the other headers but not the CSP (and are not served in
+production, see `api.main`).
 """
 from __future__ import annotations
 

@@ -50,10 +50,14 @@ def create_app() -> FastAPI:
     setup_logging()  # JSON lines with personal data masked, before anything logs
     settings = get_settings()
     # Production serves no API explorer: the schema is published with the code, not by the server.
-    explorer = settings.env != "production"
-    app = FastAPI(title="Trợ lý hành chính công", version="0.1.0", lifespan=lifespan,
-                  docs_url="/docs" if explorer else None, redoc_url="/redoc" if explorer else None,
-                  openapi_url="/openapi.json" if explorer else None)
+    # Elsewhere /docs and /redoc are api.docs's pages, which load nothing from a CDN.
+    production = settings.env == "production"
+    app = FastAPI(title="Trợ lý hành chính công", version="0.1.0", lifespan=lifespan, docs_url=None,
+                  redoc_url=None, openapi_url=None if production else "/openapi.json")
+    if not production:
+        from api import docs
+
+        docs.install(app)
     from api.clients import ClientRegistry
     from api.headers import SecurityHeadersMiddleware
     from api.limits import BodySizeLimitMiddleware, RateLimitMiddleware

@@ -64,7 +64,7 @@ def figures(db: Session, principal: Principal, now: datetime) -> dict:
     cats = by_category.most_common()
     offices = sorted(on_time.items(), key=lambda kv: (-kv[1][1], kv[0]))[:20]
     duties = status_counts(db, principal.office_id)
-    return {
+    data = {
         "totals": totals,
         "by_category": {"labels": [c for c, _ in cats], "values": [n for _, n in cats]},
         "by_week": {"labels": [f"{w:%d/%m}" for w in weeks], "values": [by_week.get(w, 0) for w in weeks]},
@@ -74,6 +74,10 @@ def figures(db: Session, principal: Principal, now: datetime) -> dict:
         "duties": {"labels": [DUTY_STATUS_VI[k] for k in DUTY_STATUS_VI], "values": [duties.get(k, 0)
                                                                                     for k in DUTY_STATUS_VI]},
     }
+    # A chart with nothing to draw says so in words (the template), instead of an empty frame.
+    data["empty"] = {name: not any(data[name]["counts" if name == "on_time" else "values"])
+                     for name in ("by_category", "by_week", "on_time", "duties")}
+    return data
 
 
 __all__ = ["figures"]

@@ -8,6 +8,7 @@ test or a screen reader gets the outcome from the status as well as from the tex
 """
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -217,11 +218,21 @@ def logout(*, request: Request, db: DB) -> Response:
 # ---------------------------------------------------------------- inbox and petitions
 
 
+_VN_DATE = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
+
+
 def _parse_date(value: str | None) -> date | None:
-    """A filter date; an unreadable one, or one outside 2000–2099 (9999-12-31 + 1 day overflows),
-    is ignored like an empty filter."""
+    """A filter date as Vietnamese write it, dd/mm/yyyy (also d/m/yyyy, dd-mm-yyyy, dd.mm.yyyy), or
+    yyyy-mm-dd as older links carry it. The field is a text box, not `type="date"`: chromium shows
+    a date box in the browser's own locale (mm/dd/yyyy on an English browser) whatever the page's
+    `lang`. An unreadable date, or one outside 2000–2099 (9999-12-31 + 1 day overflows), is ignored
+    like an empty filter."""
+    value = (value or "").strip()[:40]
     try:
-        parsed = date.fromisoformat(value) if value else None
+        if m := _VN_DATE.fullmatch(value):
+            parsed = date(int(m[3]), int(m[2]), int(m[1]))
+        else:
+            parsed = date.fromisoformat(value) if value else None
     except ValueError:
         return None
     return parsed if parsed and 2000 <= parsed.year <= 2099 else None
@@ -244,7 +255,8 @@ def inbox_page(*, request: Request, status: str = "", category: str = "", due: s
     return render(request, "inbox.html", {
         "records": [(r, inbox.due_badge(r, now)) for r in records], "total": total, "filters": f,
         "statuses": STATUS_VI, "categories": inbox.categories(db, principal), "due_filters": inbox.DUE_FILTERS_VI,
-        "page": f.page, "pages": pages, "query": urlencode(query), "raw": {"due_before": due_before, "q": q},
+        "page": f.page, "pages": pages, "query": urlencode(query),
+        "raw": {"due_before": f"{f.due_before:%d/%m/%Y}" if f.due_before else due_before[:40], "q": q},
     })
 
 

@@ -2,8 +2,8 @@
 
 The app runs under uvicorn on a free port with a temporary SQLite store; the citizen's Zalo is the
 fake Zalo OA API, so a reply typed in the console is followed all the way to the citizen's chat.
-Screenshots console-inbox.png and console-dashboard.png land in the `screenshot_dir` (a temporary
-directory unless SCREENSHOT_DIR=docs).
+Screenshots console-inbox.png and console-dashboard.png (and the phone, date-filter and empty-chart
+pictures of issue 16) land in the `screenshot_dir` (a temporary directory unless SCREENSHOT_DIR=docs).
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -25,6 +26,8 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 OFFICE_A = "tay-ninh.so-noi-vu"
 OFFICE_B = "tay-ninh.so-tu-phap"
+OFFICE_EMPTY = "tay-ninh.cong-an-tinh"  # no petition and no plan task: every chart is empty
+VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 PASSWORD = "mat-khau-trinh-duyet-1"
 CITIZEN = "zalo-citizen-42"
 def _free_port() -> int:
@@ -123,6 +126,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNames
             time.sleep(0.3)
         _create_user(env, "canbo.noivu@tayninh.gov.vn", OFFICE_A)
         _create_user(env, "canbo.tuphap@tayninh.gov.vn", OFFICE_B)
+        _create_user(env, "canbo.congan@tayninh.gov.vn", OFFICE_EMPTY)
         code = _seed(db_url)
         yield SimpleNamespace(url=f"http://localhost:{port}", db_url=db_url, zalo=zalo, code=code, env=env,
                               log=tmp / "uvicorn.log")
@@ -242,4 +246,88 @@ def test_keyboard_user_can_skip_to_content_and_log_out(app_server, browser) -> N
     page.wait_for_url(f"{app_server.url}/console/login")
     page.goto(f"{app_server.url}/console/inbox")
     assert "/console/login" in page.url
+    context.close()
+
+
+def _watch_errors(page) -> list[str]:
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    return errors
+
+
+def test_inbox_reads_on_a_phone(app_server, browser, screenshot_dir) -> None:
+    """Issue 16: at 390 px the seven-column table left the content one word a line. On a phone each
+    petition is a card: the content gets the card's width and each other cell names its column."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                                  has_touch=True, locale="vi-VN")
+    page = context.new_page()
+    errors = _watch_errors(page)
+    _login(page, app_server.url, "canbo.noivu@tayninh.gov.vn")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing scrolls sideways
+    widths = page.eval_on_selector_all("table.inbox td.content", "els => els.map(e => e.getBoundingClientRect().width)")
+    assert len(widths) == 5 and min(widths) >= 250, widths  # was about 40 px: one word a line
+    lines = page.eval_on_selector_all("table.inbox td.content", """els => els.map(e =>
+        Math.round(e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight)))""")
+    assert max(lines) <= 3, lines  # 140 characters at most: three lines, not fifteen
+    assert not page.locator("table.inbox thead").is_visible() or page.locator("table.inbox thead").bounding_box()[
+        "height"] <= 1
+    label = page.eval_on_selector("table.inbox td[data-label='Hạn xử lý']", "e => getComputedStyle(e, '::before').content")
+    assert label == '"Hạn xử lý"'
+    page.screenshot(path=str(screenshot_dir / "console-inbox-390.png"), full_page=True)
+    assert not errors, errors
+    context.close()
+
+
+def test_due_date_filter_reads_day_month_year(app_server, browser, screenshot_dir) -> None:
+    """Issue 16: the due-date filter was `<input type="date">`, which chromium draws in the browser's
+    own locale (mm/dd/yyyy in an English chromium, even on a `lang="vi"` page). It is a text box
+    read as dd/mm/yyyy. The day is two days ahead, so read as mm/dd it would be another date (or none)
+    and the list would differ: two petitions are due by then (the overdue one and the one due in 30 h)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    page = context.new_page()
+    errors = _watch_errors(page)
+    base = app_server.url
+    _login(page, base, "canbo.noivu@tayninh.gov.vn")
+    box = page.get_by_label("Hạn đến ngày")
+    assert box.get_attribute("type") == "text" and box.get_attribute("placeholder") == "ngày/tháng/năm"
+    day = (datetime.now(VN_TZ) + timedelta(days=2)).date()
+    box.fill(f"{day:%d/%m/%Y}")
+    page.get_by_role("button", name="Lọc").click()
+    page.wait_for_url("**/console/inbox?*due_before=*")
+    assert page.locator("table.inbox tbody tr").count() == 2
+    assert box.input_value() == f"{day:%d/%m/%Y}"  # the field still reads day/month/year
+    page.screenshot(path=str(screenshot_dir / "console-inbox-due-filter.png"))
+    # A link from before the change carries yyyy-mm-dd: it still filters, and shows dd/mm/yyyy.
+    page.goto(f"{base}/console/inbox?due_before={day.isoformat()}")
+    assert page.locator("table.inbox tbody tr").count() == 2
+    assert page.get_by_label("Hạn đến ngày").input_value() == f"{day:%d/%m/%Y}"
+    assert not errors, errors
+    context.close()
+
+
+def test_empty_charts_say_there_is_no_data(app_server, browser, screenshot_dir) -> None:
+    """Issue 16: a chart with no data was an empty frame. An office with nothing yet sees
+    "Chưa có dữ liệu" in each; office B (one open petition, none answered) in the on-time one only."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
+    page = context.new_page()
+    errors = _watch_errors(page)
+    base = app_server.url
+    _login(page, base, "canbo.congan@tayninh.gov.vn")
+    page.goto(f"{base}/console/dashboard")
+    empty = page.locator(".charts figure .chart-empty")
+    assert empty.count() == 4 and set(empty.all_inner_texts()) == {"Chưa có dữ liệu"}
+    assert page.locator("canvas").count() == 0
+    page.screenshot(path=str(screenshot_dir / "console-dashboard-empty.png"), full_page=True)
+    page.get_by_role("button", name="Đăng xuất").click()
+    page.wait_for_url(f"{base}/console/login")
+
+    _login(page, base, "canbo.tuphap@tayninh.gov.vn")
+    page.goto(f"{base}/console/dashboard")
+    page.wait_for_function("() => window.Chart && Object.keys(Chart.instances).length === 3")
+    assert page.locator(".charts figure .chart-empty").count() == 1
+    ontime = page.locator("figure", has_text="Tỷ lệ trả lời đúng hạn")
+    assert ontime.locator(".chart-empty").inner_text() == "Chưa có dữ liệu" and ontime.locator("canvas").count() == 0
+    assert not errors, errors
     context.close()

@@ -404,3 +404,15 @@ def test_admin_creates_and_disables_accounts(client: TestClient, app_env: str) -
     page = other.get("/console/login")
     r = other.post("/console/login", data={"email": email, "password": PASSWORD, "csrf_token": csrf_of(page.text)})
     assert r.status_code == 401
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("04/12/2026", date(2026, 12, 4)), ("4/12/2026", date(2026, 12, 4)), (" 04-12-2026 ", date(2026, 12, 4)),
+    ("04.12.2026", date(2026, 12, 4)), ("2026-12-04", date(2026, 12, 4)),  # older links: yyyy-mm-dd
+    ("13/25/2026", None), ("31/02/2026", None), ("12/04/26", None), ("01/01/9999", None), ("", None), ("x", None),
+])
+def test_due_date_filter_reads_day_month_year(value: str, expected: date | None) -> None:
+    """Issue 16: the console's due-date box is read as Vietnamese write dates, dd/mm/yyyy."""
+    from console.routes import _parse_date
+
+    assert _parse_date(value) == expected

@@ -13,6 +13,26 @@
 
   // Who this visitor is travels in an HttpOnly session cookie the server set with the page.
 
+  // Scrolls so the whole message sits above the sticky composer. scrollIntoView({block: "end"})
+  // aligned it with the bottom of the window, under the composer, hiding its last line and its
+  // suggestion buttons. A message taller than the room above the composer shows from its start.
+  function reveal(div) {
+    var gap = 8;
+    var box = div.getBoundingClientRect();
+    var limit = form.getBoundingClientRect().top - gap;  // the composer's top edge, in the window
+    var delta;
+    if (box.height > limit - gap) {
+      delta = box.top - gap;
+    } else if (box.bottom > limit) {
+      delta = box.bottom - limit;
+    } else if (box.top < gap) {
+      delta = box.top - gap;
+    } else {
+      return;
+    }
+    window.scrollBy(0, delta);
+  }
+
   function bubble(kind, text) {
     var div = document.createElement("div");
     div.className = "msg " + kind;
@@ -20,7 +40,7 @@
     p.textContent = text;
     div.appendChild(p);
     log.appendChild(div);
-    div.scrollIntoView({ block: "end" });
+    reveal(div);
     return div;
   }
 
@@ -90,7 +110,7 @@
       var div = bubble("bot", reply.reply);
       renderSources(div, reply.citations);
       renderSuggestions(div, reply.suggestions);
-      div.scrollIntoView({ block: "end" });
+      reveal(div);
     }).catch(function () {
       var div = bubble("bot", "Xin lỗi, hệ thống đang bận hoặc mất kết nối. Bạn vui lòng thử lại sau ít phút.");
       div.classList.add("error");
