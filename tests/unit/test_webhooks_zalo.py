@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from bot.types import Citation, InboundMessage, Reply
 from knowledge.store import migrate, session_scope
 from settings import Settings
-from tests.fakes.zalo_api import FakeZaloAPI, signed, zalo_event
+from tests.fakes.zalo_api import FakeZaloAPI, signed
 from webhooks.models import DONE, FAILED, InboxEventRow, ZaloTokenRow
 from webhooks.routes import Channels, router, start_channels, stop_channels
 
@@ -120,7 +120,7 @@ def wait_until(predicate, timeout: float = 5.0) -> bool:
 
 class TestZaloAccepted:
     def test_text_event_is_answered_at_the_send_api(self, client, zalo_api, service, db):
-        event = zalo_event("user_send_text", USER, app_id=APP_ID, text="đăng ký khai sinh cần gì", msg_id="m-1")
+        event = zalo_api.event("user_send_text", USER, text="đăng ký khai sinh cần gì", msg_id="m-1")
         resp = post_event(client, event)
         assert resp.status_code == 200 and resp.json() == {"status": "accepted"}
         sent = zalo_api.wait_for(1)
@@ -136,12 +136,12 @@ class TestZaloAccepted:
         assert wait_until(lambda: inbox_rows(db)[0].status == DONE)
 
     def test_signature_header_without_mac_prefix_is_accepted(self, client, zalo_api):
-        event = zalo_event("user_send_text", USER, app_id=APP_ID, text="xin chào", msg_id="m-2")
+        event = zalo_api.event("user_send_text", USER, text="xin chào", msg_id="m-2")
         assert post_event(client, event, with_prefix=False).status_code == 200
         assert len(zalo_api.wait_for(1)) == 1
 
     def test_location_becomes_a_location_attachment(self, client, zalo_api, service):
-        event = zalo_event("user_send_location", USER, app_id=APP_ID, msg_id="m-loc", attachments=[
+        event = zalo_api.event("user_send_location", USER, msg_id="m-loc", attachments=[
             {"type": "location", "payload": {"coordinates": {"latitude": "11.3101", "longitude": "106.0983"}}}])
         assert post_event(client, event).status_code == 200
         zalo_api.wait_for(1)
@@ -149,9 +149,9 @@ class TestZaloAccepted:
         assert [(a.kind, a.latitude, a.longitude) for a in att] == [("location", 11.3101, 106.0983)]
 
     def test_image_and_file_become_media_attachments(self, client, zalo_api, service):
-        image = zalo_event("user_send_image", USER, app_id=APP_ID, msg_id="m-img", text="ổ gà", attachments=[
+        image = zalo_api.event("user_send_image", USER, msg_id="m-img", text="ổ gà", attachments=[
             {"type": "image", "payload": {"thumbnail": "https://z/t.jpg", "url": "https://z/full.jpg"}}])
-        file = zalo_event("user_send_file", USER, app_id=APP_ID, msg_id="m-file", attachments=[
+        file = zalo_api.event("user_send_file", USER, msg_id="m-file", attachments=[
             {"type": "file", "payload": {"url": "https://z/d.pdf", "name": "don.pdf", "size": "1200"}}])
         assert post_event(client, image).status_code == 200
         assert post_event(client, file).status_code == 200
@@ -161,18 +161,18 @@ class TestZaloAccepted:
         assert service.messages[0].text == "ổ gà"
 
     def test_follow_greets_and_unfollow_forgets(self, client, zalo_api, service):
-        assert post_event(client, zalo_event("follow", USER, app_id=APP_ID)).status_code == 200
+        assert post_event(client, zalo_api.event("follow", USER)).status_code == 200
         greeting = zalo_api.wait_for(1)[0]["text"]
         assert greeting.startswith("Xin chào!")
         assert service.messages == []  # greeting needs no question answered
-        assert post_event(client, zalo_event("unfollow", USER, app_id=APP_ID)).status_code == 200
+        assert post_event(client, zalo_api.event("unfollow", USER)).status_code == 200
         assert wait_until(lambda: service.forgotten == [("zalo", USER)])
         time.sleep(0.2)
         assert len(zalo_api.messages) == 1  # nothing is sent to someone who left
 
     def test_messages_of_one_person_are_answered_in_order(self, client, zalo_api, service):
         for i in range(5):
-            post_event(client, zalo_event("user_send_text", USER, app_id=APP_ID, text=f"câu {i}", msg_id=f"o-{i}"))
+            post_event(client, zalo_api.event("user_send_text", USER, text=f"câu {i}", msg_id=f"o-{i}"))
         zalo_api.wait_for(5)
         assert [m.text for m in service.messages] == [f"câu {i}" for i in range(5)]
 
@@ -185,37 +185,37 @@ class TestZaloRefused:
         assert inbox_rows(db) == [] and zalo_api.messages == [] and service.messages == []
 
     def test_forged_signature_is_401(self, client, zalo_api, service, db):
-        event = zalo_event("user_send_text", USER, app_id=APP_ID, text="x", msg_id="f-1")
+        event = zalo_api.event("user_send_text", USER, text="x", msg_id="f-1")
         assert post_event(client, event, secret="not-the-secret").status_code == 401
         self.assert_nothing_happened(db, zalo_api, service)
 
     def test_tampered_body_is_401(self, client, zalo_api, service, db):
-        event = zalo_event("user_send_text", USER, app_id=APP_ID, text="x", msg_id="f-2")
+        event = zalo_api.event("user_send_text", USER, text="x", msg_id="f-2")
         raw, headers = signed(event, OA_SECRET)
         tampered = raw.replace(b'"x"', b'"y"')
         assert client.post("/webhooks/zalo", content=tampered, headers=headers).status_code == 401
         self.assert_nothing_happened(db, zalo_api, service)
 
     def test_missing_signature_is_401(self, client, zalo_api, service, db):
-        raw, _ = signed(zalo_event("user_send_text", USER, app_id=APP_ID, text="x"), OA_SECRET)
+        raw, _ = signed(zalo_api.event("user_send_text", USER, text="x"), OA_SECRET)
         assert client.post("/webhooks/zalo", content=raw).status_code == 401
         self.assert_nothing_happened(db, zalo_api, service)
 
     def test_event_for_another_app_is_401(self, client, zalo_api, service, db):
-        event = zalo_event("user_send_text", USER, app_id="999", text="x", msg_id="f-3")
+        event = zalo_api.event("user_send_text", USER, app_id="999", text="x", msg_id="f-3")
         assert post_event(client, event).status_code == 401
         self.assert_nothing_happened(db, zalo_api, service)
 
     def test_replayed_stale_event_is_403(self, client, zalo_api, service, db):
         old = int(time.time() * 1000) - 301_000
-        event = zalo_event("user_send_text", USER, app_id=APP_ID, text="x", msg_id="f-4", timestamp_ms=old)
+        event = zalo_api.event("user_send_text", USER, text="x", msg_id="f-4", timestamp_ms=old)
         resp = post_event(client, event)
         assert resp.status_code == 403
         self.assert_nothing_happened(db, zalo_api, service)
 
     def test_event_from_the_far_future_is_403(self, client, zalo_api, service, db):
         future = int(time.time() * 1000) + 3_600_000
-        event = zalo_event("user_send_text", USER, app_id=APP_ID, text="x", msg_id="f-5", timestamp_ms=future)
+        event = zalo_api.event("user_send_text", USER, text="x", msg_id="f-5", timestamp_ms=future)
         assert post_event(client, event).status_code == 403
         self.assert_nothing_happened(db, zalo_api, service)
 
@@ -231,12 +231,12 @@ class TestZaloRefused:
         self.assert_nothing_happened(db, zalo_api, service)
 
     def test_oversized_body_is_413(self, client, zalo_api, service, db):
-        event = zalo_event("user_send_text", USER, app_id=APP_ID, text="a" * 5000, msg_id="f-6")
+        event = zalo_api.event("user_send_text", USER, text="a" * 5000, msg_id="f-6")
         assert post_event(client, event).status_code == 413
         self.assert_nothing_happened(db, zalo_api, service)
 
     def test_unknown_event_is_acknowledged_and_ignored(self, client, zalo_api, service, db, caplog):
-        event = zalo_event("user_send_text", USER, app_id=APP_ID, text="bí mật", msg_id="u-1")
+        event = zalo_api.event("user_send_text", USER, text="bí mật", msg_id="u-1")
         event["event_name"] = "user_submit_info"
         with caplog.at_level("INFO", logger="webhooks.routes"):
             resp = post_event(client, event)
@@ -248,7 +248,7 @@ class TestZaloRefused:
 
 class TestZaloDedupe:
     def test_retried_event_is_processed_once(self, client, zalo_api, service, db):
-        event = zalo_event("user_send_text", USER, app_id=APP_ID, text="hỏi", msg_id="d-1")
+        event = zalo_api.event("user_send_text", USER, text="hỏi", msg_id="d-1")
         assert post_event(client, event).json() == {"status": "accepted"}
         zalo_api.wait_for(1)
         assert post_event(client, event).json() == {"status": "duplicate"}
@@ -257,7 +257,7 @@ class TestZaloDedupe:
         assert len(inbox_rows(db)) == 1
 
     def test_concurrent_retries_are_processed_once(self, client, zalo_api, service, db):
-        event = zalo_event("user_send_text", USER, app_id=APP_ID, text="hỏi", msg_id="d-2")
+        event = zalo_api.event("user_send_text", USER, text="hỏi", msg_id="d-2")
         with ThreadPoolExecutor(8) as pool:
             statuses = list(pool.map(lambda _: post_event(client, event).json()["status"], range(8)))
         assert sorted(statuses) == ["accepted"] + ["duplicate"] * 7
@@ -270,7 +270,7 @@ class TestZaloDedupe:
 class TestDurability:
     def test_event_stored_before_a_crash_is_answered_after_restart(self, db, zalo_api, service):
         settings = make_settings(db, zalo_api)
-        event = zalo_event("user_send_text", USER, app_id=APP_ID, text="trước khi sập", msg_id="c-1")
+        event = zalo_api.event("user_send_text", USER, text="trước khi sập", msg_id="c-1")
         # The webhook stored the event, then the process died before the worker ran.
         Channels(settings, service=lambda: service).inbox.record(
             channel="zalo", event_id="c-1", kind="user_send_text", user_key=USER, payload=event)
@@ -281,7 +281,7 @@ class TestDurability:
 
     def test_failed_send_is_retried_without_asking_the_bot_again(self, client, zalo_api, service, db):
         zalo_api.fail_next(-32, "rate limit")
-        post_event(client, zalo_event("user_send_text", USER, app_id=APP_ID, text="hỏi", msg_id="r-1"))
+        post_event(client, zalo_api.event("user_send_text", USER, text="hỏi", msg_id="r-1"))
         assert len(zalo_api.wait_for(1)) == 1
         assert len(service.messages) == 1  # the stored answer was re-sent
         row = inbox_rows(db)[0]
@@ -293,7 +293,7 @@ class TestDurability:
         for _ in range(4):
             zalo_api.fail_next(-32, "rate limit")
         with TestClient(make_app(settings, service)) as c:
-            post_event(c, zalo_event("user_send_text", USER, app_id=APP_ID, text="hỏi", msg_id="g-1"))
+            post_event(c, zalo_api.event("user_send_text", USER, text="hỏi", msg_id="g-1"))
             assert wait_until(lambda: inbox_rows(db)[0].status == FAILED)
         row = inbox_rows(db)[0]
         assert row.attempts == 2 and "ZaloApiError" in row.last_error
@@ -302,7 +302,7 @@ class TestDurability:
 class TestZaloSending:
     def test_expired_token_is_refreshed_once_and_stored_before_use(self, client, zalo_api, db):
         zalo_api.expire_token()
-        post_event(client, zalo_event("user_send_text", USER, app_id=APP_ID, text="hỏi", msg_id="t-1"))
+        post_event(client, zalo_api.event("user_send_text", USER, text="hỏi", msg_id="t-1"))
         sent = zalo_api.wait_for(1)
         assert len(zalo_api.refreshes) == 1
         form = zalo_api.refreshes[0]["form"]
@@ -314,7 +314,7 @@ class TestZaloSending:
             assert (row.access_token, row.refresh_token) == (zalo_api.access_token, zalo_api.refresh_token)
             assert row.expires_at is not None
         # The next message uses the stored token and does not refresh again.
-        post_event(client, zalo_event("user_send_text", USER, app_id=APP_ID, text="hỏi", msg_id="t-2"))
+        post_event(client, zalo_api.event("user_send_text", USER, text="hỏi", msg_id="t-2"))
         zalo_api.wait_for(2)
         assert len(zalo_api.refreshes) == 1
 
@@ -323,7 +323,7 @@ class TestZaloSending:
         text = "".join(sentence.format(i) for i in range(120))
         service = FakeService(Reply(reply=text, intent="procedure", answered=True))
         with TestClient(make_app(make_settings(db, zalo_api), service)) as c:
-            post_event(c, zalo_event("user_send_text", USER, app_id=APP_ID, text="hỏi", msg_id="l-1"))
+            post_event(c, zalo_api.event("user_send_text", USER, text="hỏi", msg_id="l-1"))
             assert wait_until(lambda: len(zalo_api.messages) >= 3)
             time.sleep(0.2)
         texts = [m["text"] for m in zalo_api.messages]
@@ -333,13 +333,14 @@ class TestZaloSending:
 
     def test_refused_buttons_fall_back_to_numbered_suggestions(self, client, zalo_api):
         zalo_api.reject_buttons = True
-        post_event(client, zalo_event("user_send_text", USER, app_id=APP_ID, text="hỏi", msg_id="b-1"))
+        post_event(client, zalo_api.event("user_send_text", USER, text="hỏi", msg_id="b-1"))
         sent = zalo_api.wait_for(1)
         assert sent[0]["attachment"] is None
         assert "1. Lệ phí bao nhiêu?\n2. Thời hạn giải quyết?" in sent[0]["text"]
         assert "Nguồn: Đăng ký khai sinh" in sent[0]["text"]
 
     def test_notification_sender_reaches_the_user(self, client, zalo_api):
+        zalo_api.user_interacts(USER)
         channels = client.app.state.channels
         channels.zalo.send_text(USER, "Phản ánh PA-1 đã có trả lời.")
         assert zalo_api.texts_for(USER) == ["Phản ánh PA-1 đã có trả lời."]
