@@ -221,6 +221,8 @@ def _finish(factory: sessionmaker[Session], job_id: int, worker_id: str, outcome
         record = session.get(PaknRecord, job.record_id) if job.record_id else None
         if outcome.ok:
             job.status, job.done_at, job.last_error = JOB_DONE, now, None
+            if job.kind == CITIZEN_REPLY and outcome.note:  # how it went out: the console shows it
+                job.payload = {**(job.payload or {}), "via": outcome.note}
             if job.kind == DELIVER_OFFICE and record is not None and not outcome.skipped \
                     and record.status in (RECEIVED, TRANSFERRED):
                 record.events.append(PaknEvent(kind="transition", from_status=record.status, to_status=FORWARDED,
