@@ -510,8 +510,8 @@ class TestOfficeReplyWindow:
         writes_now(client, zalo_api, "cho hỏi phản ánh của tôi", "w-2")
         assert run_outbox(db).done == 1
         waited = [m["text"] for m in zalo_api.messages if code in m["text"]]
-        assert waited == [f"Cơ quan đã trả lời phản ánh {code} của bạn (Phòng Quản lý đô thị): "
-                          "Đã thay bóng đèn ngày 01/12."]
+        expected = f"Cơ quan đã trả lời phản ánh {code} của bạn (Phòng Quản lý đô thị): Đã thay bóng đèn ngày 01/12."
+        assert waited == [expected]
         assert zalo_api.messages[-1]["kind"] == "cs"
         writes_now(client, zalo_api, "cảm ơn", "w-3")
         assert run_outbox(db).claimed == 0
