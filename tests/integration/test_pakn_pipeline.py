@@ -358,8 +358,9 @@ def test_reply_no_message_may_carry_waits_then_goes_once_when_the_citizen_writes
         assert outbox.release_waiting(factory, "zalo", user) == 0  # a second message releases nothing more
         assert outbox.run_once(factory).done == 1
         assert outbox.run_once(factory).claimed == 0
-        assert calls[-1] == (user, f"Cơ quan đã trả lời phản ánh {code} của bạn ({record_of(db_url, code).office_name}"
-                                   "): Đã thay bóng đèn.", code)
+        office_name = record_of(db_url, code).office_name
+        waited = f"Cơ quan đã trả lời phản ánh {code} của bạn ({office_name}): Đã thay bóng đèn."
+        assert calls[-1] == (user, waited, code)
         assert len(calls) == 2
         job = job_of(db_url, code, "citizen_reply")
         assert job.status == "done" and job.payload["via"] == "zalo:cs"
