@@ -118,9 +118,12 @@ class ZaloAdapter(ChannelAdapter):
         user = self._user_id(payload)
         if name in INTERACTION_EVENTS:
             msg_id = (payload.get("message") or {}).get("msg_id")
-            if not msg_id:
+            if msg_id:
+                return str(msg_id), user
+            if name in MESSAGE_EVENTS:
                 raise MalformedPayload("message event without msg_id")
-            return str(msg_id), user
+            # An unanswered message kind is only a timestamp to us; never refuse it (Zalo retries a
+            # refused event and in the end switches the webhook off).
         return f"{name}:{user}:{payload.get('timestamp', '')}", user
 
     def parse(self, payload: dict[str, Any]) -> ChannelEvent | None:

@@ -566,6 +566,16 @@ class TestOfficeReplyWindow:
         assert reply_jobs(db, code)[0].last_error == "Zalo API error -201"
         assert "delivery_failed" in event_kinds(db, code)
 
+    def test_an_oa_without_transaction_messages_is_a_failed_delivery_not_a_silent_wait(self, app_with, zalo_api,
+                                                                                         db):
+        zalo_api.transaction_enabled = False  # configured here, not enabled at Zalo: staff must see it
+        c = app_with(zalo_transaction_template="transaction_event")
+        wrote_days_ago(c.app.state.channels, zalo_api, 9)
+        code = petition(db)
+        office_reply(db, code)
+        assert run_outbox(db).dead == 1
+        assert [r["error"] for r in zalo_api.rejected] == [-212]
+
     def test_a_rate_limit_is_retried_later(self, client, zalo_api, db):
         writes_now(client, zalo_api, "đèn đường hỏng", "p-2")
         code = petition(db)
