@@ -26,7 +26,7 @@ from pakn.errors import DeliveryError
 
 log = logging.getLogger(__name__)
 
-Sender = Callable[[str, str], Any]
+Sender = Callable[..., Any]  # (user_id, text) or (user_id, text, *, code)
 NO_PUSH_CHANNELS = frozenset({"api", "web", "open311", "cli", "email"})
 
 _senders: dict[str, Sender] = {}
