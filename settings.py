@@ -77,6 +77,19 @@ class Settings(BaseSettings):
     zalo_api_base: str = "https://openapi.zalo.me"
     zalo_oauth_base: str = "https://oauth.zaloapp.com"
     zalo_max_event_age_s: int = 300
+    # When an office reply may reach a Zalo user (webhooks/zalo_window.py has the rules and sources).
+    zalo_cs_window_h: float = Field(168.0, gt=0, description="hours after the citizen's last message in which a "
+                                    "consultation (cs) message is accepted: 7 days per Zalo's rules of 2026 (free "
+                                    "for the first 48 h, paid after); set 48 to stay in the free tier")
+    zalo_cs_quota: int = Field(0, ge=0, description="cs messages allowed per citizen message (0 = no limit, Zalo's "
+                                "rule since 2026-01-01; 8 was the rule before)")
+    zalo_transaction_template: str = Field("", description="template_type of the transaction message used for "
+                                           "office replies outside the cs window (e.g. transaction_event); empty = "
+                                           "no transaction messages, the reply waits for the citizen's next message")
+    zalo_transaction_window_h: float = Field(8760.0, gt=0, description="hours after the last message in which a "
+                                             "transaction message is accepted (1 year, not confirmed at the source)")
+    zalo_transaction_text_max: int = Field(1000, ge=100, description="characters of the reply put into the "
+                                           "transaction message's text element (Zalo's limit not confirmed)")
     telegram_token: SecretStr = SecretStr("")
     telegram_secret_token: SecretStr = SecretStr("")
     telegram_api_base: str = "https://api.telegram.org/bot"

@@ -145,10 +145,10 @@ def pakn_status_counts() -> dict[str, int]:
 
 
 def outbox_counts() -> dict[str, int]:
-    """Outbox jobs per status (pending, running, done, dead)."""
-    from pakn.models import JOB_DEAD, JOB_DONE, JOB_PENDING, JOB_RUNNING, OutboxJob
+    """Outbox jobs per status (pending, running, done, dead, waiting for the citizen to write)."""
+    from pakn.models import JOB_DEAD, JOB_DONE, JOB_PENDING, JOB_RUNNING, JOB_WAITING, OutboxJob
 
-    counts = dict.fromkeys((JOB_PENDING, JOB_RUNNING, JOB_DONE, JOB_DEAD), 0)
+    counts = dict.fromkeys((JOB_PENDING, JOB_RUNNING, JOB_DONE, JOB_DEAD, JOB_WAITING), 0)
     counts.update(_counts(OutboxJob.status))
     return counts
 

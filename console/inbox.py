@@ -14,7 +14,21 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from console.auth import Principal
-from pakn.models import ANSWERED, CLOSED, FORWARDED, IN_PROGRESS, RECEIVED, REJECTED, TRANSFERRED, PaknRecord
+from pakn.models import (
+    ANSWERED,
+    CITIZEN_REPLY,
+    CLOSED,
+    FORWARDED,
+    IN_PROGRESS,
+    JOB_DEAD,
+    JOB_DONE,
+    JOB_WAITING,
+    RECEIVED,
+    REJECTED,
+    TRANSFERRED,
+    OutboxJob,
+    PaknRecord,
+)
 
 log = logging.getLogger(__name__)
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -164,6 +178,47 @@ def transfer_choices(record: PaknRecord, on: date | None = None) -> list[OfficeC
             if o.kind == "office" and o.is_valid_on(on) and o.id not in taken]
     rest.sort(key=lambda c: (c.province != province, c.province, c.name))
     return suggestions + rest
+
+
+@dataclass(frozen=True)
+class ReplyDelivery:
+    """How an office reply is getting to the citizen, as staff see it next to the reply."""
+
+    state: str  # sent | waiting | failed | sending | portal
+    label: str
+
+
+VIA_VI = {"zalo:cs": "tin tư vấn Zalo", "zalo:transaction": "tin giao dịch Zalo"}
+
+
+def reply_deliveries(db: Session, record: PaknRecord) -> dict[int, ReplyDelivery]:
+    """Delivery state of each reply event of `record`, by event id (from its `citizen_reply` job).
+
+    Why from the job: the outbox is where the truth is (done, waiting for the citizen, dead), and
+    reading it here keeps the history free of one event per attempt."""
+    jobs = db.scalars(select(OutboxJob).where(OutboxJob.record_id == record.id, OutboxJob.kind == CITIZEN_REPLY))
+    out: dict[int, ReplyDelivery] = {}
+    for job in jobs:
+        event_id = (job.payload or {}).get("event_id")
+        if event_id is None:  # jobs from before event_id was stored: citizen_reply:<code>:<event id>
+            tail = job.dedupe_key.rsplit(":", 1)[-1]
+            event_id = int(tail) if tail.isdigit() else None
+        if event_id is None:
+            continue
+        if job.status == JOB_DONE:
+            via = (job.payload or {}).get("via")
+            if via == "no push channel":
+                delivery = ReplyDelivery("portal", "Người dân xem bằng mã tra cứu")
+            else:
+                delivery = ReplyDelivery("sent", "Đã gửi" + (f" ({VIA_VI[via]})" if via in VIA_VI else ""))
+        elif job.status == JOB_WAITING:
+            delivery = ReplyDelivery("waiting", "Chờ người dân nhắn lại")
+        elif job.status == JOB_DEAD:
+            delivery = ReplyDelivery("failed", "Gửi lỗi")
+        else:
+            delivery = ReplyDelivery("sending", "Đang gửi" if not job.last_error else "Đang thử gửi lại")
+        out[int(event_id)] = delivery
+    return out
 
 
 def office_name(office_id: str | None) -> str:

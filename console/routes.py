@@ -71,7 +71,8 @@ DONE_VI = {
     "password": "Đã đổi mật khẩu. Vui lòng đăng nhập lại.",
 }
 EVENT_VI = {"received": "Tiếp nhận", "transition": "Chuyển trạng thái", "reply": "Trả lời",
-            "delivered": "Đã chuyển đến cơ quan", "delivery_failed": "Gửi không thành công"}
+            "delivered": "Đã chuyển đến cơ quan", "delivery_failed": "Gửi không thành công",
+            "delivery_waiting": "Chờ người dân nhắn lại"}
 ERROR_STATUS = {PaknValidationError: 422, PaknNotFoundError: 404, PaknTransitionError: 409,
                 PaknPermissionError: 403}
 
@@ -270,6 +271,7 @@ def _detail(request: Request, db: Session, principal: Principal, code: str, *, e
     allowed = TRANSITIONS.get(record.status, frozenset())
     return render(request, "detail.html", {
         "r": record, "badge": inbox.due_badge(record, utcnow()), "error": error, "form": form or {},
+        "deliveries": inbox.reply_deliveries(db, record),
         "can": {"accept": "in_progress" in allowed, "transfer": "transferred" in allowed,
                 "close": "closed" in allowed, "reject": "rejected" in allowed,
                 "reply": record.status in REPLYABLE},

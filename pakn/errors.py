@@ -47,7 +47,13 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
+class DeliveryDeferred(DeliveryError):
+    """The channel cannot reach the person now and retrying will not change that (Zalo: outside the
+    interaction window, over the quota); the outbox keeps the job `waiting` until they write again."""
+
+
 __all__ = [
+    "DeliveryDeferred",
     "DeliveryError",
     "PaknConflictError",
     "PaknError",

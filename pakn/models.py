@@ -48,6 +48,9 @@ JOB_PENDING = "pending"
 JOB_RUNNING = "running"
 JOB_DONE = "done"
 JOB_DEAD = "dead"
+# A citizen reply no channel message may carry now (Zalo's window); never claimed by the worker,
+# set back to pending when the citizen writes again (pakn.outbox.release_waiting).
+JOB_WAITING = "waiting"
 
 
 
@@ -106,6 +109,7 @@ class PaknEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     record_id: Mapped[int] = mapped_column(ForeignKey("pakn_records.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(24))  # received | transition | reply | delivered | delivery_failed
+    #                                                | delivery_waiting
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str | None] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(120))
@@ -155,6 +159,7 @@ __all__ = [
     "JOB_DONE",
     "JOB_PENDING",
     "JOB_RUNNING",
+    "JOB_WAITING",
     "RECEIVED",
     "REJECTED",
     "STATUSES",

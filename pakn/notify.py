@@ -6,8 +6,12 @@ any channel. Channels without push ('api', 'web', 'open311', 'cli') are a normal
 error: the citizen reads the reply with GET /api/v1/pakn/{code}, so `send` returns False.
 
 A sender is `fn(user_id: str, text: str) -> None` (or a coroutine function); it raises on failure
-so the outbox retries. Telegram has a built-in sender (Bot API sendMessage) used when the
-channel adapter registered none and TELEGRAM_TOKEN is set.
+so the outbox retries. A sender that declares a keyword `code` also gets the petition's tracking
+code (Zalo puts it in a transaction message); one that returns a string names what it sent
+("zalo:cs"), which the outbox keeps as the job's note. `DeliveryDeferred` from a sender means
+"not now, not by retrying": the outbox parks the reply until the citizen writes again.
+Telegram has a built-in sender (Bot API sendMessage) used when the channel adapter registered
+none and TELEGRAM_TOKEN is set.
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ from pakn.errors import DeliveryError
 
 log = logging.getLogger(__name__)
 
-Sender = Callable[[str, str], Any]
+Sender = Callable[..., Any]  # (user_id, text) or (user_id, text, *, code)
 NO_PUSH_CHANNELS = frozenset({"api", "web", "open311", "cli", "email"})
 
 _senders: dict[str, Sender] = {}
@@ -53,8 +57,14 @@ def send(channel: str, user_id: str | None, text: str) -> bool:
     Raises DeliveryError when a push channel has no sender or the sender fails, so the outbox
     retries and finally dead-letters instead of dropping the reply silently.
     """
+    return push(channel, user_id, text) is not None
+
+
+def push(channel: str, user_id: str | None, text: str, *, code: str | None = None) -> str | None:
+    """Like `send`, returning what was sent ("pushed", or the sender's own note such as
+    "zalo:transaction") and None when the channel has no push."""
     if channel in NO_PUSH_CHANNELS or not user_id:
-        return False
+        return None
     with _lock:
         fn = _senders.get(channel)
     if fn is None and channel == "telegram":
@@ -62,15 +72,24 @@ def send(channel: str, user_id: str | None, text: str) -> bool:
     if fn is None:
         raise DeliveryError(f"no sender registered for channel {channel!r}")
     try:
-        result = fn(user_id, text)
+        result = fn(user_id, text, code=code) if code is not None and _takes_code(fn) else fn(user_id, text)
         if inspect.isawaitable(result):
-            asyncio.run(_await(result))
+            result = asyncio.run(_await(result))
     except DeliveryError:
         raise
     except Exception as exc:  # the adapter's error text may quote the user; keep only its type
         raise DeliveryError(f"{channel} sender failed: {type(exc).__name__}") from exc
-    log.info("citizen notified", extra={"channel": channel})
-    return True
+    note = result if isinstance(result, str) and result else "pushed"
+    log.info("citizen notified", extra={"channel": channel, "via": note})
+    return note
+
+
+def _takes_code(fn: Sender) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return "code" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 async def _await(awaitable: Any) -> Any:
@@ -91,4 +110,5 @@ def _builtin_telegram_sender() -> Sender | None:
     return _send
 
 
-__all__ = ["NO_PUSH_CHANNELS", "Sender", "register_sender", "registered_channels", "send", "unregister_sender"]
+__all__ = ["NO_PUSH_CHANNELS", "Sender", "push", "register_sender", "registered_channels", "send",
+           "unregister_sender"]

@@ -11,6 +11,12 @@ Why this shape:
   dedupe key, so receivers that honour it do not see a second delivery.
 * **Exponential backoff with jitter** (tenacity's `wait_exponential_jitter`), dead-lettering after
   `settings.delivery_max_attempts`; permanent errors (4xx from a webhook) go dead at once.
+* **Waiting, for replies no channel message may carry now.** Zalo accepts a consultation message
+  only for a while after the citizen's last message (`webhooks/zalo_window.py`); an office reply
+  days later may have no allowed message type at all. Retrying on a timer cannot help and would
+  dead-letter the reply, so the sender's `DeliveryDeferred` parks the job as `waiting` (never
+  claimed). The citizen's next message calls `release_waiting`, which makes it due again, once:
+  the conditional UPDATE lets only one release win, and the worker's claim runs it once.
 
 Logs carry job ids, kinds and tracking codes only.
 """
@@ -27,7 +33,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge.store.db import factory_write_gate
-from pakn.errors import DeliveryError
+from pakn.errors import DeliveryDeferred, DeliveryError
 from pakn.models import (
     CITIZEN_REPLY,
     CLASSIFY,
@@ -37,6 +43,7 @@ from pakn.models import (
     JOB_DONE,
     JOB_PENDING,
     JOB_RUNNING,
+    JOB_WAITING,
     RECEIVED,
     TRANSFERRED,
     OutboxJob,
@@ -58,9 +65,10 @@ class RunStats:
     retried: int = 0
     dead: int = 0
     skipped: int = 0
+    waiting: int = 0
 
     def __iadd__(self, other: RunStats) -> RunStats:
-        for f in ("claimed", "done", "retried", "dead", "skipped"):
+        for f in ("claimed", "done", "retried", "dead", "skipped", "waiting"):
             setattr(self, f, getattr(self, f) + getattr(other, f))
         return self
 
@@ -72,6 +80,7 @@ class Outcome:
     error: str | None = None
     permanent: bool = False
     skipped: bool = False
+    waiting: bool = False  # no message type may reach the citizen now: park the job
     result: object | None = None  # what a `classify` job computed, applied in `_finish`
 
 
@@ -143,14 +152,48 @@ def _execute(factory: sessionmaker[Session], job_id: int) -> Outcome:
                 route = delivery.deliver_to_office(session, record, key)
             return Outcome(ok=True, note=route)
         if kind == CITIZEN_REPLY:
-            sent = notify.send(payload.get("channel", ""), payload.get("user_id"), payload.get("text", ""))
-            return Outcome(ok=True, note="pushed" if sent else "no push channel")
+            via = notify.push(payload.get("channel", ""), payload.get("user_id"), citizen_text(payload),
+                              code=payload.get("code"))
+            return Outcome(ok=True, note=via or "no push channel")
         return Outcome(ok=False, error=f"unknown job kind {kind}", permanent=True)
+    except DeliveryDeferred as exc:
+        return Outcome(ok=False, error=f"waiting: {str(exc)[:480]}", waiting=True)
     except DeliveryError as exc:
         return Outcome(ok=False, error=str(exc)[:500], permanent=exc.permanent)
     except Exception as exc:  # a bug or an unexpected library error: retry, keep only the type
         log.exception("outbox job %s crashed", job_id)
         return Outcome(ok=False, error=f"unexpected {type(exc).__name__}")
+
+
+def citizen_text(payload: dict) -> str:
+    """The message of a `citizen_reply` job. A reply that waited for the citizen to write again says
+    so, since days may have passed and it arrives in the middle of another conversation."""
+    if payload.get("waited") and payload.get("reply"):
+        office = f" ({payload['office']})" if payload.get("office") else ""
+        return f"Cơ quan đã trả lời phản ánh {payload.get('code', '')} của bạn{office}: {payload['reply']}"
+    return payload.get("text", "")
+
+
+def release_waiting(factory: sessionmaker[Session], channel: str, user_id: str, *,
+                    now: datetime | None = None) -> int:
+    """The citizen wrote on `channel`: their waiting replies become due now. Returns how many.
+
+    Each job moves with `UPDATE … WHERE status='waiting'`, so concurrent releases (two messages
+    processed at once) move it once; attempts start afresh, the waiting time was not a failure.
+    """
+    now = now or utcnow()
+    cond = and_(OutboxJob.status == JOB_WAITING, OutboxJob.kind == CITIZEN_REPLY,
+                OutboxJob.payload["channel"].as_string() == channel,
+                OutboxJob.payload["user_id"].as_string() == str(user_id))
+    with factory() as session:  # the common case, nothing waits, costs no write (nor SQLite's write lock)
+        ids = list(session.scalars(select(OutboxJob.id).where(cond)))
+    if not ids:
+        return 0
+    with factory_write_gate(factory), factory() as session, session.begin():
+        result = session.execute(update(OutboxJob).where(OutboxJob.id.in_(ids), cond)
+                                 .values(status=JOB_PENDING, next_attempt_at=now, attempts=0, updated_at=now)
+                                 .execution_options(synchronize_session=False))
+        return result.rowcount or 0
 
 
 def _classify(record: PaknRecord) -> Outcome:
@@ -178,6 +221,8 @@ def _finish(factory: sessionmaker[Session], job_id: int, worker_id: str, outcome
         record = session.get(PaknRecord, job.record_id) if job.record_id else None
         if outcome.ok:
             job.status, job.done_at, job.last_error = JOB_DONE, now, None
+            if job.kind == CITIZEN_REPLY and outcome.note:  # how it went out: the console shows it
+                job.payload = {**(job.payload or {}), "via": outcome.note}
             if job.kind == DELIVER_OFFICE and record is not None and not outcome.skipped \
                     and record.status in (RECEIVED, TRANSFERRED):
                 record.events.append(PaknEvent(kind="transition", from_status=record.status, to_status=FORWARDED,
@@ -193,6 +238,18 @@ def _finish(factory: sessionmaker[Session], job_id: int, worker_id: str, outcome
                                                "pakn_code": record.code if record else None})
             return JOB_DONE
         job.last_error = outcome.error
+        if outcome.waiting:
+            first = not (job.payload or {}).get("waited")
+            job.status = JOB_WAITING
+            job.payload = {**(job.payload or {}), "waited": True}
+            if record is not None and first:
+                record.events.append(PaknEvent(kind="delivery_waiting", actor="system:outbox", at=now,
+                                               note="Chưa gửi được trả lời: kênh của người dân chỉ cho phép nhắn "
+                                                    "trong một thời gian sau tin nhắn cuối của họ. Hệ thống sẽ "
+                                                    "gửi khi người dân nhắn tin lại."))
+            log.info("outbox job waiting for the citizen", extra={"job_id": job_id, "kind": job.kind,
+                                                                  "error": outcome.error})
+            return JOB_WAITING
         if outcome.permanent or job.attempts >= s.delivery_max_attempts:
             job.status = JOB_DEAD
             if record is not None:
@@ -242,6 +299,8 @@ def run_once(factory: sessionmaker[Session] | None = None, *, worker_id: str = "
             stats.dead += 1
         elif status == JOB_PENDING:
             stats.retried += 1
+        elif status == JOB_WAITING:
+            stats.waiting += 1
     return stats
 
 
@@ -257,4 +316,4 @@ def drain(factory: sessionmaker[Session] | None = None, *, worker_id: str = "wor
     return total
 
 
-__all__ = ["RunStats", "backoff_seconds", "claim", "drain", "run_once"]
+__all__ = ["RunStats", "backoff_seconds", "citizen_text", "claim", "drain", "release_waiting", "run_once"]

@@ -590,7 +590,8 @@ def add_reply(session: Session, code: str, office_id: str, text: str) -> PaknRec
     session.add(OutboxJob(kind=CITIZEN_REPLY, record_id=record.id, status="pending", attempts=0,
                           next_attempt_at=now, created_at=now, updated_at=now,
                           payload={"code": record.code, "channel": record.channel,
-                                   "user_id": record.channel_user_id, "text": message},
+                                   "user_id": record.channel_user_id, "text": message, "reply": text,
+                                   "office": record.office_name or office_id, "event_id": reply.id},
                           dedupe_key=f"{CITIZEN_REPLY}:{record.code}:{reply.id}"))
     session.flush()
     log.info("pakn reply", extra={"pakn_code": record.code, "office_id": office_id})

@@ -21,6 +21,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar, Literal, Protocol
 
 from bot.types import InboundMessage, Reply
@@ -40,6 +41,17 @@ class ChatServiceLike(Protocol):
 
 
 ServiceProvider = Callable[[], ChatServiceLike]
+
+
+class InteractionRecorder(Protocol):
+    """Where a person's last verified message is kept (`webhooks.zalo_window.InteractionStore`)."""
+
+    def touch(self, channel: str, user_id: str, at: datetime | None = None) -> None: ...
+
+
+# Called after a person's message was recorded: (channel, user_id). The channel layer uses it to
+# release PAKN replies that waited for this person to write again.
+InteractionHook = Callable[[str, str], None]
 
 
 def default_service() -> ChatServiceLike:
@@ -70,9 +82,12 @@ class ChannelAdapter(ABC):
 
     channel: ClassVar[str]
 
-    def __init__(self, inbox: Inbox, service: ServiceProvider = default_service) -> None:
+    def __init__(self, inbox: Inbox, service: ServiceProvider = default_service, *,
+                 interactions: InteractionRecorder | None = None, on_interaction: InteractionHook | None = None) -> None:
         self.inbox = inbox
         self._service = service
+        self.interactions = interactions
+        self.on_interaction = on_interaction
 
     @property
     def service(self) -> ChatServiceLike:
@@ -82,6 +97,11 @@ class ChannelAdapter(ABC):
     def accepts(self, payload: dict[str, Any]) -> bool:
         """Whether the event is worth storing at all; others are acknowledged and dropped."""
         return True
+
+    def interaction_at(self, payload: dict[str, Any]) -> datetime | None:
+        """When the person acted, for events the platform counts as an interaction (opening a
+        messaging window); None for the others. Channels without a window keep the default."""
+        return None
 
     @abstractmethod
     def event_key(self, payload: dict[str, Any]) -> tuple[str, str]:
@@ -101,7 +121,10 @@ class ChannelAdapter(ABC):
 
     # ------------------------------------------------------------------ shared flow
     async def process(self, event: InboxEvent) -> None:
-        """Run one stored event: act on it and deliver the answer."""
+        """Run one stored event: note the interaction, act on it and deliver the answer."""
+        at = self.interaction_at(event.payload)
+        if at is not None:
+            await asyncio.to_thread(self.interacted, event.user_key, at)
         action = self.parse(event.payload)
         if action is None:
             return
@@ -114,6 +137,14 @@ class ChannelAdapter(ABC):
             assert action.message is not None
             reply = await self.answer(event.id, action.message)
         await self.send(action.user_id, reply)
+
+    def interacted(self, user_id: str, at: datetime) -> None:
+        """Record the person's message, then let waiting replies go (both idempotent, so a retried
+        event repeats them harmlessly). Stored events are verified: the webhook checked them."""
+        if self.interactions is not None:
+            self.interactions.touch(self.channel, user_id, at)
+        if self.on_interaction is not None:
+            self.on_interaction(self.channel, user_id)
 
     async def answer(self, row_id: int | None, msg: InboundMessage) -> Reply:
         """Ask the bot once per event: a retry after a failed send reuses the stored answer."""

@@ -7,7 +7,8 @@
     └── StaleEvent               403: signed, but older than the replay window
     ChannelSendError             an outbound message could not be delivered (the worker retries)
     ├── ZaloApiError             the Zalo OA API answered with error != 0 (code kept, e.g. -216)
-    └── TokenRefreshError        Zalo refused to refresh the access token
+    ├── TokenRefreshError        Zalo refused to refresh the access token
+    └── RecipientUnreachable     no message type may reach the person until they write again
 """
 from __future__ import annotations
 
@@ -50,3 +51,8 @@ class ZaloApiError(ChannelSendError):
 
 class TokenRefreshError(ChannelSendError):
     pass
+
+
+class RecipientUnreachable(ChannelSendError):
+    """The channel accepts no message to this person now (Zalo: outside the interaction window or
+    over the quota, no transaction message allowed); retrying is useless until they write again."""

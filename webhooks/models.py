@@ -1,4 +1,5 @@
-"""Tables of the channel layer: the durable inbox of webhook events and the Zalo token pair.
+"""Tables of the channel layer: the durable inbox of webhook events, the Zalo token pair and each
+person's last interaction.
 
 Why an inbox table: Zalo and Telegram want a 2xx within seconds and retry otherwise. The webhook
 writes the event here (one INSERT) and answers at once; a worker answers the person later. A
@@ -8,12 +9,17 @@ event cannot insert a second row, so it is processed exactly once.
 
 Why a token table: Zalo refresh tokens are single-use. The new pair must be durable before the
 old one is forgotten, or a crash right after a refresh would lock the OA out.
+
+Why an interaction table: Zalo accepts a consultation message only within a window after the
+person's last message (see `webhooks/zalo_window.py`). Office replies come days later, from
+another process (the PAKN outbox), so the time of the last verified message must be durable and
+shared; the inbox cannot serve, it is purged and holds every event kind.
 """
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Index, Integer, PrimaryKeyConstraint, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from knowledge.store.models import Base
@@ -63,4 +69,18 @@ class ZaloTokenRow(Base):
     access_token: Mapped[str] = mapped_column(Text)
     refresh_token: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ChannelInteractionRow(Base):
+    """When a person last wrote to us on a channel (from verified webhook events only), and how many
+    consultation messages went out since (Zalo's per-interaction quota, when one is configured)."""
+
+    __tablename__ = "channel_interactions"
+    __table_args__ = (PrimaryKeyConstraint("channel", "user_id", name="pk_channel_interactions"),)
+
+    channel: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(128))
+    last_interaction_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cs_sent: Mapped[int] = mapped_column(Integer, default=0)  # cs messages sent since last_interaction_at
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

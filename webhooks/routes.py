@@ -31,6 +31,7 @@ from webhooks.queue import InboxWorker
 from webhooks.telegram import SECRET_HEADER, TelegramAdapter
 from webhooks.zalo import ZaloAdapter
 from webhooks.zalo_client import TokenStore, ZaloClient
+from webhooks.zalo_window import InteractionStore, WindowPolicy, ZaloReplyNotifier
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +52,20 @@ class Channels:
         self.inbox = Inbox(settings.database_url, lease_s=settings.inbox_lease_s,
                            max_attempts=settings.inbox_max_attempts, base_delay_s=settings.inbox_retry_base_s)
         self.writer = InboxWriter(self.inbox)
+        self.interactions = InteractionStore(settings.database_url)
+        count_cs = (lambda user_id: self.interactions.count_cs("zalo", user_id)) if settings.zalo_cs_quota else None
         client = ZaloClient(app_id=settings.zalo_app_id,
                             app_secret_key=settings.zalo_app_secret_key.get_secret_value(),
                             tokens=TokenStore(settings.zalo_app_id, settings.database_url),
                             api_base=settings.zalo_api_base, oauth_base=settings.zalo_oauth_base,
-                            transport=zalo_transport)
-        self.zalo = ZaloAdapter(self.inbox, client, service)
+                            transport=zalo_transport, on_cs_sent=count_cs)
+        self.zalo = ZaloAdapter(self.inbox, client, service, interactions=self.interactions,
+                                on_interaction=self.release_waiting_replies)
+        # Office replies (PAKN outbox) go through the window policy; bot answers do not need it,
+        # they answer a message that just opened the window.
+        self.zalo_replies = ZaloReplyNotifier(client, self.interactions, WindowPolicy.from_settings(settings),
+                                              text_max=settings.zalo_transaction_text_max)
+        self._registered: list[str] = []
         token = settings.telegram_token.get_secret_value()
         self.telegram: TelegramAdapter | None = None
         if token:
@@ -82,6 +91,7 @@ class Channels:
         await self.worker.start()
 
     async def stop(self) -> None:
+        self.unregister_senders()
         await self.worker.stop()
         await asyncio.to_thread(self.writer.stop)
         if self.telegram is not None:
@@ -95,9 +105,32 @@ class Channels:
         except ImportError:
             log.info("pakn.notify is not available; office replies will not be pushed to channels")
             return
-        register_sender("zalo", self.zalo.send_text)
+        register_sender("zalo", self.zalo_replies.as_sender())
+        self._registered = ["zalo"]
         if self.telegram is not None:
             register_sender("telegram", self.telegram.send_text)
+            self._registered.append("telegram")
+
+    def unregister_senders(self) -> None:
+        if not self._registered:
+            return
+        from pakn.notify import unregister_sender
+
+        for channel in self._registered:
+            unregister_sender(channel)
+        self._registered = []
+
+    def release_waiting_replies(self, channel: str, user_id: str) -> None:
+        """The person wrote: office replies that waited for it go back to the PAKN outbox."""
+        try:
+            from pakn.outbox import release_waiting
+        except ImportError:
+            return
+        from knowledge.store import session_factory
+
+        released = release_waiting(session_factory(self.settings.database_url), channel, user_id)
+        if released:
+            log.info("%s: %d waiting office replies released", channel, released)
 
     async def receive(self, adapter: ChannelAdapter, request: Request,
                       verify: Callable[[bytes, dict[str, Any]], None]) -> JSONResponse:

@@ -6,8 +6,9 @@ comparison is constant-time; an event whose timestamp is older than `zalo_max_ev
 (or too far in the future) is refused as a replay even when its signature is valid.
 
 Events handled: `user_send_text`, `user_send_location`, `user_send_image`, `user_send_file`
-(all carry `sender.id` and `message.msg_id`), `follow` / `unfollow` (`follower.id`). Any other
-event is acknowledged and ignored.
+(all carry `sender.id` and `message.msg_id`), `follow` / `unfollow` (`follower.id`). Stickers,
+GIFs, audio, video, links and business cards are stored only to note that the person wrote (the
+consultation window); they get no answer. Any other event is acknowledged and ignored.
 """
 from __future__ import annotations
 
@@ -16,10 +17,18 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.types import Attachment, InboundMessage, Reply
-from webhooks.base import ChannelAdapter, ChannelEvent, ServiceProvider, default_service
+from webhooks.base import (
+    ChannelAdapter,
+    ChannelEvent,
+    InteractionHook,
+    InteractionRecorder,
+    ServiceProvider,
+    default_service,
+)
 from webhooks.errors import BadSignature, MalformedPayload, StaleEvent
 from webhooks.inbox import Inbox
 from webhooks.zalo_client import ZaloClient
@@ -27,7 +36,12 @@ from webhooks.zalo_client import ZaloClient
 SIGNATURE_HEADER = "X-ZEvent-Signature"
 MESSAGE_EVENTS = frozenset({"user_send_text", "user_send_location", "user_send_image", "user_send_file"})
 FOLLOW_EVENTS = frozenset({"follow", "unfollow"})
-HANDLED_EVENTS = MESSAGE_EVENTS | FOLLOW_EVENTS
+# Messages the bot does not answer but that still count as the person writing to the OA: they
+# reopen Zalo's consultation window (webhooks/zalo_window.py), so they are stored too.
+SILENT_MESSAGE_EVENTS = frozenset({"user_send_sticker", "user_send_gif", "user_send_audio", "user_send_video",
+                                   "user_send_link", "user_send_business_card"})
+INTERACTION_EVENTS = MESSAGE_EVENTS | SILENT_MESSAGE_EVENTS
+HANDLED_EVENTS = INTERACTION_EVENTS | FOLLOW_EVENTS
 # Zalo's clock and ours may differ a little; a timestamp this far ahead is still accepted.
 FUTURE_SKEW_S = 60
 
@@ -81,9 +95,20 @@ class ZaloAdapter(ChannelAdapter):
 
     channel = "zalo"
 
-    def __init__(self, inbox: Inbox, client: ZaloClient, service: ServiceProvider = default_service) -> None:
-        super().__init__(inbox, service)
+    def __init__(self, inbox: Inbox, client: ZaloClient, service: ServiceProvider = default_service, *,
+                 interactions: InteractionRecorder | None = None, on_interaction: InteractionHook | None = None) -> None:
+        super().__init__(inbox, service, interactions=interactions, on_interaction=on_interaction)
         self.client = client
+
+    def interaction_at(self, payload: dict[str, Any]) -> datetime | None:
+        """The event's own time (Zalo's clock, milliseconds): a person's message is what Zalo counts
+        the consultation window from. Follows are not counted: no source says Zalo counts them."""
+        if payload.get("event_name") not in INTERACTION_EVENTS:
+            return None
+        try:
+            return datetime.fromtimestamp(int(payload.get("timestamp")) / 1000, tz=UTC)
+        except (TypeError, ValueError, OverflowError, OSError):
+            return None
 
     def accepts(self, payload: dict[str, Any]) -> bool:
         return payload.get("event_name") in HANDLED_EVENTS
@@ -91,11 +116,14 @@ class ZaloAdapter(ChannelAdapter):
     def event_key(self, payload: dict[str, Any]) -> tuple[str, str]:
         name = str(payload.get("event_name", ""))
         user = self._user_id(payload)
-        if name in MESSAGE_EVENTS:
+        if name in INTERACTION_EVENTS:
             msg_id = (payload.get("message") or {}).get("msg_id")
-            if not msg_id:
+            if msg_id:
+                return str(msg_id), user
+            if name in MESSAGE_EVENTS:
                 raise MalformedPayload("message event without msg_id")
-            return str(msg_id), user
+            # An unanswered message kind is only a timestamp to us; never refuse it (Zalo retries a
+            # refused event and in the end switches the webhook off).
         return f"{name}:{user}:{payload.get('timestamp', '')}", user
 
     def parse(self, payload: dict[str, Any]) -> ChannelEvent | None:

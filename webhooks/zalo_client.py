@@ -1,4 +1,5 @@
-"""Zalo Official Account API client: send consultation (CS) messages, keep the token pair fresh.
+"""Zalo Official Account API client: send consultation (CS) and transaction messages, keep the
+token pair fresh.
 
 Protocol (Zalo OA API v3 / OAuth v4):
 
@@ -10,6 +11,9 @@ Protocol (Zalo OA API v3 / OAuth v4):
   a tap comes back as an ordinary `user_send_text` carrying the button's `payload`. They go on
   the last piece of a reply only. If Zalo refuses the buttons, the suggestions are sent as a
   numbered list in the text instead.
+* Transaction messages: `POST {api_base}/v3.0/oa/message/transaction`, same envelope, the
+  message being a `template` attachment `{"template_type", "language": "VI", "elements": [header,
+  text, table]}`. Which of them Zalo accepts when is decided in `webhooks/zalo_window.py`.
 * Tokens: an access token lives 25 hours. `POST {oauth_base}/v4/oa/access_token` with form
   `refresh_token, app_id, grant_type=refresh_token` and header `secret_key` returns a new
   access token AND a new refresh token; the old refresh token is dead from then on. So the new
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -89,8 +94,11 @@ class ZaloClient:
 
     def __init__(self, *, app_id: str, app_secret_key: str, tokens: TokenStore,
                  api_base: str = "https://openapi.zalo.me", oauth_base: str = "https://oauth.zaloapp.com",
-                 transport: httpx.BaseTransport | None = None, timeout_s: float = 10.0) -> None:
+                 transport: httpx.BaseTransport | None = None, timeout_s: float = 10.0,
+                 on_cs_sent: Callable[[str], None] | None = None) -> None:
         self.app_id = app_id
+        # Called with the user id after each accepted cs message (the per-interaction quota count).
+        self.on_cs_sent = on_cs_sent
         self.app_secret_key = app_secret_key
         self.tokens = tokens
         self.api_base = api_base.rstrip("/")
@@ -131,23 +139,43 @@ class ZaloClient:
         """Send plain text, split into pieces Zalo accepts; returns Zalo message ids."""
         return [self._send(user_id, piece) for piece in split_text(text, MAX_TEXT_CHARS)]
 
+    def send_transaction(self, user_id: str, template_type: str, *, header: str, body: str,
+                         table: list[tuple[str, str]] | None = None) -> str:
+        """Send one transaction message (a header, a text, an optional key/value table)."""
+        elements: list[dict[str, Any]] = [{"type": "header", "content": header, "align": "left"},
+                                          {"type": "text", "content": body, "align": "left"}]
+        if table:
+            elements.append({"type": "table", "content": [{"key": k, "value": v} for k, v in table]})
+        message = {"attachment": {"type": "template", "payload": {
+            "template_type": template_type, "language": "VI", "elements": elements}}}
+        return self._call("transaction", {"recipient": {"user_id": user_id}, "message": message})
+
     def _send(self, user_id: str, text: str, attachment: dict | None = None) -> str:
         message: dict[str, Any] = {"text": text}
         if attachment:
             message["attachment"] = attachment
-        body = {"recipient": {"user_id": user_id}, "message": message}
+        message_id = self._call("cs", {"recipient": {"user_id": user_id}, "message": message})
+        if self.on_cs_sent is not None:
+            try:
+                self.on_cs_sent(user_id)
+            except Exception:  # the message is out; a lost count must not make the outbox re-send it
+                log.exception("could not count a zalo cs message")
+        return message_id
+
+    def _call(self, kind: str, body: dict) -> str:
+        """POST one message of `kind` ("cs", "transaction"); one token refresh on -216."""
         token = self._access_token()
-        data = self._post_message(token, body)
+        data = self._post_message(token, body, kind)
         if data.get("error") == TOKEN_EXPIRED:
             token = self.refresh(failed_token=token).access_token
-            data = self._post_message(token, body)
+            data = self._post_message(token, body, kind)
         if data.get("error", 0) != 0:
             raise ZaloApiError(int(data.get("error", -1)), str(data.get("message", "")))
         return str((data.get("data") or {}).get("message_id", ""))
 
-    def _post_message(self, token: str, body: dict) -> dict:
+    def _post_message(self, token: str, body: dict, kind: str = "cs") -> dict:
         try:
-            resp = self._http.post(f"{self.api_base}/v3.0/oa/message/cs", json=body,
+            resp = self._http.post(f"{self.api_base}/v3.0/oa/message/{kind}", json=body,
                                    headers={"access_token": token})
         except httpx.HTTPError as exc:
             raise ChannelSendError(f"Zalo API unreachable: {type(exc).__name__}") from exc

@@ -128,6 +128,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNames
         _create_user(env, "canbo.tuphap@tayninh.gov.vn", OFFICE_B)
         _create_user(env, "canbo.congan@tayninh.gov.vn", OFFICE_EMPTY)
         code = _seed(db_url)
+        zalo.user_interacts(CITIZEN)  # the Zalo citizen wrote to the OA today, so a cs reply is allowed
         yield SimpleNamespace(url=f"http://localhost:{port}", db_url=db_url, zalo=zalo, code=code, env=env,
                               log=tmp / "uvicorn.log")
     finally:

@@ -1,12 +1,22 @@
 """A fake Zalo OA API on 127.0.0.1: real HTTP, the endpoints and answers our client relies on.
 
-    POST /v3.0/oa/message/cs       header access_token; {"recipient":{"user_id"},"message":{"text","attachment"?}}
-    POST /v4/oa/access_token       form refresh_token, app_id, grant_type=refresh_token; header secret_key
+    POST /v3.0/oa/message/cs           header access_token; {"recipient":{"user_id"},"message":{"text","attachment"?}}
+    POST /v3.0/oa/message/transaction  same envelope; message.attachment = template of a transaction_* type
+    POST /v4/oa/access_token           form refresh_token, app_id, grant_type=refresh_token; header secret_key
 
 It records every message, issues single-use refresh tokens like Zalo does, answers -216 to an
 invalid or expired access token (`expire_token()` makes the current one expire), and can be told
 to fail the next call with any error code or to refuse button templates. Serves both the API and
 the OAuth base URL.
+
+Like Zalo it only lets the OA write to people who wrote to it (webhooks/zalo_window.py has the
+rules and sources): a cs message more than `cs_window_s` (7 days) after the person's last
+interaction gets -230, the cs message past `cs_quota` per interaction (0: no quota, Zalo's rule
+since 2026) gets -311, a transaction message more than `transaction_window_s` (1 year) after it
+gets -232, and an OA without transaction messages (`transaction_enabled=False`) gets -212. Zalo
+learns of an interaction before we get the webhook, so tests build events with `event()`, which
+records the interaction here; `user_interacts(user, at=…)` backdates one. A follow counts too,
+so the greeting of a new follower goes out (Zalo's documents do not say; this is a guess).
 
 Run it by hand for a demo:  python -m tests.fakes.zalo_api --port 8081
 """
@@ -22,12 +32,22 @@ from typing import Any, Self
 from urllib.parse import parse_qs
 
 MAX_TEXT = 2000
+DAY_S = 86400.0
+TRANSACTION_ELEMENTS = frozenset({"banner", "header", "text", "table"})
 
 
 class FakeZaloAPI:
     def __init__(self, *, app_id: str = "1234567890", secret_key: str = "app-secret",
-                 access_token: str = "access-1", refresh_token: str = "refresh-1", port: int = 0) -> None:
+                 access_token: str = "access-1", refresh_token: str = "refresh-1", port: int = 0,
+                 cs_window_s: float = 7 * DAY_S, cs_quota: int = 0, transaction_window_s: float = 365 * DAY_S,
+                 transaction_enabled: bool = True) -> None:
         self.app_id = app_id
+        self.cs_window_s = cs_window_s
+        self.cs_quota = cs_quota
+        self.transaction_window_s = transaction_window_s
+        self.transaction_enabled = transaction_enabled
+        self.interactions: dict[str, float] = {}  # user id → time of the last interaction (epoch s)
+        self.cs_since: dict[str, int] = {}  # user id → cs messages sent since that interaction
         self.secret_key = secret_key
         self.access_token: str | None = access_token
         self.refresh_token = refresh_token
@@ -48,6 +68,8 @@ class FakeZaloAPI:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if self.path.split("?")[0] == "/v3.0/oa/message/cs":
                     status, body = fake._message(self.headers.get("access_token"), raw)
+                elif self.path.split("?")[0] == "/v3.0/oa/message/transaction":
+                    status, body = fake._transaction(self.headers.get("access_token"), raw)
                 elif self.path.split("?")[0] == "/v4/oa/access_token":
                     status, body = fake._refresh(self.headers.get("secret_key"), raw)
                 else:
@@ -76,6 +98,20 @@ class FakeZaloAPI:
         """The next message call answers `{"error": code}` whatever it carries."""
         with self._lock:
             self._fail.append((code, message))
+
+    def user_interacts(self, user_id: str, at: float | None = None) -> None:
+        """`user_id` wrote to the OA at `at` (epoch seconds, default now): window and quota restart."""
+        with self._lock:
+            self.interactions[user_id] = time.time() if at is None else at
+            self.cs_since[user_id] = 0
+
+    def event(self, event_name: str, user_id: str, **kw: Any) -> dict[str, Any]:
+        """A webhook event (see `zalo_event`) of a person acting now, noted as Zalo notes it."""
+        kw.setdefault("app_id", self.app_id)
+        event = zalo_event(event_name, user_id, **kw)
+        if event_name.startswith("user_send_") or event_name == "follow":
+            self.user_interacts(user_id, int(event["timestamp"]) / 1000)
+        return event
 
     def texts_for(self, user_id: str) -> list[str]:
         return [m["text"] for m in self.messages if m["user_id"] == user_id]
@@ -120,11 +156,58 @@ class FakeZaloAPI:
             if attachment is not None and self.reject_buttons:
                 self.rejected.append({"error": -201, "attachment": attachment})
                 return 200, {"error": -201, "message": "Template is not supported"}
-            self._serial += 1
-            msg_id = secrets.token_hex(10)
-            self.messages.append({"user_id": user_id, "text": text, "attachment": attachment,
-                                  "message_id": msg_id, "token": token})
-            return 200, {"error": 0, "message": "Success", "data": {"message_id": msg_id, "user_id": user_id}}
+            last = self.interactions.get(user_id)
+            if last is None or time.time() - last > self.cs_window_s:
+                self.rejected.append({"error": -230, "user_id": user_id, "kind": "cs"})
+                return 200, {"error": -230, "message": "User has not interacted with the OA in the past 7 days"}
+            if self.cs_quota and self.cs_since.get(user_id, 0) >= self.cs_quota:
+                self.rejected.append({"error": -311, "user_id": user_id, "kind": "cs"})
+                return 200, {"error": -311, "message": "Out of quota for responding to user message"}
+            self.cs_since[user_id] = self.cs_since.get(user_id, 0) + 1
+            return 200, self._record(user_id, "cs", text, attachment, token)
+
+    def _record(self, user_id: str, kind: str, text: str, attachment: Any, token: str, **extra: Any) -> dict:
+        self._serial += 1
+        msg_id = secrets.token_hex(10)
+        self.messages.append({"user_id": user_id, "kind": kind, "text": text, "attachment": attachment,
+                              "message_id": msg_id, "token": token, **extra})
+        return {"error": 0, "message": "Success", "data": {"message_id": msg_id, "user_id": user_id}}
+
+    def _transaction(self, token: str | None, raw: bytes) -> tuple[int, dict]:
+        with self._lock:
+            if self._fail:
+                code, message = self._fail.pop(0)
+                self.rejected.append({"error": code})
+                return 200, {"error": code, "message": message}
+            if not token or token != self.access_token:
+                self.rejected.append({"error": -216})
+                return 200, {"error": -216, "message": "Access token is invalid"}
+            try:
+                body = json.loads(raw)
+                user_id = str(body["recipient"]["user_id"])
+                attachment = body["message"]["attachment"]
+                payload = attachment["payload"]
+                elements = payload["elements"]
+                ok = (attachment["type"] == "template" and str(payload["template_type"]).startswith("transaction_")
+                      and isinstance(elements, list) and elements
+                      and all(e.get("type") in TRANSACTION_ELEMENTS for e in elements))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                ok = False
+            if not ok:
+                self.rejected.append({"error": -201, "kind": "transaction"})
+                return 200, {"error": -201, "message": "message is invalid!"}
+            if not self.transaction_enabled:
+                self.rejected.append({"error": -212, "kind": "transaction"})
+                return 200, {"error": -212, "message": "App has not registed this api"}
+            last = self.interactions.get(user_id)
+            if last is None or time.time() - last > self.transaction_window_s:
+                self.rejected.append({"error": -232, "user_id": user_id, "kind": "transaction"})
+                return 200, {"error": -232, "message": "User has not interacted with the OA, or the last "
+                                                       "interaction has expired"}
+            text = "\n".join(str(e.get("content", "")) for e in elements if e.get("type") == "text")
+            header = "\n".join(str(e.get("content", "")) for e in elements if e.get("type") == "header")
+            return 200, self._record(user_id, "transaction", text, attachment, token, header=header,
+                                     template_type=payload["template_type"])
 
     def _refresh(self, secret_key: str | None, raw: bytes) -> tuple[int, dict]:
         form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}

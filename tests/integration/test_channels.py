@@ -72,7 +72,7 @@ def _reset_process_caches() -> None:
 def say(client: TestClient, zalo: FakeZaloAPI, user: str, text: str, **kw) -> str:
     """Send one signed user_send_text event and return the text the OA sent back."""
     before = len(zalo.texts_for(user))
-    event = zalo_event("user_send_text", user, app_id=APP_ID, text=text, **kw)
+    event = zalo.event("user_send_text", user, text=text, **kw)  # the fake notes that the person wrote
     raw, headers = signed(event, OA_SECRET)
     resp = client.post("/webhooks/zalo", content=raw, headers=headers)
     assert resp.status_code == 200, resp.text
@@ -98,7 +98,7 @@ def test_pakn_through_zalo_gets_a_code_and_the_office_reply_comes_back(stack):
                             "buổi tối rất tối và nguy hiểm")
     # The location step is answered with a shared location, as a phone user would.
     before = len(zalo.texts_for(user))
-    event = zalo_event("user_send_location", user, app_id=APP_ID, attachments=[
+    event = zalo.event("user_send_location", user, attachments=[
         {"type": "location", "payload": {"coordinates": {"latitude": "10.7725", "longitude": "106.6980"}}}])
     raw, headers = signed(event, OA_SECRET)
     assert client.post("/webhooks/zalo", content=raw, headers=headers).status_code == 200

@@ -284,6 +284,40 @@ def test_login_inbox_reply_reaches_the_citizen(client: TestClient, app_env: str,
     assert "không còn thao tác" in client.get(f"/console/pakn/{code}").text
 
 
+def test_detail_shows_how_each_reply_reached_the_citizen(client: TestClient, app_env: str, triage) -> None:
+    from pakn.errors import DeliveryDeferred, DeliveryError
+
+    code = submit(app_env, triage, OFFICE_A, "Đèn đường hỏng", channel="zalo", user_id="zalo-user-2")
+    login(client, make_user(app_env))
+    texts = {"sent": "Đã thay bóng đèn.", "waiting": "Sẽ kiểm tra lại tuần sau.", "failed": "Đã lập biên bản."}
+    with session_scope(app_env) as db:
+        for text in texts.values():
+            service.add_reply(db, code, OFFICE_A, text)
+        db.execute(delete(OutboxJob).where(OutboxJob.kind != CITIZEN_REPLY))  # only the replies are due
+
+    def zalo(user: str, text: str) -> str:
+        if texts["waiting"] in text:
+            raise DeliveryDeferred("outside the cs window")
+        if texts["failed"] in text:
+            raise DeliveryError("Zalo API error -201", permanent=True)
+        return "zalo:cs"
+
+    notify.register_sender("zalo", zalo)
+    try:
+        stats = outbox.drain(worker_id="console-test")
+    finally:
+        notify.unregister_sender("zalo")
+    assert (stats.done, stats.waiting, stats.dead) == (1, 1, 1)
+    page = client.get(f"/console/pakn/{code}").text
+    history = page[page.index("Lịch sử xử lý"):]
+    for state, label in (("sent", "Đã gửi (tin tư vấn Zalo)"), ("waiting", "Chờ người dân nhắn lại"),
+                         ("failed", "Gửi lỗi")):
+        at = history.index(texts[state])
+        reply_item = history[history.rindex("<li", 0, at):history.index("</li>", at)]
+        assert f'class="badge delivery d-{state}">{label}</span>' in reply_item, state
+    assert history.count("Chờ người dân nhắn lại") == 2  # the badge and the history entry saying why
+
+
 def test_inbox_filters(client: TestClient, app_env: str, triage) -> None:
     office = "tay-ninh.so-xay-dung"
     code = submit(app_env, triage, office, "Ổ gà trên đường")

@@ -324,6 +324,67 @@ def test_reply_notifies_citizen_through_registered_sender(db_url, fake_triage, e
         notify.unregister_sender("zalo")
 
 
+def test_reply_no_message_may_carry_waits_then_goes_once_when_the_citizen_writes(db_url, fake_triage, env,
+                                                                                 clean_outbox) -> None:
+    from pakn.errors import DeliveryDeferred
+
+    user = f"zalo-{uid()}"
+    window = {"open": False}
+    calls: list[tuple[str, str, str | None]] = []
+
+    def zalo(user_id: str, text: str, *, code: str | None = None) -> str:
+        calls.append((user_id, text, code))
+        if not window["open"]:
+            raise DeliveryDeferred("last message 9.0 days ago, outside the cs window")
+        return "zalo:cs"
+
+    notify.register_sender("zalo", zalo)
+    try:
+        office = fake_triage.office_id = add_office(db_url, {})
+        code = do_submit(db_url, external_id=uid(), channel="zalo", channel_user_id=user).record.code
+        with session_scope(db_url) as s:
+            s.execute(delete(OutboxJob))  # delivery to the office is not under test here
+            service.add_reply(s, code, office, "Đã thay bóng đèn.")
+        factory = session_factory(db_url)
+        assert outbox.run_once(factory).waiting == 1
+        job = job_of(db_url, code, "citizen_reply")
+        assert job.status == "waiting" and job.payload["waited"] and "outside the cs window" in job.last_error
+        assert outbox.run_once(factory).claimed == 0
+        assert [e.kind for e in record_of(db_url, code).events].count("delivery_waiting") == 1
+        window["open"] = True
+        assert outbox.release_waiting(factory, "zalo", "someone-else") == 0
+        assert outbox.release_waiting(factory, "telegram", user) == 0
+        assert outbox.release_waiting(factory, "zalo", user) == 1
+        assert outbox.release_waiting(factory, "zalo", user) == 0  # a second message releases nothing more
+        assert outbox.run_once(factory).done == 1
+        assert outbox.run_once(factory).claimed == 0
+        office_name = record_of(db_url, code).office_name
+        waited = f"Cơ quan đã trả lời phản ánh {code} của bạn ({office_name}): Đã thay bóng đèn."
+        assert calls[-1] == (user, waited, code)
+        assert len(calls) == 2
+        job = job_of(db_url, code, "citizen_reply")
+        assert job.status == "done" and job.payload["via"] == "zalo:cs"
+    finally:
+        notify.unregister_sender("zalo")
+
+
+def test_interactions_keep_the_latest_message_and_reset_the_cs_count(db_url) -> None:
+    from webhooks.zalo_window import InteractionStore
+
+    store, user, now = InteractionStore(db_url), f"zalo-{uid()}", datetime.now(UTC)
+    assert store.get("zalo", user) is None
+    store.touch("zalo", user, now - timedelta(days=3))
+    store.count_cs("zalo", user, 2)
+    assert store.get("zalo", user).cs_sent == 2
+    store.touch("zalo", user, now - timedelta(days=4))  # a retried, older event changes nothing
+    got = store.get("zalo", user)
+    assert got.cs_sent == 2 and abs((got.last_at - (now - timedelta(days=3))).total_seconds()) < 1e-3
+    store.touch("zalo", user, now + timedelta(hours=1))  # never later than now
+    got = store.get("zalo", user)
+    assert got.cs_sent == 0 and got.last_at <= datetime.now(UTC)
+    assert store.get("telegram", user) is None
+
+
 def test_reply_on_api_channel_completes_without_push(db_url, fake_triage, env, clean_outbox) -> None:
     office = fake_triage.office_id = add_office(db_url, {})
     code = do_submit(db_url, external_id=uid()).record.code
