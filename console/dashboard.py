@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -75,8 +76,10 @@ def figures(db: Session, principal: Principal, now: datetime) -> dict:
                                                                                     for k in DUTY_STATUS_VI]},
     }
     # A chart with nothing to draw says so in words (the template), instead of an empty frame.
-    data["empty"] = {name: not any(data[name]["counts" if name == "on_time" else "values"])
-                     for name in ("by_category", "by_week", "on_time", "duties")}
+    charts: dict[str, dict[str, Any]] = {name: cast(dict[str, Any], data[name])
+                                         for name in ("by_category", "by_week", "on_time", "duties")}
+    data["empty"] = {name: not any(chart["counts" if name == "on_time" else "values"])
+                     for name, chart in charts.items()}
     return data
 
 

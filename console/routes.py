@@ -229,6 +229,7 @@ def _parse_date(value: str | None) -> date | None:
     `lang`. An unreadable date, or one outside 2000–2099 (9999-12-31 + 1 day overflows), is ignored
     like an empty filter."""
     value = (value or "").strip()[:40]
+    parsed: date | None
     try:
         if m := _VN_DATE.fullmatch(value):
             parsed = date(int(m[3]), int(m[2]), int(m[1]))

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Self
 
 import tenacity
 from sqlalchemy import and_, or_, select, update
@@ -67,7 +68,7 @@ class RunStats:
     skipped: int = 0
     waiting: int = 0
 
-    def __iadd__(self, other: RunStats) -> RunStats:
+    def __iadd__(self, other: RunStats) -> Self:
         for f in ("claimed", "done", "retried", "dead", "skipped", "waiting"):
             setattr(self, f, getattr(self, f) + getattr(other, f))
         return self
@@ -89,7 +90,7 @@ def backoff_seconds(attempts: int) -> float:
     s = get_settings()
     wait = tenacity.wait_exponential_jitter(initial=s.delivery_base_delay_s, max=s.delivery_max_delay_s,
                                             exp_base=2, jitter=s.delivery_base_delay_s / 2)
-    state = tenacity.RetryCallState(retry_object=None, fn=None, args=(), kwargs={})
+    state = tenacity.RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
     state.attempt_number = max(1, attempts)
     return float(wait(state))
 
@@ -138,16 +139,15 @@ def _execute(factory: sessionmaker[Session], job_id: int) -> Outcome:
         record = session.get(PaknRecord, job.record_id) if job.record_id else None
         if kind in (DELIVER_OFFICE, CLASSIFY) and record is None:
             return Outcome(ok=False, error="record missing", permanent=True)
-        if kind == DELIVER_OFFICE:
-            if payload.get("office_id") != record.office_id:  # transferred since enqueued
-                return Outcome(ok=True, skipped=True, note="superseded by transfer")
+        if kind == DELIVER_OFFICE and record is not None and payload.get("office_id") != record.office_id:
+            return Outcome(ok=True, skipped=True, note="superseded by transfer")  # transferred since enqueued
         if record is not None:
             session.expunge(record)
         session.rollback()  # end the read transaction before any I/O
     try:
-        if kind == CLASSIFY:
+        if kind == CLASSIFY and record is not None:
             return _classify(record)
-        if kind == DELIVER_OFFICE:
+        if kind == DELIVER_OFFICE and record is not None:
             with factory() as session:  # office lookup may read the offices table
                 route = delivery.deliver_to_office(session, record, key)
             return Outcome(ok=True, note=route)
@@ -193,7 +193,7 @@ def release_waiting(factory: sessionmaker[Session], channel: str, user_id: str, 
         result = session.execute(update(OutboxJob).where(OutboxJob.id.in_(ids), cond)
                                  .values(status=JOB_PENDING, next_attempt_at=now, attempts=0, updated_at=now)
                                  .execution_options(synchronize_session=False))
-        return result.rowcount or 0
+        return getattr(result, "rowcount", 0) or 0
 
 
 def _classify(record: PaknRecord) -> Outcome:

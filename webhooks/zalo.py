@@ -106,7 +106,7 @@ class ZaloAdapter(ChannelAdapter):
         if payload.get("event_name") not in INTERACTION_EVENTS:
             return None
         try:
-            return datetime.fromtimestamp(int(payload.get("timestamp")) / 1000, tz=UTC)
+            return datetime.fromtimestamp(int(payload.get("timestamp") or "") / 1000, tz=UTC)
         except (TypeError, ValueError, OverflowError, OSError):
             return None
 
