@@ -173,6 +173,17 @@ class Settings(BaseSettings):
         """`OPEN311_API_KEY_REQUIRED=` (left empty, as in .env.example) means the default, not an error."""
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("env", mode="before")
+    @classmethod
+    def _known_env(cls, value: object) -> str:
+        """"Production", " production" or "prod" must not quietly run in development mode (development
+        secrets accepted, the keyless local client, the API explorer)."""
+        env = str(value or "").strip().lower()
+        env = {"prod": "production", "dev": "development"}.get(env, env)
+        if env not in ("development", "production", "test"):
+            raise ValueError("ENV must be development, production or test")
+        return env
+
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
         """A production process refuses to start on the built-in development secrets, on the

@@ -31,6 +31,7 @@ from knowledge.store.types import UTCDateTime, utcnow
 SCOPE_CHAT = "chat"      # chat and petition intake on behalf of the integration's own users
 SCOPE_OFFICE = "office"  # the staff API (reply, transition) for one office's petitions
 SCOPES = (SCOPE_CHAT, SCOPE_OFFICE)
+RESERVED_IDS = frozenset({"local", "web", "api", "zalo", "telegram", "open311", "cli", "admin", "system"})
 CLIENT_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
 KEY_RE = re.compile(r"^hc_([a-z0-9][a-z0-9-]{1,39})_([A-Za-z0-9_-]{20,100})$")
 
@@ -71,6 +72,8 @@ def create_client(db: Session, *, client_id: str, name: str, scope: str = SCOPE_
     """Store a new credential and return its key (the only time it is visible)."""
     if not CLIENT_ID_RE.match(client_id or ""):
         raise ClientError("Mã ứng dụng chỉ gồm chữ thường, số và dấu gạch ngang (2–40 ký tự).")
+    if client_id in RESERVED_IDS:  # "local" is the keyless development client's namespace
+        raise ClientError(f"Mã ứng dụng “{client_id}” được dành riêng; hãy chọn mã khác.")
     if scope not in SCOPES:
         raise ClientError(f"Phạm vi phải là một trong: {', '.join(SCOPES)}.")
     if scope == SCOPE_OFFICE and not office_id:

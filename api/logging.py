@@ -16,6 +16,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 HANDLER_NAME = "trolyhc-json"
 # LogRecord attributes that are not "extra" fields.
@@ -51,10 +52,22 @@ def _safe_str(obj: Any) -> str:
         return f"<{type(obj).__name__}>"
 
 
+def _access_path_without_query(record: logging.LogRecord) -> None:
+    """An access-log line keeps the path, percent-decoded so masking sees "0912 345 678" in
+    "/0912%20345%20678", and drops the query string: Open311 accepts a petition's fields there
+    (name, phone, address), and a search box's words are nobody's business either."""
+    args = record.args
+    if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+        path, _, query = args[2].partition("?")
+        record.args = (*args[:2], unquote(path) + ("?…" if query else ""), *args[3:])
+
+
 def mask_record(record: logging.LogRecord) -> logging.LogRecord:
     """Mask a record's message and arguments in place (idempotent)."""
     if getattr(record, "_pii_masked", False):
         return record
+    if record.name == "uvicorn.access":
+        _access_path_without_query(record)
     args = record.args
     try:
         if isinstance(args, dict):

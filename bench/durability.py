@@ -59,6 +59,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 from fastapi import FastAPI
@@ -558,7 +559,8 @@ def count(db_url: str, subs: list[Submission], hook: WebhookReceiver, report: Re
 
     # The API stores an integration's external_id in that client's namespace ("local:<id>" for the
     # keyless development client this bench is); compare the ids the clients sent.
-    rows = [r._replace(external_id=(r.external_id or "").split(":", 1)[-1]) for r in rows]
+    rows = [SimpleNamespace(**{**r._asdict(), "external_id": (r.external_id or "").split(":", 1)[-1]})
+            for r in rows]
     report.rows = len(rows)
     per_key = Counter((r.channel, r.external_id) for r in rows)
     report.duplicate_rows = sum(n - 1 for n in per_key.values() if n > 1)

@@ -16,16 +16,25 @@ E-mail addresses are masked in their usual disguises too: "an@gmail.com", "an (a
 from __future__ import annotations
 
 import re
+import unicodedata
 
 MASK = "[đã ẩn]"
-# Digits joined by at most three separator characters ("079 - 123") between them; a leading "+" or "(".
-_NUMBER_RUN = re.compile(r"[+(]*\d(?:[\s.\-()+]{0,3}\d)*")
+# Digits joined by separator characters ("079 - 123", "0912/345/678", "0912 ... 345", "0912—345",
+# "0912_345|678"); a leading "+" or "(". Dates are set aside first (`_DATE`), so "12/05/2024,
+# 13/05/2024" stays two dates.
+_SEP = r"[\s.\-()+/_,~|:\u2010-\u2015…]"
+_NUMBER_RUN = re.compile(rf"[+(]*\d(?:{_SEP}{{0,5}}\d)*")
+_DATE = re.compile(r"(?<!\d)\d{1,2}[/.\-]\d{1,2}[/.\-](?:19|20)\d{2}(?!\d)")
+_HOLD = "\ue000"  # a private-use character stands in for a set-aside date
 _AMOUNT = re.compile(r"^[1-9]\d{0,2}(?:\.\d{3})+$")
 _CURRENCY = re.compile(r"\s*(đồng|đ\b|vnđ|vnd|dong\b)", re.IGNORECASE)
-_AT = r"(?:@|\s*[(\[{]\s*at\s*[)\]}]\s*)"
-_DOT = r"(?:\s*\.\s*|\s*[(\[{]\s*dot\s*[)\]}]\s*)"
-_EMAIL = re.compile(rf"[A-Za-z0-9._%+-]+\s*{_AT}\s*[A-Za-z0-9-]+(?:{_DOT}[A-Za-z0-9-]+)*{_DOT}[A-Za-z]{{2,}}",
-                    re.IGNORECASE)
+_AT = r"(?:\s*@\s*|\s*[(\[{]\s*(?:at|a)\s*[)\]}]\s*|\s+at\s+)"
+_DOT = r"(?:\s*\.\s*|\s*[(\[{]\s*(?:dot|\.)\s*[)\]}]\s*|\s+dot\s+)"
+_EMAIL = re.compile(rf"[\w.%+-]+{_AT}[\w-]+(?:{_DOT}[\w-]+)*{_DOT}[A-Za-z]{{2,}}\b", re.IGNORECASE)
+# A house: its number before an alley or street word, or after "số"/"nhà số"; an alley's number.
+_HOUSE = re.compile(r"(?i)\b(?:số\s*nhà|nhà\s*số|số|hẻm|hẽm|ngõ|ngách|kiệt|kiệt|hxh)\s*(?>\d+[a-z]?(?:/\d+[a-z]?)*)"
+                    r"(?-i:(?![/\-]?[A-ZĐ]))"  # not a document number: "số 140/QĐ-UBND"
+                    r"|\b\d+[a-z]?(?:/\d+[a-z]?)*(?=\s+(?:hẻm|hẽm|ngõ|ngách|kiệt|đường|phố|đ\.)\s)")
 MIN_DIGITS, MAX_DIGITS = 9, 12
 
 
@@ -51,8 +60,29 @@ def _mask_number(match: re.Match[str]) -> str:
 
 
 def redact(text: str | None) -> str | None:
-    """Mask e-mails, phone numbers and CCCD/CMND numbers in `text` (None and "" pass through)."""
+    """Mask e-mails, phone numbers and CCCD/CMND numbers in `text` (None and "" pass through).
+
+    The text is read in one form first (NFKC: full-width "＠" and digits become plain; invisible
+    characters dropped), which is also the form returned."""
     if not text:
         return text
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     text = _EMAIL.sub(MASK, text)
-    return _NUMBER_RUN.sub(_mask_number, text)
+    dates: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:
+        dates.append(match.group(0))
+        return _HOLD
+
+    text = _NUMBER_RUN.sub(_mask_number, _DATE.sub(hold, text))
+    for date in dates:
+        text = text.replace(_HOLD, date, 1)
+    return text
+
+
+def redact_public(text: str | None) -> str | None:
+    """`redact`, and house numbers too: for what anyone may read (Open311, published answers,
+    lookups by code). Logs keep house numbers: an office needs them to find the place."""
+    masked = redact(text)
+    return _HOUSE.sub(MASK, masked) if masked else masked

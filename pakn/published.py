@@ -29,8 +29,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from pakn.complaints import complaint_words
 from pakn.models import ANSWERED, CLOSED, PaknEvent, PaknRecord
-from pakn.privacy import redact
+from pakn.privacy import redact, redact_public
 
 # Statuses in which a petition counts as answered: a reopened one (in_progress) is being handled again.
 ANSWERED_STATUSES = (ANSWERED, CLOSED)
@@ -43,16 +44,27 @@ UNIT_WORDS = re.compile(r"^\s*(phường|phuong|xã|xa|thị trấn|quận|quan|
                         r"p\.|x\.|q\.|f\.?)\s*\d*\b", re.IGNORECASE)
 
 
+# Petitions about an official's conduct name people; their words are never published.
+PRIVATE_CATEGORIES = frozenset({"can_bo_cong_vu"})
+
+
+def is_private(record: PaknRecord) -> bool:
+    """A complaint or denunciation — as triage decided, or as any complaint, denunciation or bribery
+    phrase in any spelling suggests (`pakn.complaints.is_sensitive`): triage may have missed it,
+    and publishing a denunciation cannot be undone."""
+    return bool(record.is_complaint) or complaint_words().is_sensitive(record.content)
+
+
 def is_published(record: PaknRecord) -> bool:
     """Whether a petition's own words may be shown publicly: only when it was filed through Open311
-    itself (whose clients publish by design) and is not a complaint or denunciation."""
-    return record.channel == "open311" and not record.is_complaint
+    itself (whose clients publish by design), is not private and is not about an official."""
+    return record.channel == "open311" and not is_private(record) and record.category not in PRIVATE_CATEGORIES
 
 
 def answer_is_public(record: PaknRecord) -> bool:
-    """Whether the office's answer (and the reason of a refusal) may be shown: any petition but a
-    complaint or denunciation."""
-    return not record.is_complaint
+    """Whether the office's answer (and the reason of a refusal) may be shown: any petition that is
+    not private."""
+    return not is_private(record)
 
 
 def public_address(record: PaknRecord) -> str | None:
@@ -102,8 +114,8 @@ def answered_item(record: PaknRecord) -> AnsweredItem:
         code=record.code, status=record.status, category=record.category, category_name=record.category_name,
         ward=public_address(record), office_id=record.office_id, office_name=record.office_name,
         created_at=record.created_at, answered_at=reply.at if reply else None,
-        description=redact(record.content) if is_published(record) else None,
-        answer=redact(reply.note) if reply and answer_is_public(record) else None)
+        description=redact_public(record.content) if is_published(record) else None,
+        answer=redact_public(reply.note) if reply and answer_is_public(record) else None)
 
 
 def query_terms(q: str | None) -> list[str]:
@@ -124,8 +136,8 @@ def search_answered(session: Session, q: str | None = None, *, category: str | N
     """Published answers, most recently answered first, whose shown text contains every folded word of
     `q`; and how many match in all. Complaints and denunciations are never among them.
 
-    Without `q` the database pages and counts; with it, the `MAX_SCAN` most recently answered are
-    folded and matched here (the match is over masked text, which no database index holds)."""
+    The `MAX_SCAN` most recently answered are read, the private ones dropped (`is_private` reads the
+    words, which no database index holds), and the rest folded and matched here."""
     answered_at = _answered_at()
     stmt = select(PaknRecord).where(PaknRecord.status.in_(ANSWERED_STATUSES), PaknRecord.is_complaint.is_not(True),
                                     answered_at.is_not(None))
@@ -133,11 +145,10 @@ def search_answered(session: Session, q: str | None = None, *, category: str | N
         stmt = stmt.where(PaknRecord.category == category)
     stmt = stmt.order_by(answered_at.desc(), PaknRecord.id.desc())
     terms = query_terms(q)
-    if not terms:
-        total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-        return [answered_item(r) for r in session.scalars(stmt.offset(offset).limit(limit))], total
     items = []
     for record in session.scalars(stmt.limit(MAX_SCAN)):
+        if is_private(record):  # triage missed a complaint or denunciation: still never published
+            continue
         item = answered_item(record)
         hay = item.haystack()
         if all(t in hay for t in terms):

@@ -10,23 +10,16 @@ and the citizen is told which law applies.
 """
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
-from pakn import fold
 from pakn.classifier import Alternative, get_classifier
+from pakn.complaints import ComplaintWords, complaint_words
 from pakn.duedates import due_at
 from pakn.localities import Locality, LocalityIndex, recognise
 from pakn.routing import load_routing, route
-
-_COMPLAINT = re.compile(r"\bkhiếu\s+nại\b|\bkhiếu\s+kiện\b")
-_DENUNCIATION = re.compile(r"\btố\s+cáo\b")
-_COMPLAINT_F = re.compile(r"\bkhieu (nai|kien)\b")
-_DENUNCIATION_F = re.compile(r"\bto cao\b")
-_HAS_DIACRITICS = re.compile(r"[àáảãạăắằẳẵặâấầẩẫậđèéẻẽẹêếềểễệìíỉĩịòóỏõọôốồổỗộơớờởỡợùúủũụưứừửữựỳýỷỹỵ]")
 
 NOTICE_COMPLAINT = (
     "Nội dung của ông/bà có tính chất khiếu nại. Khiếu nại được giải quyết theo Luật Khiếu nại năm 2011, "
@@ -62,13 +55,10 @@ class Triage(BaseModel):
     deferred: bool = Field(False, description="provisional: the semantic classifier still has to run (worker)")
 
 
-def detect_complaint(content: str) -> tuple[bool, bool]:
-    """(is khiếu nại, is tố cáo). Uses diacritics when the text has them ("to cao" ≠ "tố cáo")."""
-    low = content.lower()
-    if _HAS_DIACRITICS.search(low):
-        return bool(_COMPLAINT.search(low)), bool(_DENUNCIATION.search(low))
-    folded = fold(content)
-    return bool(_COMPLAINT_F.search(folded)), bool(_DENUNCIATION_F.search(folded))
+def detect_complaint(content: str, words: ComplaintWords | None = None) -> tuple[bool, bool]:
+    """(is khiếu nại, is tố cáo) from the phrases in knowledge/pakn/complaints.yaml; a demand for a
+    bribe counts as a denunciation whatever words are used. See `pakn.complaints`."""
+    return (words or complaint_words()).detect(content)
 
 
 def locate(content: str, location: str | None = None, *,

@@ -97,3 +97,21 @@ def fake_triage(monkeypatch: pytest.MonkeyPatch):
     fake = FakeTriage()
     monkeypatch.setattr(service, "TRIAGE", fake)
     return fake
+
+
+@pytest.fixture
+def app_with_env(monkeypatch: pytest.MonkeyPatch):
+    """`make(**env)`: the real app built after setting these environment variables (the app reads
+    its settings per request, so each test gets its own configuration)."""
+    from settings import get_settings
+
+    def make(**env: str):
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        get_settings.cache_clear()
+        from api.main import create_app
+
+        return create_app()
+
+    yield make
+    get_settings.cache_clear()

@@ -51,8 +51,8 @@ from api.dbcall import db_call
 from api.limits import charge_lookups, enforce_user_limit
 from api.routes.pakn import iso, read_body
 from pakn.errors import PaknError
-from pakn.privacy import redact
-from pakn.published import answer_is_public, is_published, last_reply, public_address
+from pakn.privacy import redact_public
+from pakn.published import answer_is_public, is_private, is_published, last_reply, public_address
 from settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -241,19 +241,19 @@ def request_view(record) -> dict:
     if answer_is_public(record):
         reply = last_reply(record)
         if reply is not None:
-            notes = f"{notes}: {redact(reply.note)}"
+            notes = f"{notes}: {redact_public(reply.note)}"
         elif record.status == "rejected":
             last = next((e for e in reversed(record.events) if e.to_status == "rejected"), None)
-            notes = f"{notes}: {redact(last.note)}" if last and last.note else notes
+            notes = f"{notes}: {redact_public(last.note)}" if last and last.note else notes
     media = record.media or []
     media_url = next((m.get("url") for m in media if isinstance(m, dict) and m.get("url")), None)
     return {
         "service_request_id": record.code, "status": _status(record), "status_notes": notes,
         "service_name": record.category_name, "service_code": record.category,
-        "description": redact(record.content) if published else None, "agency_responsible": record.office_name,
+        "description": redact_public(record.content) if published else None, "agency_responsible": record.office_name,
         "service_notice": record.notice, "requested_datetime": iso(record.created_at),
         "updated_datetime": iso(record.updated_at), "expected_datetime": iso(record.due_at),
-        "address": None if record.is_complaint else public_address(record),
+        "address": None if is_private(record) else public_address(record),
         "address_id": None, "zipcode": None,
         "lat": round(record.latitude, 3) if published and record.latitude is not None else None,
         "long": round(record.longitude, 3) if published and record.longitude is not None else None,
@@ -318,7 +318,10 @@ def _create_sync(params: dict, idempotency_key: str | None, user: str | None) ->
         raise PaknError("Cần địa điểm: lat/long hoặc address_string.")
     name = " ".join(x for x in (params.get("first_name", "").strip(), params.get("last_name", "").strip()) if x)
     contact = {"phone": params.get("phone", "").strip(), "email": params.get("email", "").strip(), "name": name}
-    media = [{"kind": "image", "url": params["media_url"].strip()}] if params.get("media_url", "").strip() else None
+    media_url = params.get("media_url", "").strip()
+    if media_url and not re.match(r"(?i)^https?://[^\s/]+", media_url):  # republished: no javascript: links
+        raise PaknError("media_url phải là địa chỉ http:// hoặc https://.")
+    media = [{"kind": "image", "url": media_url}] if media_url else None
     prepared = prepare_submission(
         content=params.get("description", ""), location=address, contact=contact,
         channel="open311", channel_user_id=user,
@@ -382,6 +385,8 @@ def _list_sync(ids: list[str], service_code: str | None, start: datetime | None,
                 stmt = stmt.where(PaknRecord.status.in_(CLOSED_STATUSES))
             stmt = stmt.where(PaknRecord.is_complaint.is_not(True))  # never list a complaint or denunciation
         records = session.scalars(stmt.order_by(PaknRecord.created_at.desc()).limit(MAX_LIST)).all()
+        if not ids:  # the listing leaves out what triage missed, too (pakn.published.is_private)
+            records = [r for r in records if not is_private(r)]
         return [request_view(r) for r in records]
 
 

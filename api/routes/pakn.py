@@ -157,13 +157,16 @@ def public_view(record) -> dict:
     denounced, and by whom): the view says that an answer exists, and the answer itself reaches
     the citizen on the channel they wrote from.
     """
+    from pakn.privacy import redact_public as redact
     from pakn.published import answer_is_public
-    from pakn.service import STATUS_VI, redact
+    from pakn.service import STATUS_VI
 
     private = not answer_is_public(record)  # the one rule of every public view (pakn.published)
+    # Staff notes on transitions are internal (who wrote, what was checked); only a refusal's reason
+    # is addressed to the citizen, and it is the one note shown.
     history = [{"kind": e.kind, "from_status": e.from_status, "to_status": e.to_status,
                 "status_name": STATUS_VI.get(e.to_status or "", None), "at": iso(e.at),
-                "note": redact(e.note) if e.kind in ("transition", "delivery_failed") and not private else None}
+                "note": redact(e.note) if e.to_status == "rejected" and e.note and not private else None}
                for e in record.events if e.kind != "reply"]
     replies = [{"office_id": e.actor, "text": None if private else redact(e.note), "at": iso(e.at)}
                for e in record.events if e.kind == "reply"]

@@ -228,6 +228,8 @@ def status_reply(code: str | None, *, channel: str | None = None, user_id: str |
     """The status of one petition by its code; without a code, the petitions this person sent
     from this channel (a code is not something people keep)."""
     from knowledge.store import session_scope
+    from pakn.privacy import redact_public
+    from pakn.published import is_private
     from pakn.service import get_by_code
 
     if code:
@@ -247,11 +249,12 @@ def status_reply(code: str | None, *, channel: str | None = None, user_id: str |
                  f"Cơ quan xử lý: {record.office_name}. Hạn xử lý: {due}."]
         own = bool(channel and user_id and record.channel == channel and record.channel_user_id == user_id)
         reply_text = _last_reply(record)
-        if reply_text and record.is_complaint and not own:
+        if reply_text and is_private(record) and not own:
             # Someone else holding the code of a complaint or denunciation learns its status only.
             lines.append("Cơ quan đã có văn bản trả lời; nội dung được gửi trực tiếp cho người gửi.")
         elif reply_text:
-            lines.append(f"Trả lời của cơ quan: {reply_text}")
+            # The sender reads the answer as it was written; anyone else as the public does (masked).
+            lines.append(f"Trả lời của cơ quan: {reply_text if own else redact_public(reply_text)}")
     return Reply(reply="\n".join(lines), intent="pakn_status", answered=True)
 
 

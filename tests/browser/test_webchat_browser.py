@@ -165,7 +165,7 @@ def test_newest_reply_is_not_hidden_under_the_composer(server: str, chromium: st
             textbox.press("Enter")
             page.locator(".msg.bot").nth(n).locator(".suggestions button").first.wait_for(timeout=20_000)
         assert page.evaluate("document.documentElement.scrollHeight > window.innerHeight")  # the page did scroll
-        page.wait_for_function(NEWEST_REPLY_VISIBLE, timeout=5_000)  # scrolling may be smooth: wait for it
+        page.wait_for_function(NEWEST_REPLY_VISIBLE, timeout=30_000)  # scrolling may be smooth: wait for it
         page.screenshot(path=str(screenshot_dir / f"webchat-newest-reply-{width}.png"))
         context.close()
         browser.close()

@@ -7,6 +7,7 @@ knowledge); PAKN and Open311 cases on SQLite and PostgreSQL with a deterministic
 from __future__ import annotations
 
 import socket
+import unicodedata
 import threading
 import time
 import uuid
@@ -17,7 +18,6 @@ from fastapi.testclient import TestClient
 
 from api.clients import SCOPE_OFFICE, create_client
 from knowledge.store import session_scope
-from settings import get_settings
 
 pytestmark = pytest.mark.integration
 DRAFT = "Bãi rác sau chợ Long Hoa bốc mùi cả tuần nay, đề nghị thu gom"
@@ -33,20 +33,12 @@ def bearer(key: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def app_factory(monkeypatch: pytest.MonkeyPatch):
+def app_factory(app_with_env):
     def make(db_url: str, **env: str):
-        monkeypatch.setenv("DATABASE_URL", db_url)
-        monkeypatch.setenv("STAFF_API_TOKEN", "abuse-staff-token-123")
-        monkeypatch.setenv("CONSOLE_COOKIE_SECURE", "false")
-        for k, v in env.items():
-            monkeypatch.setenv(k, v)
-        get_settings.cache_clear()
-        from api.main import create_app
+        return app_with_env(**{"DATABASE_URL": db_url, "STAFF_API_TOKEN": "abuse-staff-token-123",
+                               "CONSOLE_COOKIE_SECURE": "false", **env})
 
-        return create_app()
-
-    yield make
-    get_settings.cache_clear()
+    return make
 
 
 @pytest.fixture
@@ -334,3 +326,67 @@ def test_forwarded_for_is_believed_only_from_configured_proxies(app_factory, db_
         assert codes == [404] * 5  # behind a configured proxy, each forwarded address is its own client
     finally:
         server.should_exit = True
+
+
+# ---------------------------------------------------------------- second probe (after the fixes above)
+
+DENUNCIATIONS = [
+    unicodedata.normalize("NFD", "Tôi tố cáo ông Ngô Văn K, phó chủ tịch phường, nhận hối lộ"),
+    "Tôi tố giác ông Lê Văn D làm sai, nhà tôi ở số 21 đường Lê Duẩn",
+    "Tôi tố-cáo cán bộ địa chính", "Tôi tố\u200bcáo cán bộ thuế", "Cán bộ đòi phong bì mới giải quyết hồ sơ",
+]
+
+
+@pytest.mark.parametrize("text", DENUNCIATIONS)
+def test_a_denunciation_in_any_spelling_is_never_published(pakn_app, text) -> None:
+    """Triage missed these spellings once, and Open311 listed them in full (probe 2, finding 1)."""
+    client = TestClient(pakn_app)
+    r = client.post("/open311/v2/requests.json", data={"service_code": "moi_truong", "description": text,
+                                                       "lat": "10.77", "long": "106.70"})
+    assert r.status_code == 201, r.text
+    code = r.json()[0]["service_request_id"]
+    listed = {x["service_request_id"] for x in client.get("/open311/v2/requests.json").json()}
+    assert code not in listed
+    [one] = client.get(f"/open311/v2/requests/{code}.json").json()
+    assert one["description"] is None and one["address"] is None
+
+
+def test_staff_notes_and_a_strangers_chat_lookup_stay_masked(pakn_app, db_url, fake_triage) -> None:
+    """Transition notes are internal; an office's answer read by a code holder is masked (probe 2, 2 and 4)."""
+    from bot.answers.pakn import status_reply
+
+    client = TestClient(pakn_app)
+    code = client.post("/api/v1/pakn", json={"content": DRAFT, "contact": "0912345678"}).json()["code"]
+    staff = bearer("abuse-staff-token-123")
+    note = "Nội bộ: người gửi ở số 5 hẻm 9 Lê Lợi, gọi 0912 / 345 / 678"
+    assert client.post(f"/api/v1/pakn/{code}/transition", headers=staff,
+                       json={"to_status": "in_progress", "actor": "can-bo", "note": note}).status_code == 200
+    assert client.post(f"/api/v1/pakn/{code}/reply", headers=staff,
+                       json={"office_id": "office-default",
+                             "text": "Đã liên hệ chị Lan (0912/345/678, lan at gmail dot com) tại số 12 hẻm 5"}
+                       ).status_code == 200
+    view = client.get(f"/api/v1/pakn/{code}").text
+    assert "Nội bộ" not in view and "345" not in view and "gmail" not in view and "hẻm 5" not in view
+    seen_by_stranger = status_reply(code, channel="web", user_id="someone-else").reply
+    assert "Đã liên hệ chị Lan" in seen_by_stranger
+    assert "345" not in seen_by_stranger and "gmail" not in seen_by_stranger and "hẻm 5" not in seen_by_stranger
+
+
+def test_open311_media_url_must_be_a_web_address(pakn_app) -> None:
+    r = TestClient(pakn_app).post("/open311/v2/requests.json", data={
+        "service_code": "moi_truong", "description": DRAFT, "lat": "10.77", "long": "106.70",
+        "media_url": "javascript:alert(1)"})
+    assert r.status_code == 400 and "media_url" in r.json()[0]["description"]
+
+
+def test_reserved_client_ids_and_unknown_env(db_url) -> None:
+    from api.clients import ClientError
+    from settings import Settings
+
+    with pytest.raises(ClientError), session_scope(db_url) as db:
+        create_client(db, client_id="local", name="x")
+    for value in ("Production", " production", "prod"):
+        assert Settings(env=value, secret_key="s" * 32, staff_api_token="t" * 32,
+                        webhook_hmac_secret="w" * 32).env == "production"
+    with pytest.raises(ValueError):
+        Settings(env="staging")

@@ -23,21 +23,12 @@ XSS = "<script>alert('x')</script><img src=x onerror=alert(1)>"
 
 
 @pytest.fixture
-def make_app(monkeypatch: pytest.MonkeyPatch, db_url: str):
+def make_app(app_with_env, db_url: str):
     def make(**env: str):
-        monkeypatch.setenv("DATABASE_URL", db_url)
-        monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", str(LIMIT))
-        monkeypatch.setenv("RATE_LIMIT_PER_IP_PER_MINUTE", str(LIMIT))
-        monkeypatch.setenv("MAX_BODY_BYTES", "4000")
-        for k, v in env.items():
-            monkeypatch.setenv(k, v)
-        get_settings.cache_clear()
-        from api.main import create_app
+        return app_with_env(**{"DATABASE_URL": db_url, "RATE_LIMIT_PER_MINUTE": str(LIMIT),
+                               "RATE_LIMIT_PER_IP_PER_MINUTE": str(LIMIT), "MAX_BODY_BYTES": "4000", **env})
 
-        return create_app()
-
-    yield make
-    get_settings.cache_clear()
+    return make
 
 
 class Clock:

@@ -24,7 +24,6 @@ from sqlalchemy import select
 from api.clients import SCOPE_OFFICE, create_client, revoke_client
 from knowledge.store import session_scope
 from pakn.models import PaknRecord
-from settings import get_settings
 
 pytestmark = pytest.mark.integration
 JURISDICTION = "tayninh.gov.vn"
@@ -38,20 +37,12 @@ def new_key(db_url: str, scope: str = "chat", office: str | None = None) -> tupl
 
 
 @pytest.fixture
-def make_app(monkeypatch: pytest.MonkeyPatch, db_url: str, fake_triage):
+def make_app(app_with_env, db_url: str, fake_triage):
     def make(**env: str):
-        monkeypatch.setenv("DATABASE_URL", db_url)
-        monkeypatch.setenv("STAFF_API_TOKEN", "georeport-staff-token-123")
-        monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "1000")
-        for k, v in env.items():
-            monkeypatch.setenv(k, v)
-        get_settings.cache_clear()
-        from api.main import create_app
+        return app_with_env(**{"DATABASE_URL": db_url, "STAFF_API_TOKEN": "georeport-staff-token-123",
+                               "RATE_LIMIT_PER_MINUTE": "1000", **env})
 
-        return create_app()
-
-    yield make
-    get_settings.cache_clear()
+    return make
 
 
 def xml(response) -> dict:
