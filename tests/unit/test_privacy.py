@@ -40,6 +40,8 @@ def phone(draw) -> str:
 def id_number(draw) -> str:
     length = draw(st.sampled_from([9, 12]))
     digits = draw(st.text("0123456789", min_size=length, max_size=length))
+    if length == 12:  # a CCCD opens with its province code, 001–096 (so it never reads as an IP address)
+        digits = "0" + digits[1:]
     sizes = draw(st.sampled_from([[3, 3, 3, 3], [4, 4, 4], [3, 9], [length]]))
     return grouped(digits, sizes, draw(SEPARATORS))
 
