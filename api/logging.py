@@ -52,22 +52,25 @@ def _safe_str(obj: Any) -> str:
         return f"<{type(obj).__name__}>"
 
 
-def _access_path_without_query(record: logging.LogRecord) -> None:
+def _access_path_without_query(record: logging.LogRecord) -> bool:
     """An access-log line keeps the path, percent-decoded so masking sees "0912 345 678" in
     "/0912%20345%20678", and drops the query string: Open311 accepts a petition's fields there
     (name, phone, address), and a search box's words are nobody's business either."""
     args = record.args
-    if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
-        path, _, query = args[2].partition("?")
-        record.args = (*args[:2], unquote(path) + ("?…" if query else ""), *args[3:])
+    if not (isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str)):
+        return False
+    path, _, query = args[2].partition("?")
+    record.args = (*args[:2], mask(unquote(path)) + ("?…" if query else ""), *args[3:])
+    return True
 
 
 def mask_record(record: logging.LogRecord) -> logging.LogRecord:
     """Mask a record's message and arguments in place (idempotent)."""
     if getattr(record, "_pii_masked", False):
         return record
-    if record.name == "uvicorn.access":
-        _access_path_without_query(record)
+    if record.name == "uvicorn.access" and _access_path_without_query(record):
+        record._pii_masked = True  # the client address, method and status are not personal data
+        return record
     args = record.args
     try:
         if isinstance(args, dict):

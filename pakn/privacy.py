@@ -24,11 +24,8 @@ MASK = "[đã ẩn]"
 # 13/05/2024" stays two dates.
 _SEP = r"[\s.\-()+/_,~|:\u2010-\u2015…]"
 _NUMBER_RUN = re.compile(rf"[+(]*\d(?:{_SEP}{{0,5}}\d)*")
-_DATE = re.compile(r"(?<!\d)\d{1,2}[/.\-]\d{1,2}[/.\-](?:19|20)\d{2}(?!\d)"
-                   # and IPv4 addresses (logs): octets without leading zeros, which a CCCD (0xx…) has
-                   r"|(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-                   r"(?::\d{1,5})?(?![\d.])")
-_HOLD = "\ue000"  # a private-use character stands in for a set-aside date or address
+_DATE = re.compile(r"(?<!\d)\d{1,2}[/.\-]\d{1,2}[/.\-](?:19|20)\d{2}(?!\d)")
+_HOLD = "\ue000"  # a private-use character stands in for a set-aside date
 _AMOUNT = re.compile(r"^[1-9]\d{0,2}(?:\.\d{3})+$")
 _CURRENCY = re.compile(r"\s*(đồng|đ\b|vnđ|vnd|dong\b)", re.IGNORECASE)
 _AT = r"(?:\s*@\s*|\s*[(\[{]\s*(?:at|a)\s*[)\]}]\s*|\s+at\s+)"

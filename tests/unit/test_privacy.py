@@ -57,7 +57,7 @@ def email(draw) -> str:
 
 
 @given(before=WORDS, after=WORDS, number=st.one_of(phone(), id_number()))
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, derandomize=True)
 def test_no_phone_or_id_digits_survive(before: str, after: str, number: str) -> None:
     masked = redact(f"{before} {number} {after}")
     assert not re.search(r"\d", masked), (number, masked)
@@ -65,7 +65,7 @@ def test_no_phone_or_id_digits_survive(before: str, after: str, number: str) -> 
 
 
 @given(before=WORDS, after=WORDS, address=email())
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 def test_no_email_survives(before: str, after: str, address: str) -> None:
     masked = redact(f"{before} {address} {after}")
     assert masked == f"{before} {MASK} {after}", (address, masked)
