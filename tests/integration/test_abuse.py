@@ -7,9 +7,9 @@ knowledge); PAKN and Open311 cases on SQLite and PostgreSQL with a deterministic
 from __future__ import annotations
 
 import socket
-import unicodedata
 import threading
 import time
+import unicodedata
 import uuid
 
 import httpx

@@ -105,8 +105,8 @@ def test_access_log_lines_drop_the_query_and_mask_the_decoded_path() -> None:
     from api.logging import mask_record
 
     record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
-                               ("127.0.0.1:5000", "POST", "/open311/v2/requests.json?phone=0912%20345%20678"
-                                "&address_string=so%2088%20hem%204", "1.1", 201), None)
+                               ("127.0.0.1:5000", "POST", ("/open311/v2/requests.json?phone=0912%20345%20678"
+                                                           "&address_string=so%2088%20hem%204"), "1.1", 201), None)
     line = mask_record(record).getMessage()
     assert "0912" not in line and "hem" not in line and "/open311/v2/requests.json?" in line
     assert line.startswith("127.0.0.1:5000")  # an address is not a phone number
