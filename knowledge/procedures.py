@@ -591,7 +591,11 @@ class Procedure(_Strict):
             parts.append(f"Lệ phí: chưa xác minh được mức phí đang áp dụng; vui lòng kiểm tra tại {WHERE_TO_CHECK}.")
         else:
             parts.append("Lệ phí: không thu.")
-        parts.append("Hồ sơ chính: " + "; ".join(d.name for d in self.documents if d.form != "xuat_trinh")[:400] + ".")
+        submitted = [d.name for d in self.documents if d.form != "xuat_trinh"]
+        # Nothing to hand in (e.g. data already in the national database): say what is shown instead.
+        papers = "; ".join(submitted or [d.name for d in self.documents])[:400]
+        if papers:
+            parts.append(f"Hồ sơ chính: {papers.rstrip('.')}.")
         parts.append("Trực tuyến: " + ("không" if self.online.mode == "khong"
                                          else ("toàn trình" if self.online.mode == "toan_trinh" else "một phần")) + ".")
         return " ".join(p.strip() for p in parts)

@@ -216,3 +216,11 @@ def test_eval_questions_expect_facts_present_in_the_catalogue(cat) -> None:
         text = fold(cat.get(c["procedure"]).field_text(c["field"]))
         assert all(fold(x) in text for x in c.get("all", [])), c["id"]
         assert "any" not in c or any(fold(x) in text for x in c["any"]), c["id"]
+
+
+def test_every_overview_names_what_to_bring(cat) -> None:
+    """A procedure with nothing to hand in (the card data is in the national database) once said
+    "Hồ sơ chính: ." — now it says what is shown instead."""
+    for p in cat:
+        text = p.field_text("overview")
+        assert "Hồ sơ chính: ." not in text and ": ." not in text, p.id
