@@ -22,7 +22,7 @@ MASK = "[đã ẩn]"
 # Digits joined by separator characters ("079 - 123", "0912/345/678", "0912 ... 345", "0912—345",
 # "0912_345|678"); a leading "+" or "(". Dates are set aside first (`_DATE`), so "12/05/2024,
 # 13/05/2024" stays two dates.
-_SEP = r"[\s.\-()+/_,~|:\u2010-\u2015…]"
+_SEP = r"[\s.\-()+/_,~|\u2010-\u2015…]"  # not ":" — log lines carry times and host:port
 _NUMBER_RUN = re.compile(rf"[+(]*\d(?:{_SEP}{{0,5}}\d)*")
 _DATE = re.compile(r"(?<!\d)\d{1,2}[/.\-]\d{1,2}[/.\-](?:19|20)\d{2}(?!\d)")
 _HOLD = "\ue000"  # a private-use character stands in for a set-aside date
