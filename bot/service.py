@@ -281,7 +281,8 @@ class ChatService:
         if len(tasks) < 5 and not period:
             tasks = tasks + duty_answers.mentioned_in(u.office_ids, new_state["plan_ids"], {t.id for t in tasks},
                                                       self.url)
-        return duty_answers.duty_reply(u.office_ids, tasks, u.period_text, period), new_state
+        return duty_answers.duty_reply(u.office_ids, tasks, u.period_text, period, counts=u.counts,
+                                       role_asked=u.role_asked), new_state
 
     def _topic_terms(self, u: Understanding) -> list[str]:
         """What the duty question is about, beyond the office, place, period and duty words."""
@@ -360,16 +361,19 @@ class ChatService:
         prefer_plan = (u.has_plan_words or bool(u.office_ids) or bool(plan_scope) or bool(u.task_number)
                        or bool(u.context_text))
         if not prefer_plan and not u.out_of_scope:
-            named = self._procedure_by_name(u.text)
+            # "… tại UBND xã cần gì": the procedure is named by the question without the office the
+            # citizen goes to (which would pull plan passages about that office, or dilute coverage).
+            subject = u.subject_text
+            named = self._procedure_by_name(subject)
             if named is not None:
                 reply = procedure_reply(named, u.fields, self.clock(), self.max_fact_age_days)
                 if reply:
                     return reply, {**state, "last_intent": "procedure", "procedure": named, "fields": u.fields}
-            if not proc_hits:
-                proc_hits = self._search(u.text, k=5, filters={"kind": "tthc_field"})
+            if u.where or not proc_hits:
+                proc_hits = self._search(subject, k=5, filters={"kind": "tthc_field"})
             for hit in proc_hits[:2]:
                 top = hit.unit
-                verdict = evidence_check().judge(u.text, f"{top.title} {top.text} {top.context}")
+                verdict = evidence_check().judge(subject, f"{top.title} {top.text} {top.context}")
                 if verdict.ok(MIN_PROCEDURE_COVERAGE) and self._is_about_procedure(u, top.source):
                     reply = procedure_reply(top.source, u.fields, self.clock(), self.max_fact_age_days)
                     if reply:
@@ -442,7 +446,7 @@ class ChatService:
         """
         from knowledge.procedures import load_catalogue
 
-        subject = procedure_subject(u.folded)
+        subject = procedure_subject(fold(u.subject_text))
         procedure = load_catalogue().get(key)
         if len(subject) < 2 or procedure is None:
             return True

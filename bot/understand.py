@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from knowledge.dialogue_lexicon import DialogueLexicon, dialogue_lexicon
 from knowledge.plans import fold, load_plans
 from knowledge.procedures import field_lexicon, lexicon_fields
 
@@ -136,6 +137,12 @@ class Understanding:
     has_plan_words: bool = False
     has_duty_words: bool = False
     asks_plan_of_year: bool = False
+    # "tại UBND xã", "ở bộ phận một cửa": where the citizen goes (folded), set apart from what is asked.
+    where: str | None = None
+    # The message without its where-phrase: what names the procedure (the message itself when none).
+    subject_text: str = ""
+    counts: bool = False  # "bao nhiêu / mấy nhiệm vụ": counts an office's duties
+    role_asked: str | None = None  # "lead" | "support" when a count names one role
 
 
 @lru_cache(maxsize=1)
@@ -192,24 +199,67 @@ def find_places(folded: str) -> tuple[list[str], list[str], str | None]:
     return names, sorted(plan_ids), unknown
 
 
-def understand(text: str) -> Understanding:
+def _without_where(text: str, folded: str, lexicon: DialogueLexicon) -> tuple[str | None, str]:
+    """(the where-phrase, folded; the text without it). "đăng ký khai sinh tại UBND xã cần gì" →
+    ("tai ubnd xa", "đăng ký khai sinh cần gì"): the office a citizen goes to is not what is asked."""
+    m = lexicon.where(folded)
+    if m is None:
+        return None, text
+    source = text if len(text) == len(folded) else folded  # fold keeps positions unless it merged spaces
+    return m[0], " ".join(f"{source[:m.start()]} {source[m.end():]}".split())
+
+
+def _fields_of(folded: str) -> list[str]:
+    fields = lexicon_fields(folded, [name for name, rx in FIELD_WORDS if rx.search(folded)])
+    if "result" in fields and "gia tri" in folded:
+        fields = [f for f in fields if f != "time"]  # "có giá trị bao lâu" asks about the result
+    return fields
+
+
+# Where one ask of a question ends and the next begins: "cần gì, bao nhiêu tiền", "… và mất bao lâu".
+_CLAUSE_BREAK = re.compile(r"[,;.?!\n]+|\b(?:va|vs|voi lai|roi)\b")
+
+
+def read_fields(folded: str, fragment: bool = False) -> list[str]:
+    """Every field a question asks for, each of its clauses read on its own too.
+
+    "mất CCCD thì làm lại ntn, bao lâu thì có" asks for the steps and the time: a clause that asks
+    for no field by name asks by a bare "how" (`alone` phrases of the lexicon) — except in a
+    follow-up fragment (`fragment`: "còn Sở Tư pháp thì thế nào?"), which asks nothing new.
+    """
+    fields = _fields_of(folded)
+    for clause in _CLAUSE_BREAK.split(folded):
+        clause = " ".join(clause.split())
+        if not clause:
+            continue
+        own = _fields_of(clause)
+        if not own and not fragment:
+            own = [name for name, entry in field_lexicon().items() if entry.asked_alone(clause)]
+        fields += [f for f in own if f not in fields]
+    return fields
+
+
+def understand(text: str, lexicon: DialogueLexicon | None = None) -> Understanding:
     """Read intent and slots from one message (state is applied later by the service)."""
+    lexicon = lexicon or dialogue_lexicon()
     folded = fold(text)
     u = Understanding(text=text, folded=folded)
-    u.has_plan_words = bool(PLAN_WORDS.search(folded))
+    u.where, u.subject_text = _without_where(text, folded, lexicon)
+    subject = fold(u.subject_text)  # what is asked about: offices and plan words are read here
+    u.has_plan_words = bool(PLAN_WORDS.search(subject))
     u.has_duty_words = bool(DUTY_WORDS.search(folded))
     u.out_of_scope = bool(OUT_OF_SCOPE.search(folded))
     u.injection = bool(INJECTION.search(folded))
-    u.fields = lexicon_fields(folded, [name for name, rx in FIELD_WORDS if rx.search(folded)])
-    if "result" in u.fields and "gia tri" in folded:
-        u.fields = [f for f in u.fields if f != "time"]  # "có giá trị bao lâu" asks about the result
+    u.is_follow_up = bool(FOLLOW_UP.search(folded)) and len(folded.split()) <= 12
+    u.fields = read_fields(folded, fragment=u.is_follow_up)
+    u.counts = lexicon.counts_duties(folded)
+    u.role_asked = lexicon.role_asked(folded) if u.counts else None
     if m := TASK_NUMBER.search(folded):
         u.task_number = m[1]
     u.years = sorted({int(y) for y in YEAR.findall(folded)})
     u.localities, u.plan_ids, u.unknown_place = find_places(folded)
     u.period, u.period_text = _period(text, folded, u.years)
-    u.is_follow_up = bool(FOLLOW_UP.search(folded)) and len(folded.split()) <= 12
-    u.office_ids = _offices(text)
+    u.office_ids = _offices(u.subject_text)
     u.asks_which = bool(ASKS_WHICH.search(folded))
     # "kế hoạch CCHC 2019 của Hoài Nhơn có gì": the plan of that year as a whole
     u.asks_plan_of_year = bool(PLAN_OF_YEAR.search(folded)) and bool(
@@ -232,8 +282,9 @@ def understand(text: str) -> Understanding:
         u.intent = "thanks"
     elif PAKN_TRIGGER.search(folded) and (PAKN_FIRST_PERSON.search(folded) or not u.has_plan_words):
         u.intent = "pakn_question" if PAKN_QUESTION.search(folded) else "pakn_submit"
-    elif u.office_ids and u.has_duty_words and not u.task_number and not _asks_about_a_task(folded):
-        u.intent = "duty"
+    elif u.office_ids and (u.has_duty_words or u.counts) and not u.task_number and (
+            u.counts or not _asks_about_a_task(folded)):
+        u.intent = "duty"  # "bao nhiêu nhiệm vụ" counts the office's list; "bao nhiêu" alone asks of a task
     return u
 
 
