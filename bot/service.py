@@ -18,6 +18,7 @@ from bot.answers import duty as duty_answers
 from bot.answers import plan as plan_answers
 from bot.answers import plan_meta, refusal
 from bot.answers.procedure import procedure_reply
+from bot.dialogue import Clarification, ConversationState, Intent, PetitionDraft
 from bot.evidence import (
     ASKS_ADDRESS,
     answer_type_missing,
@@ -89,9 +90,9 @@ class ChatService:
 
     def handle(self, msg: InboundMessage) -> Reply:
         """Answer one message and persist what the next turn needs."""
-        state = self.state.load(msg.channel, msg.user_id)
+        state = ConversationState.from_stored(self.state.load(msg.channel, msg.user_id))
         reply, new_state = self._answer(msg, state)
-        self.state.save(msg.channel, msg.user_id, new_state)
+        self.state.save(msg.channel, msg.user_id, new_state.to_stored())
         if self.phraser is not None:
             reply = self.phraser.rephrase(msg.text, reply)
         return reply
@@ -100,25 +101,24 @@ class ChatService:
         self.state.forget(channel, user_id)
 
     # ------------------------------------------------------------------ decision
-    def _answer(self, msg: InboundMessage, state: dict) -> tuple[Reply, dict]:
+    def _answer(self, msg: InboundMessage, state: ConversationState) -> tuple[Reply, ConversationState]:
         text = (msg.text or "").strip()
-        pending = state.get("pending")
-        if pending and pending.get("type") == "pakn":
+        pending = state.pending
+        if isinstance(pending, PetitionDraft):
             from bot.answers.pakn import continue_pakn
 
-            reply, pending = continue_pakn(msg, pending)
-            return reply, {**state, "pending": pending, "last_intent": "pakn_submit"}
+            reply, flow = continue_pakn(msg, pending.as_flow())
+            return reply, state.but(pending=flow, last_intent=Intent.PAKN_SUBMIT)
         if not re.search(r"[^\W_]{2,}", text):
             # Nothing to read (empty, emoji, punctuation, a lone digit): say what the bot can do
             # rather than match a procedure to nothing.
             return refusal.help_reply(), state
 
         u = understand(text)
-        if pending and pending.get("type") == "clarify" and u.plan_ids and u.intent == "unknown":
+        if isinstance(pending, Clarification) and u.plan_ids and u.intent == "unknown":
             # The person answered our "which locality?" question: re-ask the original with it.
-            u = understand(f"{pending['text']} {text}")
-            state = {k: v for k, v in state.items() if k != "pending"}
-        state = {k: v for k, v in state.items() if k != "pending"}
+            u = understand(f"{pending.text} {text}")
+        state = state.without_pending()
 
         if u.injection:
             return refusal.out_of_scope("Tôi chỉ trả lời dựa trên văn bản hành chính và không tạo ra thông tin "
@@ -131,12 +131,12 @@ class ChatService:
             from bot.answers.pakn import status_reply
 
             return (status_reply(u.pakn_code, channel=msg.channel, user_id=msg.user_id),
-                    {**state, "last_intent": "pakn_status"})
+                    state.but(last_intent=Intent.PAKN_STATUS))
         if u.intent == "pakn_submit":
             from bot.answers.pakn import start_pakn
 
-            reply, pending = start_pakn(msg, u)
-            return reply, {**state, "pending": pending, "last_intent": "pakn_submit"}
+            reply, flow = start_pakn(msg, u)
+            return reply, state.but(pending=flow, last_intent=Intent.PAKN_SUBMIT)
         if u.intent == "pakn_question":
             # "góp ý: thủ tục làm CCCD thế nào?" is a question about a procedure; "phản ánh thì gửi
             # ở đâu?" gets how to petition (plan passages about handling petitions are not that).
@@ -157,13 +157,13 @@ class ChatService:
             return self._no_plan_for_years(u), state
         what = plan_meta.wants(u.folded)
         if what is None and u.is_follow_up and (u.localities or u.years):
-            what = plan_meta.wants_again(u.folded, state.get("last_meta"))  # "còn kế hoạch của Ngã Năm thì sao?"
+            what = plan_meta.wants_again(u.folded, state.last_meta)  # "còn kế hoạch của Ngã Năm thì sao?"
         if what is not None:
             plans = plan_meta.scope(u.plan_ids, u.folded, u.years, u.plan_kind)
             meta = plan_meta.meta_reply(plans, what)
             if meta is not None:
-                return meta, {**state, "last_intent": "plan", "plan_ids": [p.id for p in plans],
-                               "last_question": u.text, "last_meta": what}
+                return meta, state.but(last_intent=Intent.PLAN, plan_ids=[p.id for p in plans],
+                                       last_question=u.text, last_meta=what)
             # No plan of that year/kind: it may be a plan that our plans cite; search the text.
 
         if u.intent == "duty":
@@ -193,29 +193,29 @@ class ChatService:
         mended = speller().correct(u.folded)
         return understand(mended) if mended != u.folded else u
 
-    def _apply_follow_up(self, u: Understanding, state: dict) -> Understanding:
+    def _apply_follow_up(self, u: Understanding, state: ConversationState) -> Understanding:
         """Fill what a short follow-up leaves out from the last turn."""
-        last = state.get("last_intent")
+        last = state.last_intent
         short = len(u.folded.split()) <= 12
         if not last or not short or u.intent not in ("unknown", "duty"):
             return u
         fragment = u.is_follow_up or not u.has_duty_words  # "còn Sở Tư pháp thì sao?", "trong quý I thôi"
         if last == "duty" and fragment and (u.is_follow_up or u.office_ids or u.period_text) and not u.fields:
             u.intent = "duty"
-            u.office_ids = u.office_ids or state.get("office_ids", [])
-            u.plan_ids = u.plan_ids or state.get("plan_ids", [])
+            u.office_ids = u.office_ids or state.office_ids
+            u.plan_ids = u.plan_ids or state.plan_ids
             if not u.period_text and not u.years and (u.is_follow_up or not u.office_ids):
-                u.period_text = state.get("period_text")  # "còn Sở Tài chính thì sao?": same quarter
-        elif last == "procedure" and state.get("procedure") and (u.fields or u.is_follow_up):
-            if not self._names_other_procedure(u, state["procedure"]):
+                u.period_text = state.period_text  # "còn Sở Tài chính thì sao?": same quarter
+        elif last == "procedure" and state.procedure and (u.fields or u.is_follow_up):
+            if not self._names_other_procedure(u, state.procedure):
                 u.intent = "procedure_follow_up"
         elif last == "plan" and not u.office_ids and not u.task_number and not u.localities:
             # "hạn hoàn thành khi nào?", "kế hoạch đó căn cứ văn bản nào?": same plan, same task
-            u.plan_ids = u.plan_ids or state.get("plan_ids", [])
-            if state.get("task") and (u.asks_which or u.fields or u.is_follow_up) and self._about_task(u, state["task"]):
+            u.plan_ids = u.plan_ids or state.plan_ids
+            if state.task and (u.asks_which or u.fields or u.is_follow_up) and self._about_task(u, state.task):
                 u.intent = "task_follow_up"
-            elif state.get("last_question"):
-                u.context_text = state["last_question"]
+            elif state.last_question:
+                u.context_text = state.last_question
         return u
 
     @staticmethod
@@ -246,7 +246,7 @@ class ChatService:
         return top.source != current and evidence_check().judge(u.text, f"{top.text} {top.context}").coverage >= 0.6
 
     # ------------------------------------------------------------------ duty
-    def _duty(self, u: Understanding, state: dict) -> tuple[Reply, dict]:
+    def _duty(self, u: Understanding, state: ConversationState) -> tuple[Reply, ConversationState]:
         plan_ids = u.plan_ids or []
         period = u.period
         if u.period_text and period is None:
@@ -255,8 +255,8 @@ class ChatService:
             period = (date(year, 1, 1), date(year, 12, 31))
             u.period_text = f"năm {year}"
         tasks = duty_answers.tasks_for(u.office_ids, plan_ids, period, self.url)
-        new_state = {**state, "last_intent": "duty", "office_ids": u.office_ids, "plan_ids": plan_ids,
-                     "period_text": u.period_text}
+        new_state = state.but(last_intent=Intent.DUTY, office_ids=u.office_ids, plan_ids=plan_ids,
+                              period_text=u.period_text)
         if not tasks:
             if period:
                 label = ", ".join(duty_answers.office_name(o) for o in u.office_ids[:2])
@@ -275,11 +275,10 @@ class ChatService:
         localities = duty_answers.localities_of(tasks)
         if len(localities) > 1 and not u.plan_ids:
             label = _office_label(u.text, u.office_ids)
-            new_state["pending"] = {"type": "clarify", "text": u.text}
-            return duty_answers.clarify_locality(label, tasks), new_state
-        new_state["plan_ids"] = sorted({t.plan_id for t in tasks})
+            return duty_answers.clarify_locality(label, tasks), new_state.but(pending=Clarification(text=u.text))
+        new_state = new_state.but(plan_ids=sorted({t.plan_id for t in tasks}))
         if len(tasks) < 5 and not period:
-            tasks = tasks + duty_answers.mentioned_in(u.office_ids, new_state["plan_ids"], {t.id for t in tasks},
+            tasks = tasks + duty_answers.mentioned_in(u.office_ids, new_state.plan_ids, {t.id for t in tasks},
                                                       self.url)
         return duty_answers.duty_reply(u.office_ids, tasks, u.period_text, period, counts=u.counts,
                                        role_asked=u.role_asked), new_state
@@ -326,13 +325,13 @@ class ChatService:
             log.exception("retrieval failed")
             return []
 
-    def _plan_or_procedure(self, u: Understanding, state: dict) -> tuple[Reply, dict]:
-        if u.intent == "procedure_follow_up":
-            reply = procedure_reply(state["procedure"], u.fields, self.clock(), self.max_fact_age_days)
+    def _plan_or_procedure(self, u: Understanding, state: ConversationState) -> tuple[Reply, ConversationState]:
+        if u.intent == "procedure_follow_up" and state.procedure:
+            reply = procedure_reply(state.procedure, u.fields, self.clock(), self.max_fact_age_days)
             if reply:
-                return reply, {**state, "last_intent": "procedure", "fields": u.fields}
-        if u.intent == "task_follow_up":
-            plan_id, key = state["task"]
+                return reply, state.but(last_intent=Intent.PROCEDURE, fields=u.fields)
+        if u.intent == "task_follow_up" and state.task:
+            plan_id, key = state.task
             task = next((t for t in getattr(get_plan(plan_id), "tasks", []) if t.key == key), None)
             if task is not None:
                 return plan_answers.task_reply(plan_id, task), state
@@ -345,9 +344,8 @@ class ChatService:
             found = plan_answers.find_task(scope, u.task_number)
             if len(found) == 1:
                 pid, task = found[0]
-                return plan_answers.task_reply(pid, task), {
-                    **state, "last_intent": "plan", "plan_ids": [pid], "task": [pid, task.key],
-                    "last_question": u.text}
+                return plan_answers.task_reply(pid, task), state.but(
+                    last_intent=Intent.PLAN, plan_ids=[pid], task=[pid, task.key], last_question=u.text)
         query = f"{u.context_text} {u.text}".strip()
         filters: dict = {"plan_id": plan_scope} if plan_scope else {}
         hits = self._search(query, k=8, filters=filters or None)
@@ -368,7 +366,7 @@ class ChatService:
             if named is not None:
                 reply = procedure_reply(named, u.fields, self.clock(), self.max_fact_age_days)
                 if reply:
-                    return reply, {**state, "last_intent": "procedure", "procedure": named, "fields": u.fields}
+                    return reply, state.but(last_intent=Intent.PROCEDURE, procedure=named, fields=u.fields)
             if u.where or not proc_hits:
                 proc_hits = self._search(subject, k=5, filters={"kind": "tthc_field"})
             for hit in proc_hits[:2]:
@@ -377,8 +375,8 @@ class ChatService:
                 if verdict.ok(MIN_PROCEDURE_COVERAGE) and self._is_about_procedure(u, top.source):
                     reply = procedure_reply(top.source, u.fields, self.clock(), self.max_fact_age_days)
                     if reply:
-                        return reply, {**state, "last_intent": "procedure", "procedure": top.source,
-                                       "fields": u.fields}
+                        return reply, state.but(last_intent=Intent.PROCEDURE, procedure=top.source,
+                                                fields=u.fields)
         candidates = self._plan_candidates(u, query, plan_hits)
         if not candidates and plan_scope and u.localities and not u.plan_kind:
             # "Cổng dịch vụ công tỉnh Tây Ninh …": the province's own plans first; when they hold no
@@ -391,11 +389,9 @@ class ChatService:
         if candidates:
             _, _, hit, reply = max(candidates, key=lambda c: (c[0], -c[1]))
             unit = hit.unit
-            new_state = {**state, "last_intent": "plan", "plan_ids": [unit.meta.get("plan_id")],
-                         "last_question": query, "task": None}
-            if unit.kind == "plan_task":
-                new_state["task"] = [unit.meta.get("plan_id"), unit.meta.get("task_key")]
-            return reply, new_state
+            task = [unit.meta.get("plan_id"), unit.meta.get("task_key")] if unit.kind == "plan_task" else None
+            return reply, state.but(last_intent=Intent.PLAN, plan_ids=[unit.meta.get("plan_id")],
+                                    last_question=query, task=task)
         if u.years and u.asks_plan_of_year and not self._plans_for_years(u):
             return self._no_plan_for_years(u), state
         return refusal.no_evidence(), state
