@@ -10,12 +10,22 @@ load in older code.
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+if TYPE_CHECKING:
+    from bot.types import InboundMessage, Reply
+    from bot.understand import Understanding
+
 log = logging.getLogger(__name__)
+
+# A message worth reading holds a word of two letters or more (not only emoji, punctuation, a digit).
+READABLE = re.compile(r"[^\W_]{2,}")
 
 
 class Intent(StrEnum):
@@ -109,3 +119,51 @@ class ConversationState(BaseModel):
 
     def without_pending(self) -> ConversationState:
         return self.but(pending=None)
+
+
+@dataclass(frozen=True)
+class Query:
+    """One message, read once (`ChatService._read`) and handed unchanged to every handler.
+
+    `read` is the message as written (with the question it answers, after a clarification);
+    `understanding` is what it means in this conversation: typos mended, a follow-up filled in from
+    the last turn. Both are None when the message is not read (nothing to read, or a petition draft
+    takes it as it is)."""
+
+    msg: InboundMessage
+    text: str
+    folded: str
+    terms: tuple[str, ...]
+    read: Understanding | None = None
+    understanding: Understanding | None = None
+
+    @property
+    def as_read(self) -> Understanding:
+        if self.read is None:
+            raise ValueError("the message was not read")  # only handlers after _nothing_to_read ask
+        return self.read
+
+    @property
+    def meant(self) -> Understanding:
+        if self.understanding is None:
+            raise ValueError("the message was not read")
+        return self.understanding
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A decision not to answer; its words are chosen in one place (`ChatService._refuse`)."""
+
+    kind: Literal["out_of_scope", "no_evidence"]
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What a handler decided: the reply (or a refusal) and the state for the next turn."""
+
+    reply: Reply | Refusal
+    state: ConversationState
+
+
+Handler = Callable[[Query, ConversationState], "Turn | None"]

@@ -1,8 +1,11 @@
 """ChatService: the single entry point from any channel to an answer.
 
-Flow of one message: load the conversation state → continue a pending flow (clarification, PAKN)
-→ read intent and slots → resolve follow-ups against the last turn → gather evidence (structured
-tasks, the procedure catalogue, retrieval) → compose a cited reply or refuse honestly → save state.
+Flow of one message: load the conversation state (`bot/dialogue.py`: typed, with a typed pending
+step) → read the message once into a frozen `Query` (intent and slots as written; typos mended and
+follow-ups resolved against the last turn) → ask the handlers in their one written order
+(`ChatService._handlers`), the first `Turn` wins: a pending petition, greetings, petitions, refusals,
+plan facts, duties (structured tasks), the procedure catalogue and plan passages (retrieval) →
+a cited reply, or a `Refusal` worded in one place (`_refuse`) → save state.
 Answers are deterministic; an optional LLM may only rephrase them (see `bot/llm.py`).
 """
 from __future__ import annotations
@@ -11,6 +14,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -18,7 +22,17 @@ from bot.answers import duty as duty_answers
 from bot.answers import plan as plan_answers
 from bot.answers import plan_meta, refusal
 from bot.answers.procedure import procedure_reply
-from bot.dialogue import Clarification, ConversationState, Intent, PetitionDraft
+from bot.dialogue import (
+    READABLE,
+    Clarification,
+    ConversationState,
+    Handler,
+    Intent,
+    PetitionDraft,
+    Query,
+    Refusal,
+    Turn,
+)
 from bot.evidence import (
     ASKS_ADDRESS,
     answer_type_missing,
@@ -27,6 +41,7 @@ from bot.evidence import (
     evidence_check,
 )
 from bot.state import StateStore
+from bot.text import terms
 from bot.types import InboundMessage, Reply
 from bot.understand import Understanding, procedure_subject, understand
 from knowledge.plans import fold, get_plan, load_plans, plan_of
@@ -65,6 +80,7 @@ class ChatService:
         self._engine = engine
         self._lock = threading.Lock()
         self.phraser = phraser if phraser is not None else build_phraser()
+        self.handlers: tuple[Handler, ...] = self._handlers()
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -102,74 +118,158 @@ class ChatService:
 
     # ------------------------------------------------------------------ decision
     def _answer(self, msg: InboundMessage, state: ConversationState) -> tuple[Reply, ConversationState]:
+        """Read the message once, then ask each handler in turn; the first that answers decides.
+
+        The order of the handlers is the order of `self.handlers` (see `_handlers`), and a handler
+        that refuses returns a `Refusal`, worded in one place (`_refuse`)."""
+        query, state = self._read(msg, state)
+        for handler in self.handlers:
+            turn = handler(query, state)
+            if turn is not None:
+                return self._refuse(turn.reply) if isinstance(turn.reply, Refusal) else turn.reply, turn.state
+        raise AssertionError("the last handler always answers")  # pragma: no cover
+
+    def _handlers(self) -> tuple[Handler, ...]:
+        """Every way a message can be answered, in the order they are tried (python-telegram-bot's
+        handler groups and Haystack's pipelines are the model): the first that returns a Turn wins."""
+        return (
+            self._continue_petition,       # a petition being drafted takes every message
+            self._nothing_to_read,         # empty, emoji, punctuation, a lone digit
+            self._refuse_injection,
+            self._greet_or_thank,
+            self._petition_status,
+            self._start_petition,
+            self._question_about_petitions,
+            self._refuse_out_of_scope,     # from here on, typos mended and follow-ups filled in
+            self._refuse_unknown_place,
+            self._refuse_years_without_plan,
+            self._plan_facts,              # who signed the plan, when, how many tasks
+            self._duties,
+            self._plan_or_procedure,       # the catalogue, then plan passages; else "I don't know"
+        )
+
+    def _read(self, msg: InboundMessage, state: ConversationState) -> tuple[Query, ConversationState]:
+        """The message read once: as written, and as meant (typos mended, a follow-up filled in
+        from the last turn). Reading it as a question ends a pending clarification; a petition being
+        drafted, or a message with nothing to read, is not read."""
         text = (msg.text or "").strip()
-        pending = state.pending
-        if isinstance(pending, PetitionDraft):
-            from bot.answers.pakn import continue_pakn
-
-            reply, flow = continue_pakn(msg, pending.as_flow())
-            return reply, state.but(pending=flow, last_intent=Intent.PAKN_SUBMIT)
-        if not re.search(r"[^\W_]{2,}", text):
-            # Nothing to read (empty, emoji, punctuation, a lone digit): say what the bot can do
-            # rather than match a procedure to nothing.
-            return refusal.help_reply(), state
-
-        u = understand(text)
-        if isinstance(pending, Clarification) and u.plan_ids and u.intent == "unknown":
+        if isinstance(state.pending, PetitionDraft) or not READABLE.search(text):
+            return Query(msg=msg, text=text, folded=fold(text), terms=tuple(terms(text))), state
+        read = understand(text)
+        if isinstance(state.pending, Clarification) and read.plan_ids and read.intent == Intent.UNKNOWN:
             # The person answered our "which locality?" question: re-ask the original with it.
-            u = understand(f"{pending.text} {text}")
+            read = understand(f"{state.pending.text} {text}")
         state = state.without_pending()
+        meant = self._apply_follow_up(self._mend_typos(read), state)
+        return Query(msg=msg, text=text, folded=fold(text), terms=tuple(terms(text)), read=read,
+                     understanding=meant), state
 
-        if u.injection:
-            return refusal.out_of_scope("Tôi chỉ trả lời dựa trên văn bản hành chính và không tạo ra thông tin "
-                                        "không có trong văn bản."), state
-        if u.intent in ("greeting", "thanks"):
-            if u.intent == "thanks":
-                return Reply(reply="Rất vui được hỗ trợ bạn!", intent="thanks", answered=True), state
-            return refusal.help_reply(), state
-        if u.intent == "pakn_status":
-            from bot.answers.pakn import status_reply
+    @staticmethod
+    def _refuse(decision: Refusal) -> Reply:
+        """The one place a refusal becomes words: out of scope, or in scope with no evidence."""
+        if decision.kind == "out_of_scope":
+            return refusal.out_of_scope(decision.reason)
+        return refusal.no_evidence(decision.reason)
 
-            return (status_reply(u.pakn_code, channel=msg.channel, user_id=msg.user_id),
+    # ------------------------------------------------------------------ handlers
+    def _continue_petition(self, query: Query, state: ConversationState) -> Turn | None:
+        if not isinstance(state.pending, PetitionDraft):
+            return None
+        from bot.answers.pakn import continue_pakn
+
+        reply, flow = continue_pakn(query.msg, state.pending.as_flow())
+        return Turn(reply, state.but(pending=flow, last_intent=Intent.PAKN_SUBMIT))
+
+    @staticmethod
+    def _nothing_to_read(query: Query, state: ConversationState) -> Turn | None:
+        # Say what the bot can do rather than match a procedure to nothing.
+        return Turn(refusal.help_reply(), state) if query.read is None else None
+
+    @staticmethod
+    def _refuse_injection(query: Query, state: ConversationState) -> Turn | None:
+        if not query.as_read.injection:
+            return None
+        return Turn(Refusal("out_of_scope", "Tôi chỉ trả lời dựa trên văn bản hành chính và không tạo ra "
+                                            "thông tin không có trong văn bản."), state)
+
+    @staticmethod
+    def _greet_or_thank(query: Query, state: ConversationState) -> Turn | None:
+        if query.as_read.intent == Intent.THANKS:
+            return Turn(Reply(reply="Rất vui được hỗ trợ bạn!", intent="thanks", answered=True), state)
+        if query.as_read.intent == Intent.GREETING:
+            return Turn(refusal.help_reply(), state)
+        return None
+
+    @staticmethod
+    def _petition_status(query: Query, state: ConversationState) -> Turn | None:
+        if query.as_read.intent != Intent.PAKN_STATUS:
+            return None
+        from bot.answers.pakn import status_reply
+
+        return Turn(status_reply(query.as_read.pakn_code, channel=query.msg.channel, user_id=query.msg.user_id),
                     state.but(last_intent=Intent.PAKN_STATUS))
-        if u.intent == "pakn_submit":
-            from bot.answers.pakn import start_pakn
 
-            reply, flow = start_pakn(msg, u)
-            return reply, state.but(pending=flow, last_intent=Intent.PAKN_SUBMIT)
-        if u.intent == "pakn_question":
-            # "góp ý: thủ tục làm CCCD thế nào?" is a question about a procedure; "phản ánh thì gửi
-            # ở đâu?" gets how to petition (plan passages about handling petitions are not that).
-            from bot.answers.pakn import help_reply as pakn_help
+    @staticmethod
+    def _start_petition(query: Query, state: ConversationState) -> Turn | None:
+        if query.as_read.intent != Intent.PAKN_SUBMIT:
+            return None
+        from bot.answers.pakn import start_pakn
 
-            u.intent = "unknown"
-            reply, new_state = self._plan_or_procedure(u, state)
-            return (reply, new_state) if reply.answered and reply.intent == "procedure" else (pakn_help(), state)
+        reply, flow = start_pakn(query.msg, query.as_read)
+        return Turn(reply, state.but(pending=flow, last_intent=Intent.PAKN_SUBMIT))
 
-        u = self._mend_typos(u)
-        u = self._apply_follow_up(u, state)
-        if u.out_of_scope and not (u.office_ids or u.has_duty_words):
-            return refusal.out_of_scope(), state
+    def _question_about_petitions(self, query: Query, state: ConversationState) -> Turn | None:
+        """"góp ý: thủ tục làm CCCD thế nào?" is a question about a procedure; "phản ánh thì gửi ở
+        đâu?" gets how to petition (plan passages about handling petitions are not that)."""
+        if query.as_read.intent != Intent.PAKN_QUESTION:
+            return None
+        from bot.answers.pakn import help_reply as pakn_help
+
+        turn = self._answer_from_knowledge(replace(query.as_read, intent=Intent.UNKNOWN), state)
+        answered = isinstance(turn.reply, Reply) and turn.reply.answered and turn.reply.intent == "procedure"
+        return turn if answered else Turn(pakn_help(), state)
+
+    @staticmethod
+    def _refuse_out_of_scope(query: Query, state: ConversationState) -> Turn | None:
+        u = query.meant
+        return Turn(Refusal("out_of_scope"), state) if u.out_of_scope and not (u.office_ids or u.has_duty_words) else None
+
+    @staticmethod
+    def _refuse_unknown_place(query: Query, state: ConversationState) -> Turn | None:
+        u = query.meant
         if u.unknown_place and not u.plan_ids and (u.has_plan_words or u.office_ids):
-            return refusal.no_evidence(
-                f"Tôi chưa có kế hoạch hay văn bản nào của {u.unknown_place} trong cơ sở dữ liệu"), state
-        if u.years and (u.intent == "duty" or u.asks_plan_of_year) and not self._plans_for_years(u):
-            return self._no_plan_for_years(u), state
+            return Turn(Refusal("no_evidence", f"Tôi chưa có kế hoạch hay văn bản nào của {u.unknown_place} "
+                                               "trong cơ sở dữ liệu"), state)
+        return None
+
+    def _refuse_years_without_plan(self, query: Query, state: ConversationState) -> Turn | None:
+        u = query.meant
+        if u.years and (u.intent == Intent.DUTY or u.asks_plan_of_year) and not self._plans_for_years(u):
+            return Turn(self._no_plan_for_years(u), state)
+        return None
+
+    @staticmethod
+    def _plan_facts(query: Query, state: ConversationState) -> Turn | None:
+        u = query.meant
         what = plan_meta.wants(u.folded)
         if what is None and u.is_follow_up and (u.localities or u.years):
             what = plan_meta.wants_again(u.folded, state.last_meta)  # "còn kế hoạch của Ngã Năm thì sao?"
-        if what is not None:
-            plans = plan_meta.scope(u.plan_ids, u.folded, u.years, u.plan_kind)
-            meta = plan_meta.meta_reply(plans, what)
-            if meta is not None:
-                return meta, state.but(last_intent=Intent.PLAN, plan_ids=[p.id for p in plans],
-                                       last_question=u.text, last_meta=what)
-            # No plan of that year/kind: it may be a plan that our plans cite; search the text.
+        if what is None:
+            return None
+        plans = plan_meta.scope(u.plan_ids, u.folded, u.years, u.plan_kind)
+        meta = plan_meta.meta_reply(plans, what)
+        if meta is None:
+            return None  # no plan of that year/kind: it may be a plan that our plans cite; search the text
+        return Turn(meta, state.but(last_intent=Intent.PLAN, plan_ids=[p.id for p in plans],
+                                    last_question=u.text, last_meta=what))
 
-        if u.intent == "duty":
-            return self._duty(u, state)
-        return self._plan_or_procedure(u, state)
+    def _duties(self, query: Query, state: ConversationState) -> Turn | None:
+        return self._duty(query.meant, state) if query.meant.intent == Intent.DUTY else None
 
+    def _plan_or_procedure(self, query: Query, state: ConversationState) -> Turn:
+        return self._answer_from_knowledge(query.meant, state)
+
+    # ------------------------------------------------------------------ reading helpers
     def _plans_for_years(self, u: Understanding) -> list[str]:
         ids = u.plan_ids or [p.id for p in load_plans()]
         out = []
@@ -178,10 +278,11 @@ class ChatService:
                 out.append(p.id)
         return out
 
-    def _no_plan_for_years(self, u: Understanding) -> Reply:
+    @staticmethod
+    def _no_plan_for_years(u: Understanding) -> Refusal:
         years = ", ".join(map(str, u.years)) or "thời gian bạn hỏi"
-        return refusal.no_evidence(f"Tôi không có kế hoạch nào áp dụng cho năm {years}"
-                                   + (" ở địa phương bạn hỏi" if u.plan_ids else ""))
+        return Refusal("no_evidence", f"Tôi không có kế hoạch nào áp dụng cho năm {years}"
+                                      + (" ở địa phương bạn hỏi" if u.plan_ids else ""))
 
     @staticmethod
     def _mend_typos(u: Understanding) -> Understanding:
@@ -197,25 +298,26 @@ class ChatService:
         """Fill what a short follow-up leaves out from the last turn."""
         last = state.last_intent
         short = len(u.folded.split()) <= 12
-        if not last or not short or u.intent not in ("unknown", "duty"):
+        if not last or not short or u.intent not in (Intent.UNKNOWN, Intent.DUTY):
             return u
         fragment = u.is_follow_up or not u.has_duty_words  # "còn Sở Tư pháp thì sao?", "trong quý I thôi"
-        if last == "duty" and fragment and (u.is_follow_up or u.office_ids or u.period_text) and not u.fields:
-            u.intent = "duty"
-            u.office_ids = u.office_ids or state.office_ids
-            u.plan_ids = u.plan_ids or state.plan_ids
+        if last == Intent.DUTY and fragment and (u.is_follow_up or u.office_ids or u.period_text) and not u.fields:
+            office_ids = u.office_ids or state.office_ids
+            period_text = u.period_text
             if not u.period_text and not u.years and (u.is_follow_up or not u.office_ids):
-                u.period_text = state.period_text  # "còn Sở Tài chính thì sao?": same quarter
-        elif last == "procedure" and state.procedure and (u.fields or u.is_follow_up):
+                period_text = state.period_text  # "còn Sở Tài chính thì sao?": same quarter
+            return replace(u, intent=Intent.DUTY, office_ids=office_ids, plan_ids=u.plan_ids or state.plan_ids,
+                           period_text=period_text)
+        if last == Intent.PROCEDURE and state.procedure and (u.fields or u.is_follow_up):
             if not self._names_other_procedure(u, state.procedure):
-                u.intent = "procedure_follow_up"
-        elif last == "plan" and not u.office_ids and not u.task_number and not u.localities:
+                return replace(u, intent=Intent.PROCEDURE_FOLLOW_UP)
+        elif last == Intent.PLAN and not u.office_ids and not u.task_number and not u.localities:
             # "hạn hoàn thành khi nào?", "kế hoạch đó căn cứ văn bản nào?": same plan, same task
-            u.plan_ids = u.plan_ids or state.plan_ids
+            u = replace(u, plan_ids=u.plan_ids or state.plan_ids)
             if state.task and (u.asks_which or u.fields or u.is_follow_up) and self._about_task(u, state.task):
-                u.intent = "task_follow_up"
-            elif state.last_question:
-                u.context_text = state.last_question
+                return replace(u, intent=Intent.TASK_FOLLOW_UP)
+            if state.last_question:
+                return replace(u, context_text=state.last_question)
         return u
 
     @staticmethod
@@ -246,23 +348,23 @@ class ChatService:
         return top.source != current and evidence_check().judge(u.text, f"{top.text} {top.context}").coverage >= 0.6
 
     # ------------------------------------------------------------------ duty
-    def _duty(self, u: Understanding, state: ConversationState) -> tuple[Reply, ConversationState]:
+    def _duty(self, u: Understanding, state: ConversationState) -> Turn:
         plan_ids = u.plan_ids or []
         period = u.period
         if u.period_text and period is None:
             period = self._period_in_scope(u.period_text, plan_ids)
         if period is None and (year := self._year_inside_multi_year_plan(u, plan_ids)):
             period = (date(year, 1, 1), date(year, 12, 31))
-            u.period_text = f"năm {year}"
+            u = replace(u, period_text=f"năm {year}")
         tasks = duty_answers.tasks_for(u.office_ids, plan_ids, period, self.url)
         new_state = state.but(last_intent=Intent.DUTY, office_ids=u.office_ids, plan_ids=plan_ids,
                               period_text=u.period_text)
         if not tasks:
             if period:
                 label = ", ".join(duty_answers.office_name(o) for o in u.office_ids[:2])
-                return refusal.no_evidence(f"Tôi không tìm thấy nhiệm vụ nào của {label} có thời hạn trong "
-                                           f"{u.period_text}"), new_state
-            return self._plan_or_procedure(u, state)
+                return Turn(Refusal("no_evidence", f"Tôi không tìm thấy nhiệm vụ nào của {label} có thời "
+                                                   f"hạn trong {u.period_text}"), new_state)
+            return self._answer_from_knowledge(u, state)
         tasks = duty_answers.filter_by_topic(tasks, self._topic_terms(u), u.recurring,
                                              duty_answers.cadence_asked(u.folded))
         if period:
@@ -275,13 +377,13 @@ class ChatService:
         localities = duty_answers.localities_of(tasks)
         if len(localities) > 1 and not u.plan_ids:
             label = _office_label(u.text, u.office_ids)
-            return duty_answers.clarify_locality(label, tasks), new_state.but(pending=Clarification(text=u.text))
+            return Turn(duty_answers.clarify_locality(label, tasks), new_state.but(pending=Clarification(text=u.text)))
         new_state = new_state.but(plan_ids=sorted({t.plan_id for t in tasks}))
         if len(tasks) < 5 and not period:
             tasks = tasks + duty_answers.mentioned_in(u.office_ids, new_state.plan_ids, {t.id for t in tasks},
                                                       self.url)
-        return duty_answers.duty_reply(u.office_ids, tasks, u.period_text, period, counts=u.counts,
-                                       role_asked=u.role_asked), new_state
+        return Turn(duty_answers.duty_reply(u.office_ids, tasks, u.period_text, period, counts=u.counts,
+                                            role_asked=u.role_asked), new_state)
 
     def _topic_terms(self, u: Understanding) -> list[str]:
         """What the duty question is about, beyond the office, place, period and duty words."""
@@ -325,16 +427,18 @@ class ChatService:
             log.exception("retrieval failed")
             return []
 
-    def _plan_or_procedure(self, u: Understanding, state: ConversationState) -> tuple[Reply, ConversationState]:
-        if u.intent == "procedure_follow_up" and state.procedure:
+    def _answer_from_knowledge(self, u: Understanding, state: ConversationState) -> Turn:
+        """A procedure from the catalogue, else a plan passage that passes every evidence check,
+        else an honest refusal."""
+        if u.intent == Intent.PROCEDURE_FOLLOW_UP and state.procedure:
             reply = procedure_reply(state.procedure, u.fields, self.clock(), self.max_fact_age_days)
             if reply:
-                return reply, state.but(last_intent=Intent.PROCEDURE, fields=u.fields)
-        if u.intent == "task_follow_up" and state.task:
+                return Turn(reply, state.but(last_intent=Intent.PROCEDURE, fields=u.fields))
+        if u.intent == Intent.TASK_FOLLOW_UP and state.task:
             plan_id, key = state.task
             task = next((t for t in getattr(get_plan(plan_id), "tasks", []) if t.key == key), None)
             if task is not None:
-                return plan_answers.task_reply(plan_id, task), state
+                return Turn(plan_answers.task_reply(plan_id, task), state)
         plan_scope = u.plan_ids or None
         # Explicit task number in a plan: answer from the table directly.
         if u.task_number and (u.has_plan_words or plan_scope):
@@ -344,8 +448,8 @@ class ChatService:
             found = plan_answers.find_task(scope, u.task_number)
             if len(found) == 1:
                 pid, task = found[0]
-                return plan_answers.task_reply(pid, task), state.but(
-                    last_intent=Intent.PLAN, plan_ids=[pid], task=[pid, task.key], last_question=u.text)
+                return Turn(plan_answers.task_reply(pid, task), state.but(
+                    last_intent=Intent.PLAN, plan_ids=[pid], task=[pid, task.key], last_question=u.text))
         query = f"{u.context_text} {u.text}".strip()
         filters: dict = {"plan_id": plan_scope} if plan_scope else {}
         hits = self._search(query, k=8, filters=filters or None)
@@ -366,7 +470,7 @@ class ChatService:
             if named is not None:
                 reply = procedure_reply(named, u.fields, self.clock(), self.max_fact_age_days)
                 if reply:
-                    return reply, state.but(last_intent=Intent.PROCEDURE, procedure=named, fields=u.fields)
+                    return Turn(reply, state.but(last_intent=Intent.PROCEDURE, procedure=named, fields=u.fields))
             if u.where or not proc_hits:
                 proc_hits = self._search(subject, k=5, filters={"kind": "tthc_field"})
             for hit in proc_hits[:2]:
@@ -375,8 +479,8 @@ class ChatService:
                 if verdict.ok(MIN_PROCEDURE_COVERAGE) and self._is_about_procedure(u, top.source):
                     reply = procedure_reply(top.source, u.fields, self.clock(), self.max_fact_age_days)
                     if reply:
-                        return reply, state.but(last_intent=Intent.PROCEDURE, procedure=top.source,
-                                                fields=u.fields)
+                        return Turn(reply, state.but(last_intent=Intent.PROCEDURE, procedure=top.source,
+                                                     fields=u.fields))
         candidates = self._plan_candidates(u, query, plan_hits)
         if not candidates and plan_scope and u.localities and not u.plan_kind:
             # "Cổng dịch vụ công tỉnh Tây Ninh …": the province's own plans first; when they hold no
@@ -390,11 +494,11 @@ class ChatService:
             _, _, hit, reply = max(candidates, key=lambda c: (c[0], -c[1]))
             unit = hit.unit
             task = [unit.meta.get("plan_id"), unit.meta.get("task_key")] if unit.kind == "plan_task" else None
-            return reply, state.but(last_intent=Intent.PLAN, plan_ids=[unit.meta.get("plan_id")],
-                                    last_question=query, task=task)
+            return Turn(reply, state.but(last_intent=Intent.PLAN, plan_ids=[unit.meta.get("plan_id")],
+                                         last_question=query, task=task))
         if u.years and u.asks_plan_of_year and not self._plans_for_years(u):
-            return self._no_plan_for_years(u), state
-        return refusal.no_evidence(), state
+            return Turn(self._no_plan_for_years(u), state)
+        return Turn(Refusal("no_evidence"), state)
 
     def _plan_candidates(self, u: Understanding, query: str, plan_hits: list) -> list:
         """The top plan hits that pass every evidence check, scored; each with its composed reply."""

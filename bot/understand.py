@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from bot.dialogue import Intent
 from knowledge.dialogue_lexicon import DialogueLexicon, dialogue_lexicon
 from knowledge.plans import fold, load_plans
 from knowledge.procedures import field_lexicon, lexicon_fields
@@ -110,13 +111,14 @@ INJECTION = re.compile(r"\b(bo qua|ignore|quen) .*(huong dan|chi dan|instruction
                        r"\bhay bia\b|\bgia vo\b|\bjailbreak\b")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Understanding:
-    """Intent and slots of one message."""
+    """Intent and slots of one message. Frozen: what later steps add (typos mended, a follow-up
+    filled in from the last turn) is a new Understanding (`dataclasses.replace`), never an edit."""
 
     text: str
     folded: str
-    intent: str = "unknown"
+    intent: Intent = Intent.UNKNOWN
     fields: list[str] = field(default_factory=list)
     task_number: str | None = None
     years: list[int] = field(default_factory=list)
@@ -243,49 +245,50 @@ def understand(text: str, lexicon: DialogueLexicon | None = None) -> Understandi
     """Read intent and slots from one message (state is applied later by the service)."""
     lexicon = lexicon or dialogue_lexicon()
     folded = fold(text)
-    u = Understanding(text=text, folded=folded)
-    u.where, u.subject_text = _without_where(text, folded, lexicon)
-    subject = fold(u.subject_text)  # what is asked about: offices and plan words are read here
-    u.has_plan_words = bool(PLAN_WORDS.search(subject))
-    u.has_duty_words = bool(DUTY_WORDS.search(folded))
-    u.out_of_scope = bool(OUT_OF_SCOPE.search(folded))
-    u.injection = bool(INJECTION.search(folded))
-    u.is_follow_up = bool(FOLLOW_UP.search(folded)) and len(folded.split()) <= 12
-    u.fields = read_fields(folded, fragment=u.is_follow_up)
-    u.counts = lexicon.counts_duties(folded)
-    u.role_asked = lexicon.role_asked(folded) if u.counts else None
-    if m := TASK_NUMBER.search(folded):
-        u.task_number = m[1]
-    u.years = sorted({int(y) for y in YEAR.findall(folded)})
-    u.localities, u.plan_ids, u.unknown_place = find_places(folded)
-    u.period, u.period_text = _period(text, folded, u.years)
-    u.office_ids = _offices(u.subject_text)
-    u.asks_which = bool(ASKS_WHICH.search(folded))
-    # "kế hoạch CCHC 2019 của Hoài Nhơn có gì": the plan of that year as a whole
-    u.asks_plan_of_year = bool(PLAN_OF_YEAR.search(folded)) and bool(
-        re.search(r"\b(co (\w+ ){0,2}gi|gom (nhung )?gi|noi dung|nhung gi|co bao nhieu|the nao|ra sao)\b", folded))
-    u.recurring = bool(RECURRING_WORDS.search(folded))
+    where, subject_text = _without_where(text, folded, lexicon)
+    subject = fold(subject_text)  # what is asked about: offices and plan words are read here
+    has_plan_words = bool(PLAN_WORDS.search(subject))
+    has_duty_words = bool(DUTY_WORDS.search(folded))
+    is_follow_up = bool(FOLLOW_UP.search(folded)) and len(folded.split()) <= 12
+    counts = lexicon.counts_duties(folded)
+    task_number = m[1] if (m := TASK_NUMBER.search(folded)) else None
+    years = sorted({int(y) for y in YEAR.findall(folded)})
+    localities, plan_ids, unknown_place = find_places(folded)
+    period, period_text = _period(text, folded, years)
+    office_ids = _offices(subject_text)
+    plan_kind = None
     if PLAN_KIND_WORDS.search(folded):
-        inspection = [p for p in (u.plan_ids or [pl.id for pl in load_plans()])
+        inspection = [p for p in (plan_ids or [pl.id for pl in load_plans()])
                       if any(pl.id == p and pl.meta.kind == "ke_hoach_kiem_tra" for pl in load_plans())]
         if inspection:  # otherwise it names an inspection plan that a plan of that place mentions
-            u.plan_kind = "ke_hoach_kiem_tra"
-            u.plan_ids = inspection
-    if m := PAKN_CODE.search(text):
-        u.pakn_code = m[0].upper()
+            plan_kind = "ke_hoach_kiem_tra"
+            plan_ids = inspection
+    pakn_code = m[0].upper() if (m := PAKN_CODE.search(text)) else None
 
-    if u.pakn_code or MY_PETITIONS.search(folded):
-        u.intent = "pakn_status"
+    intent = Intent.UNKNOWN
+    if pakn_code or MY_PETITIONS.search(folded):
+        intent = Intent.PAKN_STATUS
     elif GREETING.search(folded) and len(folded.split()) <= 8:
-        u.intent = "greeting"
+        intent = Intent.GREETING
     elif THANKS.search(folded) and len(folded.split()) <= 6:
-        u.intent = "thanks"
-    elif PAKN_TRIGGER.search(folded) and (PAKN_FIRST_PERSON.search(folded) or not u.has_plan_words):
-        u.intent = "pakn_question" if PAKN_QUESTION.search(folded) else "pakn_submit"
-    elif u.office_ids and (u.has_duty_words or u.counts) and not u.task_number and (
-            u.counts or not _asks_about_a_task(folded)):
-        u.intent = "duty"  # "bao nhiêu nhiệm vụ" counts the office's list; "bao nhiêu" alone asks of a task
-    return u
+        intent = Intent.THANKS
+    elif PAKN_TRIGGER.search(folded) and (PAKN_FIRST_PERSON.search(folded) or not has_plan_words):
+        intent = Intent.PAKN_QUESTION if PAKN_QUESTION.search(folded) else Intent.PAKN_SUBMIT
+    elif office_ids and (has_duty_words or counts) and not task_number and (
+            counts or not _asks_about_a_task(folded)):
+        intent = Intent.DUTY  # "bao nhiêu nhiệm vụ" counts the office's list; "bao nhiêu" alone asks of a task
+    return Understanding(
+        text=text, folded=folded, intent=intent, fields=read_fields(folded, fragment=is_follow_up),
+        task_number=task_number, years=years, period=period, period_text=period_text, plan_ids=plan_ids,
+        unknown_place=unknown_place, localities=localities, office_ids=office_ids, plan_kind=plan_kind,
+        recurring=bool(RECURRING_WORDS.search(folded)), asks_which=bool(ASKS_WHICH.search(folded)),
+        pakn_code=pakn_code, is_follow_up=is_follow_up, out_of_scope=bool(OUT_OF_SCOPE.search(folded)),
+        injection=bool(INJECTION.search(folded)), has_plan_words=has_plan_words, has_duty_words=has_duty_words,
+        # "kế hoạch CCHC 2019 của Hoài Nhơn có gì": the plan of that year as a whole
+        asks_plan_of_year=bool(PLAN_OF_YEAR.search(folded)) and bool(re.search(
+            r"\b(co (\w+ ){0,2}gi|gom (nhung )?gi|noi dung|nhung gi|co bao nhieu|the nao|ra sao)\b", folded)),
+        where=where, subject_text=subject_text, counts=counts,
+        role_asked=lexicon.role_asked(folded) if counts else None)
 
 
 def _asks_about_a_task(folded: str) -> bool:
