@@ -308,8 +308,10 @@ class ChatService:
                 period_text = state.period_text  # "còn Sở Tài chính thì sao?": same quarter
             return replace(u, intent=Intent.DUTY, office_ids=office_ids, plan_ids=u.plan_ids or state.plan_ids,
                            period_text=period_text)
-        if last == Intent.PROCEDURE and state.procedure and (u.fields or u.is_follow_up):
-            if not self._names_other_procedure(u, state.procedure):
+        # "ở UBND xã có làm được không" after a procedure: where to do that procedure, not a new question.
+        only_where = u.where is not None and u.subject_text == u.text
+        if last == Intent.PROCEDURE and state.procedure and (u.fields or u.is_follow_up or only_where):
+            if only_where or not self._names_other_procedure(u, state.procedure):
                 return replace(u, intent=Intent.PROCEDURE_FOLLOW_UP)
         elif last == Intent.PLAN and not u.office_ids and not u.task_number and not u.localities:
             # "hạn hoàn thành khi nào?", "kế hoạch đó căn cứ văn bản nào?": same plan, same task
@@ -471,7 +473,7 @@ class ChatService:
                 reply = procedure_reply(named, u.fields, self.clock(), self.max_fact_age_days)
                 if reply:
                     return Turn(reply, state.but(last_intent=Intent.PROCEDURE, procedure=named, fields=u.fields))
-            if u.where or not proc_hits:
+            if subject != u.text or not proc_hits:
                 proc_hits = self._search(subject, k=5, filters={"kind": "tthc_field"})
             for hit in proc_hits[:2]:
                 top = hit.unit

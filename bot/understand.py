@@ -139,7 +139,8 @@ class Understanding:
     has_plan_words: bool = False
     has_duty_words: bool = False
     asks_plan_of_year: bool = False
-    # "tại UBND xã", "ở bộ phận một cửa": where the citizen goes (folded), set apart from what is asked.
+    # "tại UBND xã", "ở bộ phận một cửa": where the citizen goes (folded), set apart from what is asked
+    # unless it is all the message names (then `subject_text` is the message: "ở UBND xã được không").
     where: str | None = None
     # The message without its where-phrase: what names the procedure (the message itself when none).
     subject_text: str = ""
@@ -203,12 +204,16 @@ def find_places(folded: str) -> tuple[list[str], list[str], str | None]:
 
 def _without_where(text: str, folded: str, lexicon: DialogueLexicon) -> tuple[str | None, str]:
     """(the where-phrase, folded; the text without it). "đăng ký khai sinh tại UBND xã cần gì" →
-    ("tai ubnd xa", "đăng ký khai sinh cần gì"): the office a citizen goes to is not what is asked."""
+    ("tai ubnd xa", "đăng ký khai sinh cần gì"): the office a citizen goes to is not what is asked.
+    When nothing else is named, the text stays whole: the office is then what the message is about."""
     m = lexicon.where(folded)
     if m is None:
         return None, text
     source = text if len(text) == len(folded) else folded  # fold keeps positions unless it merged spaces
-    return m[0], " ".join(f"{source[:m.start()]} {source[m.end():]}".split())
+    rest = " ".join(f"{source[:m.start()]} {source[m.end():]}".split())
+    if not procedure_subject(fold(rest)):
+        return m[0], text  # "ở UBND xã có làm được không": the office is all it names; it stays the subject
+    return m[0], rest
 
 
 def _fields_of(folded: str) -> list[str]:

@@ -121,6 +121,17 @@ class TestUnseenProcedureQuestions:
         r = ask(service, with_where)
         assert (r.intent, r.reply) == ("procedure", expected.reply)
 
+    @pytest.mark.parametrize(("first", "follow_up", "procedure"), [
+        ("dang ky ket hon can gi", "o ubnd xa co lam duoc khong", "đăng ký kết hôn"),
+        ("làm lại CCCD", "lên công an huyện được không", "cấp lại thẻ căn cước"),
+    ])
+    def test_a_follow_up_naming_only_the_office_stays_with_the_procedure(self, service, first, follow_up,
+                                                                         procedure):
+        user = uuid.uuid4().hex
+        ask(service, first, user)
+        r = ask(service, follow_up, user)
+        assert r.intent == "procedure" and procedure in r.reply and "Cơ quan thực hiện" in r.reply
+
     @pytest.mark.parametrize(("text", "parts"), [
         ("mất CCCD thì làm lại ntn, bao lâu thì có", ["cấp lại thẻ căn cước", "Trình tự", "Thời hạn giải quyết"]),
         ("kết hôn cần gì, bao nhiêu tiền", ["đăng ký kết hôn", "Hồ sơ gồm", "Lệ phí"]),

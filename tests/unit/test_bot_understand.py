@@ -93,6 +93,11 @@ class TestUnseenPhrasings:
         assert not u.office_ids and u.intent == "unknown"
         assert office not in fold(u.subject_text)
 
+    @pytest.mark.parametrize("text", ["ở UBND xã có làm được không", "tại bộ phận một cửa được không ạ"])
+    def test_a_where_phrase_that_is_all_the_question_names_stays_its_subject(self, text):
+        u = understand(text)
+        assert u.where is not None and u.subject_text == u.text
+
     @pytest.mark.parametrize("text", ["Sở Nội vụ tỉnh Tây Ninh chủ trì những nhiệm vụ nào?",
                                       "UBND cấp xã phải làm gì trong kế hoạch CCHC",
                                       "tỷ lệ hài lòng tại bộ phận một cửa cấp xã là bao nhiêu"])
