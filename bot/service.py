@@ -44,6 +44,7 @@ from bot.state import StateStore
 from bot.text import terms
 from bot.types import InboundMessage, Reply
 from bot.understand import Understanding, procedure_subject, understand
+from knowledge.dialogue_lexicon import DialogueLexicon, dialogue_lexicon
 from knowledge.plans import fold, get_plan, load_plans, plan_of
 from retrieval.singleflight import single_flight
 
@@ -64,9 +65,10 @@ class ChatService:
 
     def __init__(self, database_url: str | None = None, engine: Any | None = None,
                  phraser: Any | None = None, clock: Callable[[], date] | None = None,
-                 max_fact_age_days: int | None = None) -> None:
+                 max_fact_age_days: int | None = None, lexicon: DialogueLexicon | None = None) -> None:
         """`clock` gives the day a question is asked (which fees and rules are in force, which facts
-        are stale); tests pass a fixed one. `max_fact_age_days` defaults to the setting."""
+        are stale); tests pass a fixed one. `max_fact_age_days` defaults to the setting. `lexicon`
+        holds the dialogue phrases (where-phrases, duty counts); the shipped file by default."""
         from bot.llm import build_phraser
 
         if max_fact_age_days is None:
@@ -80,6 +82,7 @@ class ChatService:
         self._engine = engine
         self._lock = threading.Lock()
         self.phraser = phraser if phraser is not None else build_phraser()
+        self.lexicon = lexicon or dialogue_lexicon()
         self.handlers: tuple[Handler, ...] = self._handlers()
 
     # ------------------------------------------------------------------ plumbing
@@ -155,10 +158,10 @@ class ChatService:
         text = (msg.text or "").strip()
         if isinstance(state.pending, PetitionDraft) or not READABLE.search(text):
             return Query(msg=msg, text=text, folded=fold(text), terms=tuple(terms(text))), state
-        read = understand(text)
+        read = understand(text, self.lexicon)
         if isinstance(state.pending, Clarification) and read.plan_ids and read.intent == Intent.UNKNOWN:
             # The person answered our "which locality?" question: re-ask the original with it.
-            read = understand(f"{state.pending.text} {text}")
+            read = understand(f"{state.pending.text} {text}", self.lexicon)
         state = state.without_pending()
         meant = self._apply_follow_up(self._mend_typos(read), state)
         return Query(msg=msg, text=text, folded=fold(text), terms=tuple(terms(text)), read=read,
@@ -284,15 +287,14 @@ class ChatService:
         return Refusal("no_evidence", f"Tôi không có kế hoạch nào áp dụng cho năm {years}"
                                       + (" ở địa phương bạn hỏi" if u.plan_ids else ""))
 
-    @staticmethod
-    def _mend_typos(u: Understanding) -> Understanding:
+    def _mend_typos(self, u: Understanding) -> Understanding:
         """Read the question again with its typos mended ("phí đăg ký thường chú" → "phi dang ky
         thuong tru"; bot/spelling.py), when there were any. Only questions: petitions are handled
         before this and stored as written."""
         from bot.spelling import speller
 
         mended = speller().correct(u.folded)
-        return understand(mended) if mended != u.folded else u
+        return understand(mended, self.lexicon) if mended != u.folded else u
 
     def _apply_follow_up(self, u: Understanding, state: ConversationState) -> Understanding:
         """Fill what a short follow-up leaves out from the last turn."""
