@@ -58,6 +58,8 @@ MIN_PROCEDURE_COVERAGE = 0.34
 NEEDS_PAPER = re.compile(r"\b(co can|can co|phai co|co phai nop|can phai co|co bat buoc)\b")
 # Share of what a procedure question is about that the procedure's name, aliases or field must hold.
 MIN_SUBJECT_COVERAGE = 0.5
+# The same share when a place is the question's only tie to the plans: all but a stray word.
+MIN_FULL_SUBJECT_COVERAGE = 0.8
 
 
 class ChatService:
@@ -464,13 +466,19 @@ class ChatService:
             hits = own + [h for h in hits if h.unit.id not in {o.unit.id for o in own}]
         plan_hits = [h for h in hits if h.unit.kind != "tthc_field"]
         proc_hits = [h for h in hits if h.unit.kind == "tthc_field"]
-        prefer_plan = (u.has_plan_words or bool(u.office_ids) or bool(plan_scope) or bool(u.task_number)
-                       or bool(u.context_text))
-        if not prefer_plan and not u.out_of_scope:
+        names_plan = u.has_plan_words or bool(u.office_ids) or bool(u.task_number) or bool(u.context_text)
+        # A place alone ("đăng ký khai sinh ở Tây Ninh cần gì") scopes the plans without making a plan
+        # question (procedures are the same in every place), unless a year or duty words come with it
+        # ("ở Tây Ninh năm 2024 ai chủ trì …"). The catalogue is then asked first, but only a procedure
+        # that names every word the question is about counts: plan questions name places too.
+        only_place = bool(plan_scope) and not names_plan and not u.years and not u.has_duty_words
+        if (only_place or not (names_plan or plan_scope)) and not u.out_of_scope:
             # "… tại UBND xã cần gì": the procedure is named by the question without the office the
             # citizen goes to (which would pull plan passages about that office, or dilute coverage).
             subject = u.subject_text
             named = self._procedure_by_name(subject)
+            if named is not None and only_place and not self._names_all_of(u, named):
+                named = None
             if named is not None:
                 reply = procedure_reply(named, u.fields, self.clock(), self.max_fact_age_days)
                 if reply:
@@ -480,7 +488,8 @@ class ChatService:
             for hit in proc_hits[:2]:
                 top = hit.unit
                 verdict = evidence_check().judge(subject, f"{top.title} {top.text} {top.context}")
-                if verdict.ok(MIN_PROCEDURE_COVERAGE) and self._is_about_procedure(u, top.source):
+                if (verdict.ok(MIN_PROCEDURE_COVERAGE) and self._is_about_procedure(u, top.source)
+                        and (not only_place or self._names_all_of(u, top.source))):
                     reply = procedure_reply(top.source, u.fields, self.clock(), self.max_fact_age_days)
                     if reply:
                         return Turn(reply, state.but(last_intent=Intent.PROCEDURE, procedure=top.source,
@@ -556,6 +565,22 @@ class ChatService:
             return True
         identity = " ".join([procedure.name, *procedure.aliases, procedure.field])
         return evidence_check().judge(" ".join(subject), identity).coverage >= MIN_SUBJECT_COVERAGE
+
+    def _names_all_of(self, u: Understanding, key: str) -> bool:
+        """Everything the question is about, but the places it names, is in this procedure's name,
+        aliases or field ("đăng ký khai sinh ở Tây Ninh" → "đăng ký khai sinh"): the stricter test for
+        a question whose only tie to the plans is a place ("thành phố Tây Ninh có bao nhiêu cuộc họp
+        trực tuyến" is not about any procedure, though "trực tuyến" asks a field)."""
+        from bot.text import terms
+        from knowledge.procedures import load_catalogue
+
+        procedure = load_catalogue().get(key)
+        places = self._place_terms(u)
+        subject = [t for t in terms(" ".join(procedure_subject(fold(u.subject_text)))) if t not in places]
+        if procedure is None or not subject:
+            return False
+        identity = " ".join([procedure.name, *procedure.aliases, procedure.field])
+        return evidence_check().judge(" ".join(subject), identity).coverage >= MIN_FULL_SUBJECT_COVERAGE
 
     @staticmethod
     def _procedure_by_name(text: str) -> str | None:

@@ -121,6 +121,24 @@ class TestUnseenProcedureQuestions:
         r = ask(service, with_where)
         assert (r.intent, r.reply) == ("procedure", expected.reply)
 
+    @pytest.mark.parametrize(("with_place", "without"), [
+        ("đăng ký khai sinh ở Tây Ninh cần gì", "đăng ký khai sinh cần gì"),
+        ("lam cccd o hoai nhon mat bao lau", "lam cccd mat bao lau"),
+        ("đăng ký khai sinh tại UBND phường ở Tây Ninh cần gì", "đăng ký khai sinh cần gì"),
+        ("Ngã Năm đăng ký kết hôn cần giấy tờ gì", "đăng ký kết hôn cần giấy tờ gì"),
+    ])
+    def test_the_locality_of_a_procedure_question_does_not_change_the_answer(self, service, with_place, without):
+        """Procedures are the same in every place; a place the plans cover must not make it a plan question."""
+        expected = ask(service, without)
+        assert expected.intent == "procedure"
+        assert ask(service, with_place).reply == expected.reply
+
+    @pytest.mark.parametrize("text", ["thành phố Tây Ninh có bao nhiêu cuộc họp trực tuyến",
+                                      "Tây Ninh họp không giấy tờ đạt bao nhiêu phần trăm",
+                                      "Hoài Nhơn khảo sát sự hài lòng của người dân thế nào"])
+    def test_a_plan_question_naming_only_a_place_is_not_taken_for_a_procedure(self, service, text):
+        assert ask(service, text).intent != "procedure"
+
     @pytest.mark.parametrize(("first", "follow_up", "procedure"), [
         ("dang ky ket hon can gi", "o ubnd xa co lam duoc khong", "đăng ký kết hôn"),
         ("làm lại CCCD", "lên công an huyện được không", "cấp lại thẻ căn cước"),
