@@ -150,6 +150,8 @@ class ChatService:
             self._refuse_years_without_plan,
             self._plan_facts,              # who signed the plan, when, how many tasks
             self._duties,
+            self._continue_procedure,      # a follow-up about the procedure of the last answer
+            self._continue_task,           # a follow-up about the task of the last answer
             self._plan_or_procedure,       # the catalogue, then plan passages; else "I don't know"
         )
 
@@ -270,6 +272,23 @@ class ChatService:
 
     def _duties(self, query: Query, state: ConversationState) -> Turn | None:
         return self._duty(query.meant, state) if query.meant.intent == Intent.DUTY else None
+
+    def _continue_procedure(self, query: Query, state: ConversationState) -> Turn | None:
+        """"còn lệ phí?", "mất bao lâu?" after a procedure answer: the asked field of that procedure."""
+        u = query.meant
+        if u.intent != Intent.PROCEDURE_FOLLOW_UP or not state.procedure:
+            return None
+        reply = procedure_reply(state.procedure, u.fields, self.clock(), self.max_fact_age_days)
+        return Turn(reply, state.but(last_intent=Intent.PROCEDURE, fields=u.fields)) if reply else None
+
+    @staticmethod
+    def _continue_task(query: Query, state: ConversationState) -> Turn | None:
+        """"hạn hoàn thành khi nào?" after a task answer: that task again, which holds the answer."""
+        if query.meant.intent != Intent.TASK_FOLLOW_UP or not state.task:
+            return None
+        plan_id, key = state.task
+        task = next((t for t in getattr(get_plan(plan_id), "tasks", []) if t.key == key), None)
+        return Turn(plan_answers.task_reply(plan_id, task), state) if task is not None else None
 
     def _plan_or_procedure(self, query: Query, state: ConversationState) -> Turn:
         return self._answer_from_knowledge(query.meant, state)
@@ -436,15 +455,6 @@ class ChatService:
     def _answer_from_knowledge(self, u: Understanding, state: ConversationState) -> Turn:
         """A procedure from the catalogue, else a plan passage that passes every evidence check,
         else an honest refusal."""
-        if u.intent == Intent.PROCEDURE_FOLLOW_UP and state.procedure:
-            reply = procedure_reply(state.procedure, u.fields, self.clock(), self.max_fact_age_days)
-            if reply:
-                return Turn(reply, state.but(last_intent=Intent.PROCEDURE, fields=u.fields))
-        if u.intent == Intent.TASK_FOLLOW_UP and state.task:
-            plan_id, key = state.task
-            task = next((t for t in getattr(get_plan(plan_id), "tasks", []) if t.key == key), None)
-            if task is not None:
-                return Turn(plan_answers.task_reply(plan_id, task), state)
         plan_scope = u.plan_ids or None
         # Explicit task number in a plan: answer from the table directly.
         if u.task_number and (u.has_plan_words or plan_scope):
@@ -506,9 +516,9 @@ class ChatService:
         if candidates:
             _, _, hit, reply = max(candidates, key=lambda c: (c[0], -c[1]))
             unit = hit.unit
-            task = [unit.meta.get("plan_id"), unit.meta.get("task_key")] if unit.kind == "plan_task" else None
+            task_ref = [unit.meta.get("plan_id"), unit.meta.get("task_key")] if unit.kind == "plan_task" else None
             return Turn(reply, state.but(last_intent=Intent.PLAN, plan_ids=[unit.meta.get("plan_id")],
-                                         last_question=query, task=task))
+                                         last_question=query, task=task_ref))
         if u.years and u.asks_plan_of_year and not self._plans_for_years(u):
             return Turn(self._no_plan_for_years(u), state)
         return Turn(Refusal("no_evidence"), state)
