@@ -1,8 +1,11 @@
 """ChatService: the single entry point from any channel to an answer.
 
-Flow of one message: load the conversation state → continue a pending flow (clarification, PAKN)
-→ read intent and slots → resolve follow-ups against the last turn → gather evidence (structured
-tasks, the procedure catalogue, retrieval) → compose a cited reply or refuse honestly → save state.
+Flow of one message: load the conversation state (`bot/dialogue.py`: typed, with a typed pending
+step) → read the message once into a frozen `Query` (intent and slots as written; typos mended and
+follow-ups resolved against the last turn) → ask the handlers in their one written order
+(`ChatService._handlers`), the first `Turn` wins: a pending petition, greetings, petitions, refusals,
+plan facts, duties (structured tasks), the procedure catalogue and plan passages (retrieval) →
+a cited reply, or a `Refusal` worded in one place (`_refuse`) → save state.
 Answers are deterministic; an optional LLM may only rephrase them (see `bot/llm.py`).
 """
 from __future__ import annotations
@@ -11,6 +14,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -18,6 +22,17 @@ from bot.answers import duty as duty_answers
 from bot.answers import plan as plan_answers
 from bot.answers import plan_meta, refusal
 from bot.answers.procedure import procedure_reply
+from bot.dialogue import (
+    READABLE,
+    Clarification,
+    ConversationState,
+    Handler,
+    Intent,
+    PetitionDraft,
+    Query,
+    Refusal,
+    Turn,
+)
 from bot.evidence import (
     ASKS_ADDRESS,
     answer_type_missing,
@@ -26,8 +41,10 @@ from bot.evidence import (
     evidence_check,
 )
 from bot.state import StateStore
+from bot.text import terms
 from bot.types import InboundMessage, Reply
 from bot.understand import Understanding, procedure_subject, understand
+from knowledge.dialogue_lexicon import DialogueLexicon, dialogue_lexicon
 from knowledge.plans import fold, get_plan, load_plans, plan_of
 from retrieval.singleflight import single_flight
 
@@ -41,6 +58,8 @@ MIN_PROCEDURE_COVERAGE = 0.34
 NEEDS_PAPER = re.compile(r"\b(co can|can co|phai co|co phai nop|can phai co|co bat buoc)\b")
 # Share of what a procedure question is about that the procedure's name, aliases or field must hold.
 MIN_SUBJECT_COVERAGE = 0.5
+# The same share when a place is the question's only tie to the plans: all but a stray word.
+MIN_FULL_SUBJECT_COVERAGE = 0.8
 
 
 class ChatService:
@@ -48,9 +67,10 @@ class ChatService:
 
     def __init__(self, database_url: str | None = None, engine: Any | None = None,
                  phraser: Any | None = None, clock: Callable[[], date] | None = None,
-                 max_fact_age_days: int | None = None) -> None:
+                 max_fact_age_days: int | None = None, lexicon: DialogueLexicon | None = None) -> None:
         """`clock` gives the day a question is asked (which fees and rules are in force, which facts
-        are stale); tests pass a fixed one. `max_fact_age_days` defaults to the setting."""
+        are stale); tests pass a fixed one. `max_fact_age_days` defaults to the setting. `lexicon`
+        holds the dialogue phrases (where-phrases, duty counts); the shipped file by default."""
         from bot.llm import build_phraser
 
         if max_fact_age_days is None:
@@ -64,6 +84,8 @@ class ChatService:
         self._engine = engine
         self._lock = threading.Lock()
         self.phraser = phraser if phraser is not None else build_phraser()
+        self.lexicon = lexicon or dialogue_lexicon()
+        self.handlers: tuple[Handler, ...] = self._handlers()
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -89,9 +111,9 @@ class ChatService:
 
     def handle(self, msg: InboundMessage) -> Reply:
         """Answer one message and persist what the next turn needs."""
-        state = self.state.load(msg.channel, msg.user_id)
+        state = ConversationState.from_stored(self.state.load(msg.channel, msg.user_id))
         reply, new_state = self._answer(msg, state)
-        self.state.save(msg.channel, msg.user_id, new_state)
+        self.state.save(msg.channel, msg.user_id, new_state.to_stored())
         if self.phraser is not None:
             reply = self.phraser.rephrase(msg.text, reply)
         return reply
@@ -100,76 +122,178 @@ class ChatService:
         self.state.forget(channel, user_id)
 
     # ------------------------------------------------------------------ decision
-    def _answer(self, msg: InboundMessage, state: dict) -> tuple[Reply, dict]:
+    def _answer(self, msg: InboundMessage, state: ConversationState) -> tuple[Reply, ConversationState]:
+        """Read the message once, then ask each handler in turn; the first that answers decides.
+
+        The order of the handlers is the order of `self.handlers` (see `_handlers`), and a handler
+        that refuses returns a `Refusal`, worded in one place (`_refuse`)."""
+        query, state = self._read(msg, state)
+        for handler in self.handlers:
+            turn = handler(query, state)
+            if turn is not None:
+                return self._refuse(turn.reply) if isinstance(turn.reply, Refusal) else turn.reply, turn.state
+        raise AssertionError("the last handler always answers")  # pragma: no cover
+
+    def _handlers(self) -> tuple[Handler, ...]:
+        """Every way a message can be answered, in the order they are tried (python-telegram-bot's
+        handler groups and Haystack's pipelines are the model): the first that returns a Turn wins."""
+        return (
+            self._continue_petition,       # a petition being drafted takes every message
+            self._nothing_to_read,         # empty, emoji, punctuation, a lone digit
+            self._refuse_injection,
+            self._greet_or_thank,
+            self._petition_status,
+            self._start_petition,
+            self._question_about_petitions,
+            self._refuse_out_of_scope,     # from here on, typos mended and follow-ups filled in
+            self._refuse_unknown_place,
+            self._refuse_years_without_plan,
+            self._plan_facts,              # who signed the plan, when, how many tasks
+            self._duties,
+            self._continue_procedure,      # a follow-up about the procedure of the last answer
+            self._continue_task,           # a follow-up about the task of the last answer
+            self._plan_or_procedure,       # the catalogue, then plan passages; else "I don't know"
+        )
+
+    def _read(self, msg: InboundMessage, state: ConversationState) -> tuple[Query, ConversationState]:
+        """The message read once: as written, and as meant (typos mended, a follow-up filled in
+        from the last turn). Reading it as a question ends a pending clarification; a petition being
+        drafted, or a message with nothing to read, is not read."""
         text = (msg.text or "").strip()
-        pending = state.get("pending")
-        if pending and pending.get("type") == "pakn":
-            from bot.answers.pakn import continue_pakn
-
-            reply, pending = continue_pakn(msg, pending)
-            return reply, {**state, "pending": pending, "last_intent": "pakn_submit"}
-        if not re.search(r"[^\W_]{2,}", text):
-            # Nothing to read (empty, emoji, punctuation, a lone digit): say what the bot can do
-            # rather than match a procedure to nothing.
-            return refusal.help_reply(), state
-
-        u = understand(text)
-        if pending and pending.get("type") == "clarify" and u.plan_ids and u.intent == "unknown":
+        if isinstance(state.pending, PetitionDraft) or not READABLE.search(text):
+            return Query(msg=msg, text=text, folded=fold(text), terms=tuple(terms(text))), state
+        read = understand(text, self.lexicon)
+        if isinstance(state.pending, Clarification) and read.plan_ids and read.intent == Intent.UNKNOWN:
             # The person answered our "which locality?" question: re-ask the original with it.
-            u = understand(f"{pending['text']} {text}")
-            state = {k: v for k, v in state.items() if k != "pending"}
-        state = {k: v for k, v in state.items() if k != "pending"}
+            read = understand(f"{state.pending.text} {text}", self.lexicon)
+        state = state.without_pending()
+        meant = self._apply_follow_up(self._mend_typos(read), state)
+        return Query(msg=msg, text=text, folded=fold(text), terms=tuple(terms(text)), read=read,
+                     understanding=meant), state
 
-        if u.injection:
-            return refusal.out_of_scope("Tôi chỉ trả lời dựa trên văn bản hành chính và không tạo ra thông tin "
-                                        "không có trong văn bản."), state
-        if u.intent in ("greeting", "thanks"):
-            if u.intent == "thanks":
-                return Reply(reply="Rất vui được hỗ trợ bạn!", intent="thanks", answered=True), state
-            return refusal.help_reply(), state
-        if u.intent == "pakn_status":
-            from bot.answers.pakn import status_reply
+    @staticmethod
+    def _refuse(decision: Refusal) -> Reply:
+        """The one place a refusal becomes words: out of scope, or in scope with no evidence."""
+        if decision.kind == "out_of_scope":
+            return refusal.out_of_scope(decision.reason)
+        return refusal.no_evidence(decision.reason)
 
-            return (status_reply(u.pakn_code, channel=msg.channel, user_id=msg.user_id),
-                    {**state, "last_intent": "pakn_status"})
-        if u.intent == "pakn_submit":
-            from bot.answers.pakn import start_pakn
+    # ------------------------------------------------------------------ handlers
+    def _continue_petition(self, query: Query, state: ConversationState) -> Turn | None:
+        if not isinstance(state.pending, PetitionDraft):
+            return None
+        from bot.answers.pakn import continue_pakn
 
-            reply, pending = start_pakn(msg, u)
-            return reply, {**state, "pending": pending, "last_intent": "pakn_submit"}
-        if u.intent == "pakn_question":
-            # "góp ý: thủ tục làm CCCD thế nào?" is a question about a procedure; "phản ánh thì gửi
-            # ở đâu?" gets how to petition (plan passages about handling petitions are not that).
-            from bot.answers.pakn import help_reply as pakn_help
+        reply, flow = continue_pakn(query.msg, state.pending.as_flow())
+        return Turn(reply, state.but(pending=flow, last_intent=Intent.PAKN_SUBMIT))
 
-            u.intent = "unknown"
-            reply, new_state = self._plan_or_procedure(u, state)
-            return (reply, new_state) if reply.answered and reply.intent == "procedure" else (pakn_help(), state)
+    @staticmethod
+    def _nothing_to_read(query: Query, state: ConversationState) -> Turn | None:
+        # Say what the bot can do rather than match a procedure to nothing.
+        return Turn(refusal.help_reply(), state) if query.read is None else None
 
-        u = self._mend_typos(u)
-        u = self._apply_follow_up(u, state)
-        if u.out_of_scope and not (u.office_ids or u.has_duty_words):
-            return refusal.out_of_scope(), state
+    @staticmethod
+    def _refuse_injection(query: Query, state: ConversationState) -> Turn | None:
+        if not query.as_read.injection:
+            return None
+        return Turn(Refusal("out_of_scope", "Tôi chỉ trả lời dựa trên văn bản hành chính và không tạo ra "
+                                            "thông tin không có trong văn bản."), state)
+
+    @staticmethod
+    def _greet_or_thank(query: Query, state: ConversationState) -> Turn | None:
+        if query.as_read.intent == Intent.THANKS:
+            return Turn(Reply(reply="Rất vui được hỗ trợ bạn!", intent="thanks", answered=True), state)
+        if query.as_read.intent == Intent.GREETING:
+            return Turn(refusal.help_reply(), state)
+        return None
+
+    @staticmethod
+    def _petition_status(query: Query, state: ConversationState) -> Turn | None:
+        if query.as_read.intent != Intent.PAKN_STATUS:
+            return None
+        from bot.answers.pakn import status_reply
+
+        return Turn(status_reply(query.as_read.pakn_code, channel=query.msg.channel, user_id=query.msg.user_id),
+                    state.but(last_intent=Intent.PAKN_STATUS))
+
+    @staticmethod
+    def _start_petition(query: Query, state: ConversationState) -> Turn | None:
+        if query.as_read.intent != Intent.PAKN_SUBMIT:
+            return None
+        from bot.answers.pakn import start_pakn
+
+        reply, flow = start_pakn(query.msg, query.as_read)
+        return Turn(reply, state.but(pending=flow, last_intent=Intent.PAKN_SUBMIT))
+
+    def _question_about_petitions(self, query: Query, state: ConversationState) -> Turn | None:
+        """"góp ý: thủ tục làm CCCD thế nào?" is a question about a procedure; "phản ánh thì gửi ở
+        đâu?" gets how to petition (plan passages about handling petitions are not that)."""
+        if query.as_read.intent != Intent.PAKN_QUESTION:
+            return None
+        from bot.answers.pakn import help_reply as pakn_help
+
+        turn = self._answer_from_knowledge(replace(query.as_read, intent=Intent.UNKNOWN), state)
+        answered = isinstance(turn.reply, Reply) and turn.reply.answered and turn.reply.intent == "procedure"
+        return turn if answered else Turn(pakn_help(), state)
+
+    @staticmethod
+    def _refuse_out_of_scope(query: Query, state: ConversationState) -> Turn | None:
+        u = query.meant
+        return Turn(Refusal("out_of_scope"), state) if u.out_of_scope and not (u.office_ids or u.has_duty_words) else None
+
+    @staticmethod
+    def _refuse_unknown_place(query: Query, state: ConversationState) -> Turn | None:
+        u = query.meant
         if u.unknown_place and not u.plan_ids and (u.has_plan_words or u.office_ids):
-            return refusal.no_evidence(
-                f"Tôi chưa có kế hoạch hay văn bản nào của {u.unknown_place} trong cơ sở dữ liệu"), state
-        if u.years and (u.intent == "duty" or u.asks_plan_of_year) and not self._plans_for_years(u):
-            return self._no_plan_for_years(u), state
+            return Turn(Refusal("no_evidence", f"Tôi chưa có kế hoạch hay văn bản nào của {u.unknown_place} "
+                                               "trong cơ sở dữ liệu"), state)
+        return None
+
+    def _refuse_years_without_plan(self, query: Query, state: ConversationState) -> Turn | None:
+        u = query.meant
+        if u.years and (u.intent == Intent.DUTY or u.asks_plan_of_year) and not self._plans_for_years(u):
+            return Turn(self._no_plan_for_years(u), state)
+        return None
+
+    @staticmethod
+    def _plan_facts(query: Query, state: ConversationState) -> Turn | None:
+        u = query.meant
         what = plan_meta.wants(u.folded)
         if what is None and u.is_follow_up and (u.localities or u.years):
-            what = plan_meta.wants_again(u.folded, state.get("last_meta"))  # "còn kế hoạch của Ngã Năm thì sao?"
-        if what is not None:
-            plans = plan_meta.scope(u.plan_ids, u.folded, u.years, u.plan_kind)
-            meta = plan_meta.meta_reply(plans, what)
-            if meta is not None:
-                return meta, {**state, "last_intent": "plan", "plan_ids": [p.id for p in plans],
-                               "last_question": u.text, "last_meta": what}
-            # No plan of that year/kind: it may be a plan that our plans cite; search the text.
+            what = plan_meta.wants_again(u.folded, state.last_meta)  # "còn kế hoạch của Ngã Năm thì sao?"
+        if what is None:
+            return None
+        plans = plan_meta.scope(u.plan_ids, u.folded, u.years, u.plan_kind)
+        meta = plan_meta.meta_reply(plans, what)
+        if meta is None:
+            return None  # no plan of that year/kind: it may be a plan that our plans cite; search the text
+        return Turn(meta, state.but(last_intent=Intent.PLAN, plan_ids=[p.id for p in plans],
+                                    last_question=u.text, last_meta=what))
 
-        if u.intent == "duty":
-            return self._duty(u, state)
-        return self._plan_or_procedure(u, state)
+    def _duties(self, query: Query, state: ConversationState) -> Turn | None:
+        return self._duty(query.meant, state) if query.meant.intent == Intent.DUTY else None
 
+    def _continue_procedure(self, query: Query, state: ConversationState) -> Turn | None:
+        """"còn lệ phí?", "mất bao lâu?" after a procedure answer: the asked field of that procedure."""
+        u = query.meant
+        if u.intent != Intent.PROCEDURE_FOLLOW_UP or not state.procedure:
+            return None
+        reply = procedure_reply(state.procedure, u.fields, self.clock(), self.max_fact_age_days)
+        return Turn(reply, state.but(last_intent=Intent.PROCEDURE, fields=u.fields)) if reply else None
+
+    @staticmethod
+    def _continue_task(query: Query, state: ConversationState) -> Turn | None:
+        """"hạn hoàn thành khi nào?" after a task answer: that task again, which holds the answer."""
+        if query.meant.intent != Intent.TASK_FOLLOW_UP or not state.task:
+            return None
+        plan_id, key = state.task
+        task = next((t for t in getattr(get_plan(plan_id), "tasks", []) if t.key == key), None)
+        return Turn(plan_answers.task_reply(plan_id, task), state) if task is not None else None
+
+    def _plan_or_procedure(self, query: Query, state: ConversationState) -> Turn:
+        return self._answer_from_knowledge(query.meant, state)
+
+    # ------------------------------------------------------------------ reading helpers
     def _plans_for_years(self, u: Understanding) -> list[str]:
         ids = u.plan_ids or [p.id for p in load_plans()]
         out = []
@@ -178,44 +302,47 @@ class ChatService:
                 out.append(p.id)
         return out
 
-    def _no_plan_for_years(self, u: Understanding) -> Reply:
-        years = ", ".join(map(str, u.years)) or "thời gian bạn hỏi"
-        return refusal.no_evidence(f"Tôi không có kế hoạch nào áp dụng cho năm {years}"
-                                   + (" ở địa phương bạn hỏi" if u.plan_ids else ""))
-
     @staticmethod
-    def _mend_typos(u: Understanding) -> Understanding:
+    def _no_plan_for_years(u: Understanding) -> Refusal:
+        years = ", ".join(map(str, u.years)) or "thời gian bạn hỏi"
+        return Refusal("no_evidence", f"Tôi không có kế hoạch nào áp dụng cho năm {years}"
+                                      + (" ở địa phương bạn hỏi" if u.plan_ids else ""))
+
+    def _mend_typos(self, u: Understanding) -> Understanding:
         """Read the question again with its typos mended ("phí đăg ký thường chú" → "phi dang ky
         thuong tru"; bot/spelling.py), when there were any. Only questions: petitions are handled
         before this and stored as written."""
         from bot.spelling import speller
 
         mended = speller().correct(u.folded)
-        return understand(mended) if mended != u.folded else u
+        return understand(mended, self.lexicon) if mended != u.folded else u
 
-    def _apply_follow_up(self, u: Understanding, state: dict) -> Understanding:
+    def _apply_follow_up(self, u: Understanding, state: ConversationState) -> Understanding:
         """Fill what a short follow-up leaves out from the last turn."""
-        last = state.get("last_intent")
+        last = state.last_intent
         short = len(u.folded.split()) <= 12
-        if not last or not short or u.intent not in ("unknown", "duty"):
+        if not last or not short or u.intent not in (Intent.UNKNOWN, Intent.DUTY):
             return u
         fragment = u.is_follow_up or not u.has_duty_words  # "còn Sở Tư pháp thì sao?", "trong quý I thôi"
-        if last == "duty" and fragment and (u.is_follow_up or u.office_ids or u.period_text) and not u.fields:
-            u.intent = "duty"
-            u.office_ids = u.office_ids or state.get("office_ids", [])
-            u.plan_ids = u.plan_ids or state.get("plan_ids", [])
+        if last == Intent.DUTY and fragment and (u.is_follow_up or u.office_ids or u.period_text) and not u.fields:
+            office_ids = u.office_ids or state.office_ids
+            period_text = u.period_text
             if not u.period_text and not u.years and (u.is_follow_up or not u.office_ids):
-                u.period_text = state.get("period_text")  # "còn Sở Tài chính thì sao?": same quarter
-        elif last == "procedure" and state.get("procedure") and (u.fields or u.is_follow_up):
-            if not self._names_other_procedure(u, state["procedure"]):
-                u.intent = "procedure_follow_up"
-        elif last == "plan" and not u.office_ids and not u.task_number and not u.localities:
+                period_text = state.period_text  # "còn Sở Tài chính thì sao?": same quarter
+            return replace(u, intent=Intent.DUTY, office_ids=office_ids, plan_ids=u.plan_ids or state.plan_ids,
+                           period_text=period_text)
+        # "ở UBND xã có làm được không" after a procedure: where to do that procedure, not a new question.
+        only_where = u.where is not None and u.subject_text == u.text
+        if last == Intent.PROCEDURE and state.procedure and (u.fields or u.is_follow_up or only_where):
+            if only_where or not self._names_other_procedure(u, state.procedure):
+                return replace(u, intent=Intent.PROCEDURE_FOLLOW_UP)
+        elif last == Intent.PLAN and not u.office_ids and not u.task_number and not u.localities:
             # "hạn hoàn thành khi nào?", "kế hoạch đó căn cứ văn bản nào?": same plan, same task
-            u.plan_ids = u.plan_ids or state.get("plan_ids", [])
-            if state.get("task") and (u.asks_which or u.fields or u.is_follow_up) and self._about_task(u, state["task"]):
-                u.intent = "task_follow_up"
-            elif state.get("last_question"):
-                u.context_text = state["last_question"]
+            u = replace(u, plan_ids=u.plan_ids or state.plan_ids)
+            if state.task and (u.asks_which or u.fields or u.is_follow_up) and self._about_task(u, state.task):
+                return replace(u, intent=Intent.TASK_FOLLOW_UP)
+            if state.last_question:
+                return replace(u, context_text=state.last_question)
         return u
 
     @staticmethod
@@ -246,23 +373,23 @@ class ChatService:
         return top.source != current and evidence_check().judge(u.text, f"{top.text} {top.context}").coverage >= 0.6
 
     # ------------------------------------------------------------------ duty
-    def _duty(self, u: Understanding, state: dict) -> tuple[Reply, dict]:
+    def _duty(self, u: Understanding, state: ConversationState) -> Turn:
         plan_ids = u.plan_ids or []
         period = u.period
         if u.period_text and period is None:
             period = self._period_in_scope(u.period_text, plan_ids)
         if period is None and (year := self._year_inside_multi_year_plan(u, plan_ids)):
             period = (date(year, 1, 1), date(year, 12, 31))
-            u.period_text = f"năm {year}"
+            u = replace(u, period_text=f"năm {year}")
         tasks = duty_answers.tasks_for(u.office_ids, plan_ids, period, self.url)
-        new_state = {**state, "last_intent": "duty", "office_ids": u.office_ids, "plan_ids": plan_ids,
-                     "period_text": u.period_text}
+        new_state = state.but(last_intent=Intent.DUTY, office_ids=u.office_ids, plan_ids=plan_ids,
+                              period_text=u.period_text)
         if not tasks:
             if period:
                 label = ", ".join(duty_answers.office_name(o) for o in u.office_ids[:2])
-                return refusal.no_evidence(f"Tôi không tìm thấy nhiệm vụ nào của {label} có thời hạn trong "
-                                           f"{u.period_text}"), new_state
-            return self._plan_or_procedure(u, state)
+                return Turn(Refusal("no_evidence", f"Tôi không tìm thấy nhiệm vụ nào của {label} có thời "
+                                                   f"hạn trong {u.period_text}"), new_state)
+            return self._answer_from_knowledge(u, state)
         tasks = duty_answers.filter_by_topic(tasks, self._topic_terms(u), u.recurring,
                                              duty_answers.cadence_asked(u.folded))
         if period:
@@ -275,13 +402,13 @@ class ChatService:
         localities = duty_answers.localities_of(tasks)
         if len(localities) > 1 and not u.plan_ids:
             label = _office_label(u.text, u.office_ids)
-            new_state["pending"] = {"type": "clarify", "text": u.text}
-            return duty_answers.clarify_locality(label, tasks), new_state
-        new_state["plan_ids"] = sorted({t.plan_id for t in tasks})
+            return Turn(duty_answers.clarify_locality(label, tasks), new_state.but(pending=Clarification(text=u.text)))
+        new_state = new_state.but(plan_ids=sorted({t.plan_id for t in tasks}))
         if len(tasks) < 5 and not period:
-            tasks = tasks + duty_answers.mentioned_in(u.office_ids, new_state["plan_ids"], {t.id for t in tasks},
+            tasks = tasks + duty_answers.mentioned_in(u.office_ids, new_state.plan_ids, {t.id for t in tasks},
                                                       self.url)
-        return duty_answers.duty_reply(u.office_ids, tasks, u.period_text, period), new_state
+        return Turn(duty_answers.duty_reply(u.office_ids, tasks, u.period_text, period, counts=u.counts,
+                                            role_asked=u.role_asked), new_state)
 
     def _topic_terms(self, u: Understanding) -> list[str]:
         """What the duty question is about, beyond the office, place, period and duty words."""
@@ -325,16 +452,9 @@ class ChatService:
             log.exception("retrieval failed")
             return []
 
-    def _plan_or_procedure(self, u: Understanding, state: dict) -> tuple[Reply, dict]:
-        if u.intent == "procedure_follow_up":
-            reply = procedure_reply(state["procedure"], u.fields, self.clock(), self.max_fact_age_days)
-            if reply:
-                return reply, {**state, "last_intent": "procedure", "fields": u.fields}
-        if u.intent == "task_follow_up":
-            plan_id, key = state["task"]
-            task = next((t for t in getattr(get_plan(plan_id), "tasks", []) if t.key == key), None)
-            if task is not None:
-                return plan_answers.task_reply(plan_id, task), state
+    def _answer_from_knowledge(self, u: Understanding, state: ConversationState) -> Turn:
+        """A procedure from the catalogue, else a plan passage that passes every evidence check,
+        else an honest refusal."""
         plan_scope = u.plan_ids or None
         # Explicit task number in a plan: answer from the table directly.
         if u.task_number and (u.has_plan_words or plan_scope):
@@ -344,9 +464,8 @@ class ChatService:
             found = plan_answers.find_task(scope, u.task_number)
             if len(found) == 1:
                 pid, task = found[0]
-                return plan_answers.task_reply(pid, task), {
-                    **state, "last_intent": "plan", "plan_ids": [pid], "task": [pid, task.key],
-                    "last_question": u.text}
+                return Turn(plan_answers.task_reply(pid, task), state.but(
+                    last_intent=Intent.PLAN, plan_ids=[pid], task=[pid, task.key], last_question=u.text))
         query = f"{u.context_text} {u.text}".strip()
         filters: dict = {"plan_id": plan_scope} if plan_scope else {}
         hits = self._search(query, k=8, filters=filters or None)
@@ -357,24 +476,34 @@ class ChatService:
             hits = own + [h for h in hits if h.unit.id not in {o.unit.id for o in own}]
         plan_hits = [h for h in hits if h.unit.kind != "tthc_field"]
         proc_hits = [h for h in hits if h.unit.kind == "tthc_field"]
-        prefer_plan = (u.has_plan_words or bool(u.office_ids) or bool(plan_scope) or bool(u.task_number)
-                       or bool(u.context_text))
-        if not prefer_plan and not u.out_of_scope:
-            named = self._procedure_by_name(u.text)
+        names_plan = u.has_plan_words or bool(u.office_ids) or bool(u.task_number) or bool(u.context_text)
+        # A place alone ("đăng ký khai sinh ở Tây Ninh cần gì") scopes the plans without making a plan
+        # question (procedures are the same in every place), unless a year or duty words come with it
+        # ("ở Tây Ninh năm 2024 ai chủ trì …"). The catalogue is then asked first, but only a procedure
+        # that names every word the question is about counts: plan questions name places too.
+        only_place = bool(plan_scope) and not names_plan and not u.years and not u.has_duty_words
+        if (only_place or not (names_plan or plan_scope)) and not u.out_of_scope:
+            # "… tại UBND xã cần gì": the procedure is named by the question without the office the
+            # citizen goes to (which would pull plan passages about that office, or dilute coverage).
+            subject = u.subject_text
+            named = self._procedure_by_name(subject)
+            if named is not None and only_place and not self._names_all_of(u, named):
+                named = None
             if named is not None:
                 reply = procedure_reply(named, u.fields, self.clock(), self.max_fact_age_days)
                 if reply:
-                    return reply, {**state, "last_intent": "procedure", "procedure": named, "fields": u.fields}
-            if not proc_hits:
-                proc_hits = self._search(u.text, k=5, filters={"kind": "tthc_field"})
+                    return Turn(reply, state.but(last_intent=Intent.PROCEDURE, procedure=named, fields=u.fields))
+            if subject != u.text or not proc_hits:
+                proc_hits = self._search(subject, k=5, filters={"kind": "tthc_field"})
             for hit in proc_hits[:2]:
                 top = hit.unit
-                verdict = evidence_check().judge(u.text, f"{top.title} {top.text} {top.context}")
-                if verdict.ok(MIN_PROCEDURE_COVERAGE) and self._is_about_procedure(u, top.source):
+                verdict = evidence_check().judge(subject, f"{top.title} {top.text} {top.context}")
+                if (verdict.ok(MIN_PROCEDURE_COVERAGE) and self._is_about_procedure(u, top.source)
+                        and (not only_place or self._names_all_of(u, top.source))):
                     reply = procedure_reply(top.source, u.fields, self.clock(), self.max_fact_age_days)
                     if reply:
-                        return reply, {**state, "last_intent": "procedure", "procedure": top.source,
-                                       "fields": u.fields}
+                        return Turn(reply, state.but(last_intent=Intent.PROCEDURE, procedure=top.source,
+                                                     fields=u.fields))
         candidates = self._plan_candidates(u, query, plan_hits)
         if not candidates and plan_scope and u.localities and not u.plan_kind:
             # "Cổng dịch vụ công tỉnh Tây Ninh …": the province's own plans first; when they hold no
@@ -387,14 +516,12 @@ class ChatService:
         if candidates:
             _, _, hit, reply = max(candidates, key=lambda c: (c[0], -c[1]))
             unit = hit.unit
-            new_state = {**state, "last_intent": "plan", "plan_ids": [unit.meta.get("plan_id")],
-                         "last_question": query, "task": None}
-            if unit.kind == "plan_task":
-                new_state["task"] = [unit.meta.get("plan_id"), unit.meta.get("task_key")]
-            return reply, new_state
+            task_ref = [unit.meta.get("plan_id"), unit.meta.get("task_key")] if unit.kind == "plan_task" else None
+            return Turn(reply, state.but(last_intent=Intent.PLAN, plan_ids=[unit.meta.get("plan_id")],
+                                         last_question=query, task=task_ref))
         if u.years and u.asks_plan_of_year and not self._plans_for_years(u):
-            return self._no_plan_for_years(u), state
-        return refusal.no_evidence(), state
+            return Turn(self._no_plan_for_years(u), state)
+        return Turn(Refusal("no_evidence"), state)
 
     def _plan_candidates(self, u: Understanding, query: str, plan_hits: list) -> list:
         """The top plan hits that pass every evidence check, scored; each with its composed reply."""
@@ -442,12 +569,28 @@ class ChatService:
         """
         from knowledge.procedures import load_catalogue
 
-        subject = procedure_subject(u.folded)
+        subject = procedure_subject(fold(u.subject_text))
         procedure = load_catalogue().get(key)
         if len(subject) < 2 or procedure is None:
             return True
         identity = " ".join([procedure.name, *procedure.aliases, procedure.field])
         return evidence_check().judge(" ".join(subject), identity).coverage >= MIN_SUBJECT_COVERAGE
+
+    def _names_all_of(self, u: Understanding, key: str) -> bool:
+        """Everything the question is about, but the places it names, is in this procedure's name,
+        aliases or field ("đăng ký khai sinh ở Tây Ninh" → "đăng ký khai sinh"): the stricter test for
+        a question whose only tie to the plans is a place ("thành phố Tây Ninh có bao nhiêu cuộc họp
+        trực tuyến" is not about any procedure, though "trực tuyến" asks a field)."""
+        from bot.text import terms
+        from knowledge.procedures import load_catalogue
+
+        procedure = load_catalogue().get(key)
+        places = self._place_terms(u)
+        subject = [t for t in terms(" ".join(procedure_subject(fold(u.subject_text)))) if t not in places]
+        if procedure is None or not subject:
+            return False
+        identity = " ".join([procedure.name, *procedure.aliases, procedure.field])
+        return evidence_check().judge(" ".join(subject), identity).coverage >= MIN_FULL_SUBJECT_COVERAGE
 
     @staticmethod
     def _procedure_by_name(text: str) -> str | None:

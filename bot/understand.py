@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from bot.dialogue import Intent
+from knowledge.dialogue_lexicon import DialogueLexicon, dialogue_lexicon
 from knowledge.plans import fold, load_plans
 from knowledge.procedures import field_lexicon, lexicon_fields
 
@@ -109,13 +111,14 @@ INJECTION = re.compile(r"\b(bo qua|ignore|quen) .*(huong dan|chi dan|instruction
                        r"\bhay bia\b|\bgia vo\b|\bjailbreak\b")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Understanding:
-    """Intent and slots of one message."""
+    """Intent and slots of one message. Frozen: what later steps add (typos mended, a follow-up
+    filled in from the last turn) is a new Understanding (`dataclasses.replace`), never an edit."""
 
     text: str
     folded: str
-    intent: str = "unknown"
+    intent: Intent = Intent.UNKNOWN
     fields: list[str] = field(default_factory=list)
     task_number: str | None = None
     years: list[int] = field(default_factory=list)
@@ -136,6 +139,13 @@ class Understanding:
     has_plan_words: bool = False
     has_duty_words: bool = False
     asks_plan_of_year: bool = False
+    # "tại UBND xã", "ở bộ phận một cửa": where the citizen goes (folded), set apart from what is asked
+    # unless it is all the message names (then `subject_text` is the message: "ở UBND xã được không").
+    where: str | None = None
+    # The message without its where-phrase: what names the procedure (the message itself when none).
+    subject_text: str = ""
+    counts: bool = False  # "bao nhiêu / mấy nhiệm vụ": counts an office's duties
+    role_asked: str | None = None  # "lead" | "support" when a count names one role
 
 
 @lru_cache(maxsize=1)
@@ -192,49 +202,98 @@ def find_places(folded: str) -> tuple[list[str], list[str], str | None]:
     return names, sorted(plan_ids), unknown
 
 
-def understand(text: str) -> Understanding:
+def _without_where(text: str, folded: str, lexicon: DialogueLexicon) -> tuple[str | None, str]:
+    """(the where-phrase, folded; the text without it). "đăng ký khai sinh tại UBND xã cần gì" →
+    ("tai ubnd xa", "đăng ký khai sinh cần gì"): the office a citizen goes to is not what is asked.
+    When nothing else is named, the text stays whole: the office is then what the message is about."""
+    m = lexicon.where(folded)
+    if m is None:
+        return None, text
+    source = text if len(text) == len(folded) else folded  # fold keeps positions unless it merged spaces
+    rest = " ".join(f"{source[:m.start()]} {source[m.end():]}".split())
+    if not procedure_subject(fold(rest)):
+        return m[0], text  # "ở UBND xã có làm được không": the office is all it names; it stays the subject
+    return m[0], rest
+
+
+def _fields_of(folded: str) -> list[str]:
+    fields = lexicon_fields(folded, [name for name, rx in FIELD_WORDS if rx.search(folded)])
+    if "result" in fields and "gia tri" in folded:
+        fields = [f for f in fields if f != "time"]  # "có giá trị bao lâu" asks about the result
+    return fields
+
+
+# Where one ask of a question ends and the next begins: "cần gì, bao nhiêu tiền", "… và mất bao lâu".
+_CLAUSE_BREAK = re.compile(r"[,;.?!\n]+|\b(?:va|vs|voi lai|roi)\b")
+
+
+def read_fields(folded: str, fragment: bool = False) -> list[str]:
+    """Every field a question asks for, each of its clauses read on its own too.
+
+    "mất CCCD thì làm lại ntn, bao lâu thì có" asks for the steps and the time: a clause that asks
+    for no field by name asks by a bare "how" (`alone` phrases of the lexicon) — except in a
+    follow-up fragment (`fragment`: "còn Sở Tư pháp thì thế nào?"), which asks nothing new.
+    """
+    fields = _fields_of(folded)
+    for clause in _CLAUSE_BREAK.split(folded):
+        clause = " ".join(clause.split())
+        if not clause:
+            continue
+        own = _fields_of(clause)
+        if not own and not fragment:
+            own = [name for name, entry in field_lexicon().items() if entry.asked_alone(clause)]
+        fields += [f for f in own if f not in fields]
+    return fields
+
+
+def understand(text: str, lexicon: DialogueLexicon | None = None) -> Understanding:
     """Read intent and slots from one message (state is applied later by the service)."""
+    lexicon = lexicon or dialogue_lexicon()
     folded = fold(text)
-    u = Understanding(text=text, folded=folded)
-    u.has_plan_words = bool(PLAN_WORDS.search(folded))
-    u.has_duty_words = bool(DUTY_WORDS.search(folded))
-    u.out_of_scope = bool(OUT_OF_SCOPE.search(folded))
-    u.injection = bool(INJECTION.search(folded))
-    u.fields = lexicon_fields(folded, [name for name, rx in FIELD_WORDS if rx.search(folded)])
-    if "result" in u.fields and "gia tri" in folded:
-        u.fields = [f for f in u.fields if f != "time"]  # "có giá trị bao lâu" asks about the result
-    if m := TASK_NUMBER.search(folded):
-        u.task_number = m[1]
-    u.years = sorted({int(y) for y in YEAR.findall(folded)})
-    u.localities, u.plan_ids, u.unknown_place = find_places(folded)
-    u.period, u.period_text = _period(text, folded, u.years)
-    u.is_follow_up = bool(FOLLOW_UP.search(folded)) and len(folded.split()) <= 12
-    u.office_ids = _offices(text)
-    u.asks_which = bool(ASKS_WHICH.search(folded))
-    # "kế hoạch CCHC 2019 của Hoài Nhơn có gì": the plan of that year as a whole
-    u.asks_plan_of_year = bool(PLAN_OF_YEAR.search(folded)) and bool(
-        re.search(r"\b(co (\w+ ){0,2}gi|gom (nhung )?gi|noi dung|nhung gi|co bao nhieu|the nao|ra sao)\b", folded))
-    u.recurring = bool(RECURRING_WORDS.search(folded))
+    where, subject_text = _without_where(text, folded, lexicon)
+    subject = fold(subject_text)  # what is asked about: offices and plan words are read here
+    has_plan_words = bool(PLAN_WORDS.search(subject))
+    has_duty_words = bool(DUTY_WORDS.search(folded))
+    is_follow_up = bool(FOLLOW_UP.search(folded)) and len(folded.split()) <= 12
+    counts = lexicon.counts_duties(folded)
+    task_number = m[1] if (m := TASK_NUMBER.search(folded)) else None
+    years = sorted({int(y) for y in YEAR.findall(folded)})
+    localities, plan_ids, unknown_place = find_places(folded)
+    period, period_text = _period(text, folded, years)
+    office_ids = _offices(subject_text)
+    plan_kind = None
     if PLAN_KIND_WORDS.search(folded):
-        inspection = [p for p in (u.plan_ids or [pl.id for pl in load_plans()])
+        inspection = [p for p in (plan_ids or [pl.id for pl in load_plans()])
                       if any(pl.id == p and pl.meta.kind == "ke_hoach_kiem_tra" for pl in load_plans())]
         if inspection:  # otherwise it names an inspection plan that a plan of that place mentions
-            u.plan_kind = "ke_hoach_kiem_tra"
-            u.plan_ids = inspection
-    if m := PAKN_CODE.search(text):
-        u.pakn_code = m[0].upper()
+            plan_kind = "ke_hoach_kiem_tra"
+            plan_ids = inspection
+    pakn_code = m[0].upper() if (m := PAKN_CODE.search(text)) else None
 
-    if u.pakn_code or MY_PETITIONS.search(folded):
-        u.intent = "pakn_status"
+    intent = Intent.UNKNOWN
+    if pakn_code or MY_PETITIONS.search(folded):
+        intent = Intent.PAKN_STATUS
     elif GREETING.search(folded) and len(folded.split()) <= 8:
-        u.intent = "greeting"
+        intent = Intent.GREETING
     elif THANKS.search(folded) and len(folded.split()) <= 6:
-        u.intent = "thanks"
-    elif PAKN_TRIGGER.search(folded) and (PAKN_FIRST_PERSON.search(folded) or not u.has_plan_words):
-        u.intent = "pakn_question" if PAKN_QUESTION.search(folded) else "pakn_submit"
-    elif u.office_ids and u.has_duty_words and not u.task_number and not _asks_about_a_task(folded):
-        u.intent = "duty"
-    return u
+        intent = Intent.THANKS
+    elif PAKN_TRIGGER.search(folded) and (PAKN_FIRST_PERSON.search(folded) or not has_plan_words):
+        intent = Intent.PAKN_QUESTION if PAKN_QUESTION.search(folded) else Intent.PAKN_SUBMIT
+    elif office_ids and (has_duty_words or counts) and not task_number and (
+            counts or not _asks_about_a_task(folded)):
+        intent = Intent.DUTY  # "bao nhiêu nhiệm vụ" counts the office's list; "bao nhiêu" alone asks of a task
+    return Understanding(
+        text=text, folded=folded, intent=intent, fields=read_fields(folded, fragment=is_follow_up),
+        task_number=task_number, years=years, period=period, period_text=period_text, plan_ids=plan_ids,
+        unknown_place=unknown_place, localities=localities, office_ids=office_ids, plan_kind=plan_kind,
+        recurring=bool(RECURRING_WORDS.search(folded)), asks_which=bool(ASKS_WHICH.search(folded)),
+        pakn_code=pakn_code, is_follow_up=is_follow_up, out_of_scope=bool(OUT_OF_SCOPE.search(folded)),
+        injection=bool(INJECTION.search(folded)), has_plan_words=has_plan_words, has_duty_words=has_duty_words,
+        # "kế hoạch CCHC 2019 của Hoài Nhơn có gì": the plan of that year as a whole
+        asks_plan_of_year=bool(PLAN_OF_YEAR.search(folded)) and bool(re.search(
+            r"\b(co (\w+ ){0,2}gi|gom (nhung )?gi|noi dung|nhung gi|co bao nhieu|the nao|ra sao)\b", folded)),
+        where=where, subject_text=subject_text, counts=counts,
+        role_asked=lexicon.role_asked(folded) if counts else None)
 
 
 def _asks_about_a_task(folded: str) -> bool:

@@ -748,6 +748,8 @@ class FieldPhrases(_Strict):
     phrases: list[str] = Field(min_length=1)
     unless: list[str] = Field(default_factory=list)
     replaces: list[str] = Field(default_factory=list)
+    # Phrases that ask for this field only in a clause asking for nothing else ("làm lại ntn").
+    alone: list[str] = Field(default_factory=list)
 
     @field_validator("replaces")
     @classmethod
@@ -762,10 +764,16 @@ class FieldPhrases(_Strict):
         return (any(f" {fold(p)} " in q for p in self.phrases)
                 and not any(f" {fold(p)} " in q for p in self.unless))
 
+    def asked_alone(self, clause: str) -> bool:
+        """A clause that asks for no other field asks for this one by a bare word ("ra sao")."""
+        q = f" {clause} "
+        return (any(f" {fold(p)} " in q for p in self.alone)
+                and not any(f" {fold(p)} " in q for p in self.unless))
+
     def strip(self, folded: str) -> str:
         """`folded` without these phrases: what is left names the procedure."""
         q = f" {folded} "
-        for p in sorted(self.phrases, key=len, reverse=True):
+        for p in sorted([*self.phrases, *self.alone], key=len, reverse=True):
             q = q.replace(f" {fold(p)} ", " ")
         return q.strip()
 

@@ -71,7 +71,11 @@ def clarify_locality(office_label: str, tasks: list[TaskView]) -> Reply:
     return Reply(reply="\n".join(lines), intent="clarify", answered=True, suggestions=suggestions)
 
 
-def task_line(t: TaskView, *, with_offices: bool = True, brief: bool = False) -> str:
+def task_line(t: TaskView, *, with_lead: bool = True, brief: bool = False) -> str:
+    """One task: what, product (unless brief), who leads and who supports, deadline.
+
+    In the list of tasks an office leads (`with_lead=False`) the lead is that office and goes
+    unsaid, but the supporting offices stay: they are who the office must work with."""
     label = f"Nhiệm vụ {t.number}" if t.origin == "table" and t.number else f"Mục {t.number}" if t.number else ""
     head = f"{label}: " if label else ""
     limit = 220 if brief else 600
@@ -80,8 +84,10 @@ def task_line(t: TaskView, *, with_offices: bool = True, brief: bool = False) ->
     if t.product and t.origin == "table" and not brief:
         prod = t.product if len(t.product) <= 320 else t.product[:317].rsplit(" ", 1)[0] + "…"
         parts.append(f"  Sản phẩm: {prod}")
-    if with_offices and t.lead:
+    if with_lead and t.lead:
         parts.append(f"  Chủ trì: {'; '.join(t.lead)}" + (f". Phối hợp: {'; '.join(t.support)}" if t.support else ""))
+    elif t.support:
+        parts.append(f"  Phối hợp: {'; '.join(t.support)}")
     if t.deadline_raw:
         parts.append(f"  Thời hạn: {t.deadline_raw}")
     return "\n".join(parts)
@@ -98,10 +104,21 @@ def due_within(t: TaskView, period: tuple[date, date] | None) -> bool:
                 and t.deadline_start >= period[0] and t.deadline_end <= period[1])
 
 
+def count_line(lead: int, support: int, role_asked: str | None = None) -> str:
+    """"Tổng cộng 30 nhiệm vụ: chủ trì 21 nhiệm vụ, phối hợp 9 nhiệm vụ." — both counts always (a
+    zero is an answer too), the role the question asks about first."""
+    parts = [f"chủ trì {lead} nhiệm vụ", f"phối hợp {support} nhiệm vụ"]
+    if role_asked == "support":
+        parts.reverse()
+    return f"Tổng cộng {lead + support} nhiệm vụ: {', '.join(parts)}."
+
+
 def duty_reply(office_ids: list[str], tasks: list[TaskView], period_text: str | None,
-               period: tuple[date, date] | None = None) -> Reply:
+               period: tuple[date, date] | None = None, *, counts: bool = False,
+               role_asked: str | None = None) -> Reply:
     """List an office's tasks (lead first, then support), grouped by plan; with a period, the
-    lead count says how many fall due in it and how many run through it (recurring, all year)."""
+    lead count says how many fall due in it and how many run through it (recurring, all year).
+    A question that counts them (`counts`: "bao nhiêu nhiệm vụ phối hợp") gets both counts first."""
     names = []
     involved = {o for t in tasks for o in (*t.lead_ids, *t.support_ids)}
     for oid in [o for o in office_ids if o in involved] or office_ids:
@@ -115,6 +132,8 @@ def duty_reply(office_ids: list[str], tasks: list[TaskView], period_text: str | 
     scope = f" trong {period_text}" if period_text else ""
     lines = [f"{label} — {'; '.join(plan_names)}{scope}:"]
     brief = len(lead) + len(support) > BRIEF_ABOVE
+    if counts:
+        lines.append(count_line(len(lead), len(support), role_asked))
     due = sum(due_within(t, period) for t in lead)
     if lead and period and due < len(lead):
         due_text = f"{due} đến hạn trong {period_text}" if due else f"không nhiệm vụ nào đến hạn riêng trong {period_text}"
@@ -123,7 +142,7 @@ def duty_reply(office_ids: list[str], tasks: list[TaskView], period_text: str | 
     elif lead:
         lines.append(f"Chủ trì {len(lead)} nhiệm vụ:")
     if lead:
-        lines += [task_line(t, with_offices=False, brief=brief) for t in lead[:MAX_LISTED]]
+        lines += [task_line(t, with_lead=False, brief=brief) for t in lead[:MAX_LISTED]]
         if len(lead) > MAX_LISTED:
             lines.append(f"… và {len(lead) - MAX_LISTED} nhiệm vụ khác.")
     if support:

@@ -104,6 +104,66 @@ class TestProcedures:
         assert "Ủy ban nhân dân cấp xã" in r.reply
 
 
+class TestUnseenProcedureQuestions:
+    """Failures found on unseen questions; each test is a rule, the cases only instances of it."""
+
+    @pytest.mark.parametrize(("with_where", "without"), [
+        ("đăng ký kết hôn tại UBND xã cần gì, bao nhiêu tiền", "đăng ký kết hôn cần gì, bao nhiêu tiền"),
+        ("đăng ký khai sinh tại ủy ban nhân dân xã cần giấy tờ gì", "đăng ký khai sinh cần giấy tờ gì"),
+        ("dang ky khai sinh tai UBND phuong can gi", "dang ky khai sinh can gi"),
+        ("đăng ký khai tử ở bộ phận một cửa cần giấy tờ gì", "đăng ký khai tử cần giấy tờ gì"),
+        ("chứng thực bản sao tại UBND phường hết bao nhiêu tiền", "chứng thực bản sao hết bao nhiêu tiền"),
+        ("dang ky tam tru o cong an phuong can giay to gi", "dang ky tam tru can giay to gi"),
+    ])
+    def test_the_office_the_citizen_goes_to_does_not_change_the_answer(self, service, with_where, without):
+        expected = ask(service, without)
+        assert expected.intent == "procedure"
+        r = ask(service, with_where)
+        assert (r.intent, r.reply) == ("procedure", expected.reply)
+
+    @pytest.mark.parametrize(("with_place", "without"), [
+        ("đăng ký khai sinh ở Tây Ninh cần gì", "đăng ký khai sinh cần gì"),
+        ("lam cccd o hoai nhon mat bao lau", "lam cccd mat bao lau"),
+        ("đăng ký khai sinh tại UBND phường ở Tây Ninh cần gì", "đăng ký khai sinh cần gì"),
+        ("Ngã Năm đăng ký kết hôn cần giấy tờ gì", "đăng ký kết hôn cần giấy tờ gì"),
+    ])
+    def test_the_locality_of_a_procedure_question_does_not_change_the_answer(self, service, with_place, without):
+        """Procedures are the same in every place; a place the plans cover must not make it a plan question."""
+        expected = ask(service, without)
+        assert expected.intent == "procedure"
+        assert ask(service, with_place).reply == expected.reply
+
+    @pytest.mark.parametrize("text", ["thành phố Tây Ninh có bao nhiêu cuộc họp trực tuyến",
+                                      "Tây Ninh họp không giấy tờ đạt bao nhiêu phần trăm",
+                                      "Hoài Nhơn khảo sát sự hài lòng của người dân thế nào"])
+    def test_a_plan_question_naming_only_a_place_is_not_taken_for_a_procedure(self, service, text):
+        assert ask(service, text).intent != "procedure"
+
+    @pytest.mark.parametrize(("first", "follow_up", "procedure"), [
+        ("dang ky ket hon can gi", "o ubnd xa co lam duoc khong", "đăng ký kết hôn"),
+        ("làm lại CCCD", "lên công an huyện được không", "cấp lại thẻ căn cước"),
+    ])
+    def test_a_follow_up_naming_only_the_office_stays_with_the_procedure(self, service, first, follow_up,
+                                                                         procedure):
+        user = uuid.uuid4().hex
+        ask(service, first, user)
+        r = ask(service, follow_up, user)
+        assert r.intent == "procedure" and procedure in r.reply and "Cơ quan thực hiện" in r.reply
+
+    @pytest.mark.parametrize(("text", "parts"), [
+        ("mất CCCD thì làm lại ntn, bao lâu thì có", ["cấp lại thẻ căn cước", "Trình tự", "Thời hạn giải quyết"]),
+        ("kết hôn cần gì, bao nhiêu tiền", ["đăng ký kết hôn", "Hồ sơ gồm", "Lệ phí"]),
+        ("đăng ký kết hôn tại UBND xã cần gì, bao nhiêu tiền", ["đăng ký kết hôn", "Hồ sơ gồm", "Lệ phí"]),
+        ("dang ky tam tru phai nop gi, may ngay xong", ["đăng ký tạm trú", "Hồ sơ gồm", "Thời hạn giải quyết"]),
+        ("chung thuc ban sao ra sao, ton bao nhieu", ["Trình tự", "2.000 đồng"]),
+    ])
+    def test_a_question_with_two_asks_gets_both_in_one_reply(self, service, text, parts):
+        r = ask(service, text)
+        assert r.intent == "procedure"
+        for part in parts:
+            assert part in r.reply
+
+
 class TestCitizenDeadlines:
     """How long the citizen has (citizen_deadlines) is never answered with the office's time, and back."""
 

@@ -1,6 +1,7 @@
 """Staff duty answers: listing by office and period, clarification, follow-ups, honest refusals."""
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -127,3 +128,56 @@ def test_nv_is_a_task_and_a_follow_up_office_keeps_the_quarter(service):
     r = ask(service, "con so tai chinh thi sao", user)
     assert r.intent == "duty" and r.reply.startswith("Sở Tài chính tỉnh Tây Ninh") and "trong quy II" in r.reply
     assert "không nhiệm vụ nào đến hạn riêng trong quy II" in r.reply  # its tasks all run through 2024
+
+
+def _counts(reply: str) -> tuple[int, int]:
+    lead = re.search(r"Chủ trì (\d+) nhiệm vụ", reply)
+    support = re.search(r"Phối hợp (\d+) nhiệm vụ", reply)
+    return int(lead[1]) if lead else 0, int(support[1]) if support else 0
+
+
+@pytest.mark.parametrize(("text", "listing"), [
+    ("so noi vu tay ninh co bao nhieu nhiem vu phoi hop", "Sở Nội vụ tỉnh Tây Ninh có những nhiệm vụ gì"),
+    ("Sở Tư pháp Tây Ninh có bao nhiêu việc phối hợp", "Sở Tư pháp tỉnh Tây Ninh có những nhiệm vụ gì"),
+    ("phong noi vu hoai nhon co bao nhieu nhiem vu", "phòng nội vụ hoài nhơn làm những gì"),
+    ("Văn phòng UBND tỉnh Tây Ninh có mấy nhiệm vụ", "Văn phòng UBND tỉnh Tây Ninh có những nhiệm vụ gì"),
+    ("Sở Tài chính Tây Ninh phối hợp mấy việc", "Sở Tài chính Tây Ninh có những nhiệm vụ gì"),
+])
+def test_counting_duties_answers_the_count_and_the_list(service, text, listing):
+    """"Bao nhiêu / mấy nhiệm vụ": the count of led and of supported tasks, each stated, then the list
+    — the same tasks the listing question gets."""
+    r = ask(service, text)
+    want = ask(service, listing)
+    assert r.intent == "duty" == want.intent
+    lead, support = _counts(want.reply)
+    assert lead + support > 0
+    assert f"chủ trì {lead} nhiệm vụ" in r.reply.lower() and f"phối hợp {support} nhiệm vụ" in r.reply.lower()
+    assert r.reply.splitlines()[1].startswith(("Tổng", "Có"))  # the count comes before the list
+    assert all(c in r.citations for c in want.citations)
+
+
+def test_a_role_counted_with_none_says_none(service):
+    r = ask(service, "Sở Nội vụ Tây Ninh có bao nhiêu nhiệm vụ phối hợp trong quý I/2024")
+    assert r.intent == "duty" and re.search(r"phối hợp \d+ nhiệm vụ", r.reply.lower())
+
+
+@pytest.mark.parametrize("text", ["Sở Nội vụ tỉnh Tây Ninh chủ trì những nhiệm vụ nào năm 2024?",
+                                  "Phòng Nội vụ Hoài Nhơn phải làm gì?",
+                                  "so tu phap tay ninh phai xong nhung viec gi trong quy I/2024"])
+def test_every_led_task_names_its_supporting_offices(service, text):
+    """A duty list is a work plan: for each task the office leads, who it must work with."""
+    from bot.answers.duty import tasks_for
+    from bot.understand import understand
+
+    r = ask(service, text)
+    assert r.intent == "duty"
+    u = understand(text)
+    tasks = {t.number: t for t in tasks_for(u.office_ids, u.plan_ids, None) if t.role == "lead" and t.origin == "table"}
+    blocks = re.split(r"\n(?=- )", r.reply.split("Phối hợp ", 1)[0])
+    checked = 0
+    for block in blocks:
+        m = re.match(r"- Nhiệm vụ ([\w.]+):", block)
+        if m and (t := tasks.get(m[1])) is not None and t.support:
+            assert "Phối hợp: " in block and t.support[0] in block, block
+            checked += 1
+    assert checked > 0

@@ -6,6 +6,7 @@ from datetime import date
 import pytest
 
 from bot.understand import understand
+from knowledge.plans import fold
 
 
 class TestIntents:
@@ -71,3 +72,89 @@ class TestSlots:
 
     def test_task_number(self):
         assert understand("Nhiệm vụ số 1 trong kế hoạch CCHC năm 2024").task_number == "1"
+
+
+class TestUnseenPhrasings:
+    """Phrasings first met on unseen questions; each case is one instance of a general rule."""
+
+    @pytest.mark.parametrize("text,office", [
+        ("đăng ký kết hôn tại UBND xã cần gì", "ubnd xa"),
+        ("dang ky khai sinh tai UBND phuong can gi", "ubnd phuong"),
+        ("đăng ký khai sinh tại ủy ban nhân dân xã cần giấy tờ gì", "uy ban nhan dan xa"),
+        ("làm lại CCCD ở công an phường mất bao lâu", "cong an phuong"),
+        ("đăng ký khai tử ở bộ phận một cửa cần giấy tờ gì", "bo phan mot cua"),
+        ("lên UBND huyện xin giấy phép xây dựng mất mấy ngày", "ubnd huyen"),
+    ])
+    def test_a_where_phrase_naming_the_citizens_office_is_set_apart(self, text, office):
+        """The office a citizen goes to is where, not what: it names no office whose duties are asked,
+        and the rest of the question still names the procedure."""
+        u = understand(text)
+        assert u.where is not None and office in u.where
+        assert not u.office_ids and u.intent == "unknown"
+        assert office not in fold(u.subject_text)
+
+    @pytest.mark.parametrize("text", ["ở UBND xã có làm được không", "tại bộ phận một cửa được không ạ"])
+    def test_a_where_phrase_that_is_all_the_question_names_stays_its_subject(self, text):
+        u = understand(text)
+        assert u.where is not None and u.subject_text == u.text
+
+    @pytest.mark.parametrize("text", ["Sở Nội vụ tỉnh Tây Ninh chủ trì những nhiệm vụ nào?",
+                                      "UBND cấp xã phải làm gì trong kế hoạch CCHC",
+                                      "tỷ lệ hài lòng tại bộ phận một cửa cấp xã là bao nhiêu"])
+    def test_an_office_named_without_going_there_is_not_a_where_phrase(self, text):
+        u = understand(text)
+        assert u.subject_text == u.text or u.has_plan_words
+
+    @pytest.mark.parametrize("text,asked", [
+        ("mất CCCD thì làm lại ntn, bao lâu thì có", {"steps", "time"}),
+        ("đăng ký kết hôn cần gì, bao nhiêu tiền", {"documents", "fee"}),
+        ("đăng ký thường trú phải nộp gì, mấy ngày xong", {"documents", "time"}),
+        ("khai sinh can j, bao lau", {"documents", "time"}),
+        ("làm sổ đỏ ra sao, tốn bao nhiêu", {"steps", "fee"}),
+        ("đăng ký kết hôn thủ tục thế nào, nộp ở đâu", {"steps", "place"}),
+        ("làm lại CCCD thế nào, mất mấy ngày", {"steps", "time"}),
+        ("làm hộ chiếu cần mang gì, hết bao nhiêu", {"documents", "fee"}),
+    ])
+    def test_every_ask_of_a_question_is_read(self, text, asked):
+        assert asked <= set(understand(text).fields)
+
+    @pytest.mark.parametrize("text", ["còn Sở Tư pháp thì thế nào?", "còn quý II thì sao", "lệ phí thế nào"])
+    def test_a_how_word_alone_asks_for_steps_only_when_nothing_else_is_asked(self, text):
+        assert "steps" not in understand(text).fields
+
+    @pytest.mark.parametrize("text,role", [
+        ("so noi vu tay ninh co bao nhieu nhiem vu phoi hop", "support"),
+        ("Sở Tư pháp Tây Ninh có bao nhiêu việc phối hợp", "support"),
+        ("phong noi vu hoai nhon co bao nhieu nhiem vu", None),
+        ("Sở Nội vụ Tây Ninh chủ trì bao nhiêu nhiệm vụ năm 2024", "lead"),
+        ("Văn phòng UBND tỉnh Tây Ninh có mấy nhiệm vụ", None),
+        ("Sở Tài chính Tây Ninh phối hợp mấy việc", "support"),
+    ])
+    def test_counting_an_offices_duties_is_a_duty_question(self, text, role):
+        u = understand(text)
+        assert u.intent == "duty" and u.counts and u.role_asked == role
+
+    @pytest.mark.parametrize("text", ["Ai chủ trì nhiệm vụ 5 kế hoạch CCHC Tây Ninh 2024?",
+                                      "Sở Nội vụ Tây Ninh báo cáo CCHC khi nào?",
+                                      "Kế hoạch CCHC năm 2024 của tỉnh Tây Ninh có bao nhiêu nhiệm vụ?"])
+    def test_questions_about_one_task_or_a_plan_are_not_counting_duties(self, text):
+        assert understand(text).intent != "duty"
+
+
+class TestDialogueLexicon:
+    def test_offices_are_widened_by_their_abbreviations(self):
+        from knowledge.dialogue_lexicon import dialogue_lexicon
+
+        lexicon = dialogue_lexicon()
+        assert {"ubnd", "bpmc"} <= set(lexicon.office_variants)
+        assert lexicon.where("lam giay khai sinh tai bpmc cap xa")[0] == "tai bpmc cap xa"
+
+    def test_a_bad_phrase_names_the_file_and_line(self, tmp_path):
+        from knowledge.dialogue_lexicon import dialogue_lexicon
+        from knowledge.errors import KnowledgeError
+
+        bad = tmp_path / "dialogue.yaml"
+        bad.write_text("where:\n  before: [tai]\n  offices: [Ủy ban]\nduty_count:\n  count: [may]\n"
+                       "  nouns: [viec]\n", encoding="utf-8")
+        with pytest.raises(KnowledgeError, match=r"dialogue.yaml:3: 'where.offices'"):
+            dialogue_lexicon(bad)
