@@ -45,6 +45,12 @@ def legal_notice(kind: Kind, deadlines: LegalDeadlines | None = None) -> str:
                                       protection=track.protection_sentence() or "")
 
 
+def legal_notices(complaint: bool, denunciation: bool) -> list[str]:
+    """The notices of the laws that apply, complaint first (the chat reply shows the same)."""
+    flags: tuple[tuple[Kind, bool], ...] = (("complaint", complaint), ("denunciation", denunciation))
+    return [legal_notice(k) for k, on in flags if on]
+
+
 def legal_due_at(received: datetime, complaint: bool, denunciation: bool, *, tz: str, due_time: str,
                  deadlines: LegalDeadlines | None = None) -> datetime | None:
     """The due date under the law of a complaint/denunciation (the earlier one when a petition is
@@ -116,8 +122,7 @@ def triage(content: str, location: str | None = None, *, now: datetime | None = 
     loc, unrecognised = locate(content, location)
     r = route(cls.category, loc, complaint_or_denunciation=flagged, on=received.date())
 
-    flags: tuple[tuple[Kind, bool], ...] = (("complaint", complaint), ("denunciation", denunciation))
-    notices = [legal_notice(k) for k, on in flags if on]
+    notices = legal_notices(complaint, denunciation)
     if loc is not None and loc.successor_note:
         # The citizen wrote the address they always used; say which unit it is today, so the
         # office named in the receipt makes sense to them.
