@@ -199,6 +199,8 @@ def enqueue_overdue(factory: sessionmaker[Session] | None = None, *, now: dateti
                        if r.due_at is not None and escalate_at(r.due_at, cfg.grace_working_days) <= now]
     if not reminders and not escalations:
         return stats
+    from pakn.delivery import find_office
+
     with factory_write_gate(factory), factory() as session, session.begin():
         for record_id in reminders:
             record = session.get(PaknRecord, record_id)
@@ -214,8 +216,6 @@ def enqueue_overdue(factory: sessionmaker[Session] | None = None, *, now: dateti
             if record is None or record.status not in OPEN_STATUSES:
                 continue
             supervisor = supervisor_of(record.office_id, record.locality, cfg)
-            from pakn.delivery import find_office
-
             sup = find_office(session, supervisor)
             sup_name = sup.name if sup else body_name(supervisor)
             payload = {"office_name": record.office_name, "supervisor_id": supervisor, "supervisor_name": sup_name}
