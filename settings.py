@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     delivery_timeout_s: float = 10.0
     outbox_lease_s: float = Field(300.0, description="a 'running' job older than this is reclaimed (worker crash)")
     worker_poll_interval_s: float = 2.0
+    overdue_sweep_interval_s: float = Field(300.0, description="how often the worker looks for overdue petitions "
+                                                               "to remind/escalate (pakn.escalation)")
     outbox_batch: int = Field(32, description="outbox jobs a worker claims at a time")
     outbox_concurrency: int = Field(8, description="outbox jobs a worker runs at once (deliveries wait on "
                                                    "mail and web servers)")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from console.auth import Principal
@@ -27,6 +27,7 @@ from pakn.models import (
     REJECTED,
     TRANSFERRED,
     OutboxJob,
+    PaknEvent,
     PaknRecord,
 )
 
@@ -37,7 +38,9 @@ FINISHED_STATUSES = (ANSWERED, CLOSED, REJECTED)
 DUE_SOON = timedelta(hours=48)
 PER_PAGE = 50
 
-DUE_FILTERS_VI = {"overdue": "Quá hạn", "soon": "Sắp đến hạn (48 giờ)", "week": "Đến hạn trong 7 ngày"}
+DUE_FILTERS_VI = {"overdue": "Quá hạn", "escalated": "Quá hạn, đã báo cáo cấp trên", "soon": "Sắp đến hạn (48 giờ)",
+                  "week": "Đến hạn trong 7 ngày"}
+ESCALATED_EVENT = "escalated"  # written by pakn.escalation when the supervising body is told
 
 
 @dataclass(frozen=True)
@@ -61,12 +64,17 @@ def scoped(principal: Principal) -> Select:
     return stmt
 
 
+def _escalated():
+    """The petition's supervising body has been told it is overdue (pakn.escalation)."""
+    return exists().where(PaknEvent.record_id == PaknRecord.id, PaknEvent.kind == ESCALATED_EVENT)
+
+
 def due_badge(record: PaknRecord, now: datetime) -> str | None:
-    """'overdue' / 'soon' for open petitions past or near their due time; None otherwise."""
+    """'escalated' / 'overdue' / 'soon' for open petitions past or near their due time; None otherwise."""
     if record.due_at is None or record.status not in OPEN_STATUSES:
         return None
     if record.due_at < now:
-        return "overdue"
+        return "escalated" if any(e.kind == ESCALATED_EVENT for e in getattr(record, "events", ())) else "overdue"
     if record.due_at - now <= DUE_SOON:
         return "soon"
     return None
@@ -87,8 +95,10 @@ def list_records(db: Session, principal: Principal, f: InboxFilters, now: dateti
         stmt = stmt.where(PaknRecord.office_id == f.office)
     if f.due in DUE_FILTERS_VI:
         stmt = stmt.where(PaknRecord.status.in_(OPEN_STATUSES), PaknRecord.due_at.is_not(None))
-        if f.due == "overdue":
+        if f.due in ("overdue", "escalated"):
             stmt = stmt.where(PaknRecord.due_at < now)
+            if f.due == "escalated":
+                stmt = stmt.where(_escalated())
         else:
             horizon = now + (DUE_SOON if f.due == "soon" else timedelta(days=7))
             stmt = stmt.where(PaknRecord.due_at >= now, PaknRecord.due_at <= horizon)

@@ -44,6 +44,10 @@ STATUSES = (RECEIVED, FORWARDED, IN_PROGRESS, ANSWERED, CLOSED, TRANSFERRED, REJ
 DELIVER_OFFICE = "deliver_office"
 CLASSIFY = "classify"
 CITIZEN_REPLY = "citizen_reply"
+# An unanswered petition past its due date: a reminder to its office, later a report to the
+# supervising body (pakn.escalation).
+OVERDUE_REMINDER = "overdue_reminder"
+ESCALATE = "escalate"
 JOB_PENDING = "pending"
 JOB_RUNNING = "running"
 JOB_DONE = "done"
@@ -109,7 +113,7 @@ class PaknEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     record_id: Mapped[int] = mapped_column(ForeignKey("pakn_records.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(24))  # received | transition | reply | delivered | delivery_failed
-    #                                                | delivery_waiting
+    #                                                | delivery_waiting | overdue_reminder | escalated
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str | None] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(120))
@@ -153,6 +157,7 @@ __all__ = [
     "CLASSIFY",
     "CLOSED",
     "DELIVER_OFFICE",
+    "ESCALATE",
     "FORWARDED",
     "IN_PROGRESS",
     "JOB_DEAD",
@@ -160,6 +165,7 @@ __all__ = [
     "JOB_PENDING",
     "JOB_RUNNING",
     "JOB_WAITING",
+    "OVERDUE_REMINDER",
     "RECEIVED",
     "REJECTED",
     "STATUSES",

@@ -39,12 +39,14 @@ from pakn.models import (
     CITIZEN_REPLY,
     CLASSIFY,
     DELIVER_OFFICE,
+    ESCALATE,
     FORWARDED,
     JOB_DEAD,
     JOB_DONE,
     JOB_PENDING,
     JOB_RUNNING,
     JOB_WAITING,
+    OVERDUE_REMINDER,
     RECEIVED,
     TRANSFERRED,
     OutboxJob,
@@ -137,7 +139,7 @@ def _execute(factory: sessionmaker[Session], job_id: int) -> Outcome:
             return Outcome(ok=False, error="job vanished", permanent=True)
         kind, payload, key = job.kind, dict(job.payload or {}), job.dedupe_key
         record = session.get(PaknRecord, job.record_id) if job.record_id else None
-        if kind in (DELIVER_OFFICE, CLASSIFY) and record is None:
+        if kind in (DELIVER_OFFICE, CLASSIFY, OVERDUE_REMINDER, ESCALATE) and record is None:
             return Outcome(ok=False, error="record missing", permanent=True)
         if kind == DELIVER_OFFICE and record is not None and payload.get("office_id") != record.office_id:
             return Outcome(ok=True, skipped=True, note="superseded by transfer")  # transferred since enqueued
@@ -151,6 +153,12 @@ def _execute(factory: sessionmaker[Session], job_id: int) -> Outcome:
             with factory() as session:  # office lookup may read the offices table
                 route = delivery.deliver_to_office(session, record, key)
             return Outcome(ok=True, note=route)
+        if kind in (OVERDUE_REMINDER, ESCALATE) and record is not None:
+            from pakn import escalation
+
+            with factory() as session:  # office lookup may read the offices table
+                sent, route = escalation.deliver(session, kind, record, payload, key)
+            return Outcome(ok=True, note=route, skipped=not sent)
         if kind == CITIZEN_REPLY:
             via = notify.push(payload.get("channel", ""), payload.get("user_id"), citizen_text(payload),
                               code=payload.get("code"))
@@ -253,7 +261,8 @@ def _finish(factory: sessionmaker[Session], job_id: int, worker_id: str, outcome
         if outcome.permanent or job.attempts >= s.delivery_max_attempts:
             job.status = JOB_DEAD
             if record is not None:
-                what = "chuyển đến cơ quan xử lý" if job.kind == DELIVER_OFFICE else "gửi trả lời đến người dân"
+                what = {DELIVER_OFFICE: "chuyển đến cơ quan xử lý", OVERDUE_REMINDER: "gửi nhắc hạn đến cơ quan",
+                        ESCALATE: "báo cáo cơ quan cấp trên"}.get(job.kind, "gửi trả lời đến người dân")
                 record.events.append(PaknEvent(kind="delivery_failed", actor="system:outbox", at=now,
                                                note=f"Chưa {what} được sau {job.attempts} lần thử; "
                                                     "cán bộ sẽ xử lý thủ công."))

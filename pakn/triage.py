@@ -18,20 +18,48 @@ from pydantic import BaseModel, Field
 from pakn.classifier import Alternative, get_classifier
 from pakn.complaints import ComplaintWords, complaint_words
 from pakn.duedates import due_at
+from pakn.legal_deadlines import Kind, LegalDeadlines, legal_deadlines
 from pakn.localities import Locality, LocalityIndex, recognise
 from pakn.routing import load_routing, route
 
 NOTICE_COMPLAINT = (
     "Nội dung của ông/bà có tính chất khiếu nại. Khiếu nại được giải quyết theo Luật Khiếu nại năm 2011, "
-    "không theo thủ tục tiếp nhận phản ánh, kiến nghị của Nghị định 20/2008/NĐ-CP; đơn cần ghi rõ họ tên, "
-    "địa chỉ, quyết định hoặc hành vi bị khiếu nại và gửi đến cơ quan, người đã ban hành quyết định đó."
+    "không theo thủ tục tiếp nhận phản ánh, kiến nghị của Nghị định 20/2008/NĐ-CP. {deadlines} Đơn cần ghi rõ "
+    "họ tên, địa chỉ, quyết định hoặc hành vi bị khiếu nại và gửi đến cơ quan, người đã ban hành quyết định đó."
 )
 NOTICE_OLD_ADDRESS = "Địa chỉ ông/bà ghi theo đơn vị hành chính trước ngày 01/7/2025: {note}."
 NOTICE_DENUNCIATION = (
     "Nội dung của ông/bà có tính chất tố cáo. Tố cáo được giải quyết theo Luật Tố cáo năm 2018, "
-    "không theo thủ tục tiếp nhận phản ánh, kiến nghị của Nghị định 20/2008/NĐ-CP; người tố cáo cần ghi rõ "
-    "họ tên, địa chỉ và được pháp luật bảo vệ, giữ bí mật."
+    "không theo thủ tục tiếp nhận phản ánh, kiến nghị của Nghị định 20/2008/NĐ-CP. {deadlines} {protection} "
+    "Người tố cáo cần ghi rõ họ tên, địa chỉ."
 )
+
+
+def legal_notice(kind: Kind, deadlines: LegalDeadlines | None = None) -> str:
+    """The notice for a complaint or a denunciation, citing the articles of its law (data:
+    knowledge/pakn/legal_deadlines.yaml; an unverified figure is named by its article only)."""
+    track = (deadlines or legal_deadlines()).track(kind)
+    if kind == "complaint":
+        return NOTICE_COMPLAINT.format(deadlines=track.deadline_sentence())
+    return NOTICE_DENUNCIATION.format(deadlines=track.deadline_sentence(),
+                                      protection=track.protection_sentence() or "")
+
+
+def legal_notices(complaint: bool, denunciation: bool) -> list[str]:
+    """The notices of the laws that apply, complaint first (the chat reply shows the same)."""
+    flags: tuple[tuple[Kind, bool], ...] = (("complaint", complaint), ("denunciation", denunciation))
+    return [legal_notice(k) for k, on in flags if on]
+
+
+def legal_due_at(received: datetime, complaint: bool, denunciation: bool, *, tz: str, due_time: str,
+                 deadlines: LegalDeadlines | None = None) -> datetime | None:
+    """The due date under the law of a complaint/denunciation (the earlier one when a petition is
+    both), or None for an ordinary petition (which keeps the PAKN working days)."""
+    data = deadlines or legal_deadlines()
+    flags: tuple[tuple[Kind, bool], ...] = (("complaint", complaint), ("denunciation", denunciation))
+    kinds = [k for k, on in flags if on]
+    dates = [data.track(k).due_at(received, tz=tz, due_time=due_time) for k in kinds]
+    return min(dates) if dates else None
 
 
 class Triage(BaseModel):
@@ -47,7 +75,8 @@ class Triage(BaseModel):
     office_contact: dict[str, str] = {}
     locality: dict | None = Field(description="recognised place in today's units, or None")
     location_unrecognised: bool = Field(False, description="a location was given but not recognised")
-    due_at: datetime = Field(description="processing deadline (working days, VN holidays skipped)")
+    due_at: datetime = Field(description="processing deadline: PAKN working days, or the time limits of Luật "
+                                         "Khiếu nại/Luật Tố cáo for a complaint/denunciation")
     forward_due_at: datetime = Field(description="deadline to forward it if the office lacks competence")
     is_complaint_or_denunciation: bool
     notice: str | None = Field(description="Vietnamese notice for the citizen, or None")
@@ -93,7 +122,7 @@ def triage(content: str, location: str | None = None, *, now: datetime | None = 
     loc, unrecognised = locate(content, location)
     r = route(cls.category, loc, complaint_or_denunciation=flagged, on=received.date())
 
-    notices = [n for n, on in ((NOTICE_COMPLAINT, complaint), (NOTICE_DENUNCIATION, denunciation)) if on]
+    notices = legal_notices(complaint, denunciation)
     if loc is not None and loc.successor_note:
         # The citizen wrote the address they always used; say which unit it is today, so the
         # office named in the receipt makes sense to them.
@@ -102,6 +131,9 @@ def triage(content: str, location: str | None = None, *, now: datetime | None = 
     if unrecognised:
         explanation += f" Không nhận diện được địa bàn “{(location or '').strip()}”."
     d = cfg.deadlines
+    # A complaint or denunciation is due under its own law (pakn.legal_deadlines), not Nghị định 20.
+    due = legal_due_at(received, complaint, denunciation, tz=cfg.timezone, due_time=d.due_time) \
+        or due_at(received, d.processing_working_days, tz=cfg.timezone, due_time=d.due_time)
     return Triage(
         category=cls.category,
         category_name=cls.category_name,
@@ -113,7 +145,7 @@ def triage(content: str, location: str | None = None, *, now: datetime | None = 
         office_contact=r.contact,
         locality=loc.model_dump() if loc else None,
         location_unrecognised=unrecognised,
-        due_at=due_at(received, d.processing_working_days, tz=cfg.timezone, due_time=d.due_time),
+        due_at=due,
         forward_due_at=due_at(received, d.forward_working_days, tz=cfg.timezone, due_time=d.due_time),
         is_complaint_or_denunciation=flagged,
         notice=" ".join(notices) or None,

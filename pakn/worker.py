@@ -17,7 +17,9 @@ import socket
 import threading
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime
 
+from pakn.models import utcnow
 from pakn.outbox import RunStats, drain, run_once
 from settings import get_settings
 
@@ -37,6 +39,21 @@ class Worker:
         self.poll_interval_s = poll_interval_s if poll_interval_s is not None else get_settings().worker_poll_interval_s
         self.stopping = threading.Event()
         self.totals = RunStats()
+        self.last_sweep: datetime | None = None
+
+    def sweep_overdue(self) -> None:
+        """Enqueue reminders/escalations for overdue petitions, every `overdue_sweep_interval_s`
+        (idempotent, so several workers sweeping is harmless; see pakn.escalation)."""
+        from pakn.escalation import enqueue_overdue, sweep_due
+
+        now = utcnow()
+        if not sweep_due(self.last_sweep, now, get_settings().overdue_sweep_interval_s):
+            return
+        self.last_sweep = now
+        try:
+            enqueue_overdue(self.factory, now=now)
+        except Exception:  # a broken data file or a database hiccup must not stop deliveries
+            log.exception("pakn overdue sweep failed")
 
     def stop(self, *_args: object) -> None:
         """Ask the loop to exit after the current batch."""
@@ -46,6 +63,7 @@ class Worker:
         """Poll until stopped; a full batch is followed immediately by the next one."""
         log.info("pakn worker started", extra={"worker_id": self.worker_id})
         while not self.stopping.is_set():
+            self.sweep_overdue()
             try:
                 stats = run_once(self.factory, worker_id=self.worker_id, limit=self.batch)
             except Exception:  # database restart, lock timeout: wait and try again
@@ -103,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     _load_channel_senders()
     worker = Worker(url, batch=args.batch)
     if args.once:
+        worker.sweep_overdue()
         stats = drain(worker.factory, worker_id=worker.worker_id)
         print(f"claimed={stats.claimed} done={stats.done} retried={stats.retried} dead={stats.dead}")
         return 0

@@ -175,6 +175,15 @@ def _confirm(pending: dict, *, again: bool = False) -> Reply:
                  intent="pakn_submit", answered=True, suggestions=["Gửi", "Sửa địa điểm", "Hủy"])
 
 
+def _legal_notice(content: str) -> str:
+    """What the law of a complaint/denunciation says about its time limits and the denouncer's
+    protection, citing the articles (pakn.triage.legal_notice; data: knowledge/pakn/legal_deadlines.yaml)."""
+    from pakn.triage import detect_complaint, legal_notices
+
+    return " ".join(legal_notices(*detect_complaint(content))) or ("Nội dung có dấu hiệu khiếu nại, tố cáo, được giải quyết theo Luật Khiếu nại 2011 "
+                               "và Luật Tố cáo 2018, không theo thủ tục phản ánh, kiến nghị.")
+
+
 def _submit(msg: InboundMessage, pending: dict) -> tuple[Reply, dict | None]:
     """Store the petition. One draft is one petition: a double tap or a retried message sends the
     same draft id as external id, and the store answers the second with the first's record."""
@@ -191,7 +200,7 @@ def _submit(msg: InboundMessage, pending: dict) -> tuple[Reply, dict | None]:
                             contact=pending.get("contact"), channel=msg.channel, channel_user_id=msg.user_id,
                             external_id=external_id, media=pending.get("media") or None)
             code, office, due = record.code, record.office_name, record.due_at
-            notice = "Nội dung có dấu hiệu khiếu nại, tố cáo" if getattr(record, "is_complaint", False) else None
+            notice = _legal_notice(record.content) if getattr(record, "is_complaint", False) else None
             # An old address (before 1/7/2025) was read as today's unit: say which, or the office
             # named below would puzzle someone who wrote "Phường 3, TP Tây Ninh".
             successor = (getattr(record, "locality", None) or {}).get("successor_note")
@@ -207,8 +216,7 @@ def _submit(msg: InboundMessage, pending: dict) -> tuple[Reply, dict | None]:
     if successor:
         lines.insert(2, f"Địa bàn: {successor}.")
     if notice:
-        lines.append(f"Lưu ý: {notice}, được giải quyết theo Luật Khiếu nại 2011 và Luật Tố cáo 2018, "
-                     "không theo thủ tục phản ánh, kiến nghị.")
+        lines.append(f"Lưu ý: {notice}")
     return Reply(reply="\n".join(lines), intent="pakn_submit", answered=True, suggestions=[f"Tra cứu {code}"]), None
 
 

@@ -110,6 +110,7 @@ def test_the_words_complaint_and_denunciation_reach_triage(service):
     say("bỏ qua")
     done = say("Gửi")
     assert code_in(done) and "Luật Tố cáo" in done.reply
+    assert "Điều 30" in done.reply and "Điều 47" in done.reply  # the articles, not just the law
 
 
 def test_an_old_address_is_read_as_todays_ward_and_the_citizen_told(service):

@@ -99,6 +99,9 @@ def test_due_badges() -> None:
     assert due_badge(rec("in_progress", datetime(2024, 5, 11, tzinfo=UTC)), now) == "soon"
     assert due_badge(rec("in_progress", datetime(2024, 5, 20, tzinfo=UTC)), now) is None
     assert due_badge(rec("answered", datetime(2024, 5, 9, tzinfo=UTC)), now) is None
+    escalated = SimpleNamespace(status="forwarded", due_at=datetime(2024, 5, 1, tzinfo=UTC),
+                                events=[SimpleNamespace(kind="overdue_reminder"), SimpleNamespace(kind="escalated")])
+    assert due_badge(escalated, now) == "escalated"
 
 
 def test_open_redirect_and_javascript_links_are_refused() -> None:

@@ -29,6 +29,7 @@ def test_fold_and_slug() -> None:
         ("Trường tiểu học thu thêm nhiều khoản tiền ngoài quy định đầu năm học.", {"giao_duc"}),
         ("Quán karaoke mở nhạc lớn đến 1 giờ sáng, tụ tập đánh nhau, đề nghị công an xử lý.", {"an_ninh_trat_tu"}),
         ("Công ty nợ lương công nhân 3 tháng và không đóng bảo hiểm xã hội.", {"lao_dong_xa_hoi"}),
+        ("cup dien hoai, dien chap chon lam hu tivi", {"dien"}),
     ],
 )
 def test_reference_petitions_are_classified(text: str, expected: set[str]) -> None:
@@ -159,3 +160,10 @@ def test_province_body_names_read_naturally(location: str, ends: str) -> None:
     loc = recognise(location, whole=True)
     name = route("khac", loc, complaint_or_denunciation=False, on=date(2026, 1, 5)).office_name
     assert name.endswith(ends) and "tỉnh tỉnh" not in name and "tỉnh thành phố" not in name
+
+
+@pytest.mark.parametrize("text", ["Mất điện cả khu phố từ tối qua tới giờ chưa có lại, ở phường Tân Ninh, Tây Ninh",
+                                  "Điện chập chờn làm hư tivi nhà tôi ở phường Tân Ninh, tỉnh Tây Ninh"])
+def test_power_cuts_go_to_the_department_of_industry_and_trade(text: str) -> None:
+    t = triage(text)
+    assert t.category == "dien" and t.office_id == "tay-ninh.so-cong-thuong"
