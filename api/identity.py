@@ -31,6 +31,10 @@ from api.clients import SCOPE_CHAT, ApiClient, ClientRegistry
 from settings import get_settings
 
 WEB_COOKIE = "hc_chat"
+# Over HTTPS the cookie carries the __Host- prefix: browsers then accept it only when it is Secure,
+# has Path=/ and no Domain, so a sibling subdomain (or a plain-HTTP page on the same name) cannot
+# plant a cookie of its choosing for a visitor and read their conversation later.
+SECURE_WEB_COOKIE = "__Host-" + WEB_COOKIE
 WEB_COOKIE_PURPOSE = "webchat"
 WEB_COOKIE_MAX_AGE_S = 180 * 24 * 3600
 LOCAL_CLIENT = ApiClient("local", SCOPE_CHAT)
@@ -99,7 +103,7 @@ def namespaced_user(client: ApiClient, label: str | None) -> str:
 
 def web_user(request: Request, response: Response) -> str:
     """The web visitor's id: from a valid session cookie, or a new one issued on `response`."""
-    token = signing.unsign(request.cookies.get(WEB_COOKIE), WEB_COOKIE_PURPOSE)
+    token = _session_token(request)
     if token is None:
         token = issue_web_session(request, response)
     return hashlib.sha256(token.encode()).hexdigest()[:32]
@@ -112,14 +116,24 @@ def issue_web_session(request: Request, response: Response) -> str:
     browsers would drop a Secure cookie and every message would then start a new conversation.
     """
     token = secrets.token_urlsafe(32)
-    secure = get_settings().env == "production" or request.url.scheme == "https"
-    response.set_cookie(WEB_COOKIE, signing.sign(token, WEB_COOKIE_PURPOSE), max_age=WEB_COOKIE_MAX_AGE_S,
-                        httponly=True, samesite="strict", secure=secure, path="/")
+    secure = _secure(request)
+    response.set_cookie(SECURE_WEB_COOKIE if secure else WEB_COOKIE, signing.sign(token, WEB_COOKIE_PURPOSE),
+                        max_age=WEB_COOKIE_MAX_AGE_S, httponly=True, samesite="strict", secure=secure, path="/")
     return token
 
 
+def _secure(request: Request) -> bool:
+    return get_settings().env == "production" or request.url.scheme == "https"
+
+
+def _session_token(request: Request) -> str | None:
+    """The token of a valid session cookie: only the __Host- one where the cookie must be Secure."""
+    name = SECURE_WEB_COOKIE if _secure(request) else WEB_COOKIE
+    return signing.unsign(request.cookies.get(name), WEB_COOKIE_PURPOSE)
+
+
 def has_web_session(request: Request) -> bool:
-    return signing.unsign(request.cookies.get(WEB_COOKIE), WEB_COOKIE_PURPOSE) is not None
+    return _session_token(request) is not None
 
 
 def check_rest_channel(channel: str | None, allowed: tuple[str, ...] = REST_CHANNELS) -> str:

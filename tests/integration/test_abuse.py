@@ -390,3 +390,16 @@ def test_reserved_client_ids_and_unknown_env(db_url) -> None:
                         webhook_hmac_secret="w" * 32).env == "production"
     with pytest.raises(ValueError):
         Settings(env="staging")
+
+
+def test_over_https_the_web_session_is_a_host_only_cookie(chat_app) -> None:
+    """A __Host- cookie cannot be planted by a sibling subdomain or a plain-HTTP page (probe 2, low)."""
+    client = TestClient(chat_app, base_url="https://testserver")
+    cookie = client.get("/").headers["set-cookie"]
+    assert cookie.startswith("__Host-hc_chat=") and "secure" in cookie.lower() and "domain" not in cookie.lower()
+    say(client, "tôi muốn phản ánh", channel="web")
+    r = say(client, DRAFT, channel="web")
+    assert "set-cookie" not in r.headers  # the same session continues
+    planted = TestClient(chat_app, base_url="https://testserver",
+                         cookies={"hc_chat": client.cookies["__Host-hc_chat"]})
+    assert "__Host-hc_chat=" in say(planted, "Gửi", channel="web").headers["set-cookie"]  # not accepted
