@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from knowledge.errors import KnowledgeError
-from knowledge.text import strip_diacritics
+from vntext import strip_diacritics
 
 DIALOGUE_LEXICON = Path(__file__).resolve().parent / "lexicon" / "dialogue.yaml"
 

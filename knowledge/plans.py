@@ -24,7 +24,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from knowledge.errors import KnowledgeError
-from knowledge.text import strip_diacritics
+from vntext import strip_diacritics
 
 if TYPE_CHECKING:
     from retrieval.types import Unit

@@ -33,8 +33,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from knowledge.errors import KnowledgeError
-from knowledge.text import strip_diacritics, unify_i_y
 from retrieval.types import Unit
+from vntext import strip_diacritics, unify_i_y
 
 TTHC_DIR = Path(__file__).resolve().parent / "tthc"
 

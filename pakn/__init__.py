@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from knowledge.text import strip_diacritics
+from vntext import strip_diacritics
 
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 

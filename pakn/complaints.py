@@ -22,8 +22,8 @@ from pathlib import Path
 
 import yaml
 
-from knowledge.text import strip_diacritics
 from pakn import fold
+from vntext import strip_diacritics
 
 COMPLAINTS_FILE = Path(__file__).resolve().parent.parent / "knowledge" / "pakn" / "complaints.yaml"
 KEYS = ("complaint", "denunciation", "bribery", "sensitive_folded")

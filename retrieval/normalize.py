@@ -42,7 +42,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from knowledge.text import strip_diacritics, unify_i_y
+from vntext import strip_diacritics, unify_i_y
 
 LEXICON_PATH = Path(__file__).resolve().parent.parent / "knowledge" / "lexicon" / "abbreviations.yaml"
 

@@ -1,4 +1,10 @@
-"""The one accent-stripping routine; every module's `fold` builds on it."""
+"""The base of the Vietnamese text layer: accent stripping and the i/y spelling rule.
+
+Why a package of its own, below every other: `retrieval` (normalisation, folding), `knowledge`
+(plans, catalogue, lexicons), `pakn` and `bot` all build their folding on these two routines, and
+`knowledge` also builds on `retrieval`; kept inside `knowledge`, they made `retrieval` and
+`knowledge` import each other in a circle. Dependency-free by design.
+"""
 from __future__ import annotations
 
 import unicodedata
