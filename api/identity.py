@@ -149,10 +149,10 @@ def check_rest_channel(channel: str | None, allowed: tuple[str, ...] = REST_CHAN
 def chat_caller(request: Request, response: Response, channel: str | None, user_label: str | None) -> Caller:
     """The identity of one `POST /api/v1/chat` (see the module docstring). Refusals are validation
     errors in the route's documented 422 shape."""
-    if (channel or "api").strip().lower() not in REST_CHANNELS:
+    channel = (channel or "api").strip().lower()
+    if channel not in REST_CHANNELS:
         raise RequestValidationError([{"type": "channel_not_allowed", "loc": ("body", "channel"),
                                        "msg": "channel not allowed", "input": None}])
-    channel = check_rest_channel(channel)
     if channel == "web":
         return Caller("web", web_user(request, response), "web")
     client = api_client(request)

@@ -14,7 +14,6 @@ plan names), and tasks the office has marked done are not mentioned.
 from __future__ import annotations
 
 import logging
-import smtplib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
@@ -27,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from console.duties import RECURRING_KINDS, latest_progress
 from console.models import DutyReminder
+from pakn.delivery import smtp_send
 from pakn.errors import DeliveryError
 from pakn.models import utcnow
 from settings import get_settings
@@ -114,13 +114,7 @@ def _send_email(to: str, subject: str, body: str, dedupe_key: str) -> None:
     msg["Message-ID"] = f"<{dedupe_key.replace(':', '.')}@{domain}>"
     msg["Date"] = formatdate(localtime=False)
     msg.set_content(body)
-    try:
-        with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.delivery_timeout_s) as smtp:
-            smtp.send_message(msg)
-    except smtplib.SMTPResponseException as exc:
-        raise DeliveryError(f"smtp {exc.smtp_code}", permanent=500 <= exc.smtp_code < 600) from exc
-    except (OSError, smtplib.SMTPException) as exc:
-        raise DeliveryError(f"smtp {type(exc).__name__}") from exc
+    smtp_send(msg)
 
 
 def deliver(office_id: str, office_name: str, contact: dict, tasks: list[DueTask], today: date) -> str:

@@ -172,12 +172,18 @@ def send_email(to: str, record: PaknRecord, dedupe_key: str) -> None:
     lines += ["", "Đề nghị Quý cơ quan trả lời qua hệ thống theo mã phản ánh trên.",
               "", "---", json.dumps(doc, ensure_ascii=False, default=str)]
     msg.set_content("\n".join(lines))
+    smtp_send(msg)
+
+
+def smtp_send(msg: EmailMessage) -> None:
+    """Hand one message to the configured SMTP server. A 5xx answer is a permanent DeliveryError
+    (retrying cannot help); anything else — 4xx, a refused or dropped connection — is retried."""
+    s = get_settings()
     try:
         with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.delivery_timeout_s) as smtp:
             smtp.send_message(msg)
     except smtplib.SMTPResponseException as exc:
-        raise DeliveryError(f"smtp {exc.smtp_code}", permanent=500 <= exc.smtp_code < 600) \
-            from exc
+        raise DeliveryError(f"smtp {exc.smtp_code}", permanent=500 <= exc.smtp_code < 600) from exc
     except (OSError, smtplib.SMTPException) as exc:
         raise DeliveryError(f"smtp {type(exc).__name__}") from exc
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy as email_policy
@@ -39,7 +38,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from knowledge.store.db import factory_write_gate
 from knowledge.store.models import table_of
 from pakn.duedates import add_working_days
-from pakn.errors import DeliveryError
 from pakn.models import (
     ESCALATE,
     FORWARDED,
@@ -251,19 +249,13 @@ def _send_text_email(to: str, subject: str, body: str, dedupe_key: str) -> None:
     s = get_settings()
     msg = EmailMessage(policy=email_policy.SMTP.clone(max_line_length=998))
     msg["From"], msg["To"], msg["Subject"] = s.smtp_sender, to, subject
-    from pakn.delivery import _message_id
+    from pakn.delivery import _message_id, smtp_send
 
     msg["Message-ID"] = _message_id(dedupe_key, s.smtp_sender)
     msg["Date"] = formatdate(localtime=False)
     msg["X-PAKN-Dedupe-Key"] = dedupe_key
     msg.set_content(body)
-    try:
-        with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.delivery_timeout_s) as smtp:
-            smtp.send_message(msg)
-    except smtplib.SMTPResponseException as exc:
-        raise DeliveryError(f"smtp {exc.smtp_code}", permanent=500 <= exc.smtp_code < 600) from exc
-    except (OSError, smtplib.SMTPException) as exc:
-        raise DeliveryError(f"smtp {type(exc).__name__}") from exc
+    smtp_send(msg)
 
 
 def deliver(session: Session, kind: str, record: PaknRecord, payload: dict[str, Any], dedupe_key: str) -> tuple[bool, str]:
