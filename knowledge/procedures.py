@@ -218,6 +218,14 @@ class CitizenDeadline(Provenance):
     applies_to: str | None = Field(None, description="the case this deadline is for, when not every case")
 
 
+
+def known_fields(names: list[str]) -> list[str]:
+    """`names` if each is a catalogue field (validators of YAML lists that name fields)."""
+    bad = [f for f in names if f not in FIELDS]
+    if bad:
+        raise ValueError(f"unknown field(s) {bad}; use {list(FIELDS)}")
+    return names
+
 class LegalDoc(_Strict):
     """A văn bản of the legal basis: its number and title, and which fields it mainly governs."""
 
@@ -228,10 +236,7 @@ class LegalDoc(_Strict):
     @field_validator("covers")
     @classmethod
     def _known_fields(cls, v: list[str]) -> list[str]:
-        bad = [f for f in v if f not in FIELDS]
-        if bad:
-            raise ValueError(f"unknown field(s) {bad}; use {list(FIELDS)}")
-        return v
+        return known_fields(v)
 
     @property
     def short(self) -> str:
@@ -754,10 +759,7 @@ class FieldPhrases(_Strict):
     @field_validator("replaces")
     @classmethod
     def _known(cls, v: list[str]) -> list[str]:
-        bad = [f for f in v if f not in FIELDS]
-        if bad:
-            raise ValueError(f"unknown field(s) {bad}; use {list(FIELDS)}")
-        return v
+        return known_fields(v)
 
     def asked(self, folded: str) -> bool:
         q = f" {folded} "

@@ -134,15 +134,21 @@ class FakeZaloAPI:
         self.server.server_close()
 
     # ------------------------------------------------------------------ endpoints
+    def _refusal(self, token: str | None) -> dict | None:
+        """A queued failure, or Zalo's answer to a missing or wrong token; None to go on (lock held)."""
+        if self._fail:
+            code, message = self._fail.pop(0)
+            self.rejected.append({"error": code})
+            return {"error": code, "message": message}
+        if not token or token != self.access_token:
+            self.rejected.append({"error": -216})
+            return {"error": -216, "message": "Access token is invalid"}
+        return None
+
     def _message(self, token: str | None, raw: bytes) -> tuple[int, dict]:
         with self._lock:
-            if self._fail:
-                code, message = self._fail.pop(0)
-                self.rejected.append({"error": code})
-                return 200, {"error": code, "message": message}
-            if not token or token != self.access_token:
-                self.rejected.append({"error": -216})
-                return 200, {"error": -216, "message": "Access token is invalid"}
+            if refused := self._refusal(token):
+                return 200, refused
             try:
                 body = json.loads(raw)
                 user_id = str(body["recipient"]["user_id"])
@@ -175,13 +181,8 @@ class FakeZaloAPI:
 
     def _transaction(self, token: str | None, raw: bytes) -> tuple[int, dict]:
         with self._lock:
-            if self._fail:
-                code, message = self._fail.pop(0)
-                self.rejected.append({"error": code})
-                return 200, {"error": code, "message": message}
-            if not token or token != self.access_token:
-                self.rejected.append({"error": -216})
-                return 200, {"error": -216, "message": "Access token is invalid"}
+            if refused := self._refusal(token):
+                return 200, refused
             try:
                 body = json.loads(raw)
                 user_id = str(body["recipient"]["user_id"])
