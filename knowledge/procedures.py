@@ -77,7 +77,11 @@ LEVEL_LABELS = {"xa": "cấp xã", "tinh": "cấp tỉnh", "trung_uong": "cấp 
 DOMAIN_LABELS = {
     "ho_tich": "Hộ tịch", "chung_thuc": "Chứng thực", "cu_tru": "Cư trú", "can_cuoc": "Căn cước",
     "dat_dai": "Đất đai", "xay_dung": "Xây dựng", "kinh_doanh": "Thành lập và hoạt động của hộ kinh doanh",
-    "bao_tro_xa_hoi": "Bảo trợ xã hội", "khac": "Khác",
+    "bao_tro_xa_hoi": "Bảo trợ xã hội", "xuat_nhap_canh": "Xuất nhập cảnh (hộ chiếu)",
+    "giao_thong": "Giao thông (giấy phép lái xe, đăng ký xe)", "ly_lich_tu_phap": "Lý lịch tư pháp",
+    "bao_hiem": "Bảo hiểm xã hội, bảo hiểm y tế", "lao_dong": "Lao động, việc làm",
+    "nguoi_co_cong": "Người có công", "giao_duc": "Giáo dục, đào tạo", "y_te": "Y tế",
+    "doanh_nghiep": "Doanh nghiệp, hợp tác xã", "moi_truong": "Môi trường", "khac": "Khác",
 }
 FORM_LABELS = {
     "ban_chinh": "bản chính",
@@ -105,7 +109,8 @@ MONEY = re.compile(r"\d[\d.,]*\s*(?:triệu\s*|nghìn\s*|ngàn\s*)?(?:đồng|đ
 UNSOURCED_AMOUNT = f"chưa xác minh được mức phí; vui lòng kiểm tra tại {WHERE_TO_CHECK}"
 
 Domain = Literal["ho_tich", "chung_thuc", "cu_tru", "can_cuoc", "dat_dai", "xay_dung", "kinh_doanh",
-                 "bao_tro_xa_hoi", "khac"]
+                 "bao_tro_xa_hoi", "xuat_nhap_canh", "giao_thong", "ly_lich_tu_phap", "bao_hiem",
+                 "lao_dong", "nguoi_co_cong", "giao_duc", "y_te", "doanh_nghiep", "moi_truong", "khac"]
 
 
 class _Strict(BaseModel):

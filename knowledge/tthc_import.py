@@ -50,6 +50,12 @@ DOMAIN_KEYWORDS = [
     ("ho tich", "ho_tich"), ("chung thuc", "chung_thuc"), ("cu tru", "cu_tru"), ("can cuoc", "can_cuoc"),
     ("dat dai", "dat_dai"), ("xay dung", "xay_dung"), ("ho kinh doanh", "kinh_doanh"),
     ("dang ky kinh doanh", "kinh_doanh"), ("bao tro xa hoi", "bao_tro_xa_hoi"),
+    ("xuat nhap canh", "xuat_nhap_canh"), ("ho chieu", "xuat_nhap_canh"), ("duong bo", "giao_thong"),
+    ("giay phep lai xe", "giao_thong"), ("dang ky xe", "giao_thong"), ("ly lich tu phap", "ly_lich_tu_phap"),
+    ("bao hiem", "bao_hiem"), ("viec lam", "lao_dong"), ("lao dong", "lao_dong"),
+    ("nguoi co cong", "nguoi_co_cong"), ("giao duc", "giao_duc"), ("dao tao", "giao_duc"),
+    ("y te", "y_te"), ("kham benh", "y_te"), ("doanh nghiep", "doanh_nghiep"), ("hop tac xa", "doanh_nghiep"),
+    ("moi truong", "moi_truong"),
 ]
 
 _LAW_NUMBER = re.compile(r"\b(\d{1,4}/\d{4}/[A-ZĐ0-9]+(?:-[A-ZĐ0-9]+)*)", re.UNICODE)
