@@ -12,19 +12,14 @@ import json
 import statistics
 import sys
 import time
-import unicodedata
 import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._server import running_api
+from vntext import fold
 
 EVAL_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "eval"
-
-
-def fold(s: str) -> str:
-    s = unicodedata.normalize("NFD", s.replace("đ", "d").replace("Đ", "D"))
-    return " ".join("".join(c for c in s if unicodedata.category(c) != "Mn").lower().split())
 
 
 def post(url: str, payload: dict) -> tuple[dict, float]:

@@ -131,7 +131,8 @@ class FreshQuestions:
     """
 
     def __init__(self, texts: list[str], rng: random.Random) -> None:
-        from retrieval.normalize import fold, lexicon_entries
+        from retrieval.normalize import lexicon_entries
+        from vntext import fold
 
         self.texts, self.rng, self.fold = texts, rng, fold
         self.seen: set[str] = set()

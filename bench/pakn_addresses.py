@@ -84,21 +84,21 @@ _ABBR_DISTRICT = {"Thành phố": "tp", "Thị xã": "tx", "Huyện": "h.", "Qu�
 
 
 def _abbreviate(name: str, table: dict[str, str]) -> str:
-    from pakn import fold
+    from vntext import fold_words
 
     for full, short in table.items():
         if name.startswith(full + " "):
-            rest = fold(name[len(full) + 1:])
+            rest = fold_words(name[len(full) + 1:])
             return f"{short}{rest}" if rest.isdigit() and short == "p" else f"{short} {rest}"
-    return fold(name)
+    return fold_words(name)
 
 
 def sample_rows(n: int, seed: int = 2025) -> list[dict]:
     """Old wards of four old provinces typed four ways; labels where both converters agree."""
     import random
 
-    from pakn import fold, slugify
     from pakn.old_units import OldUnits
+    from vntext import fold_words, slugify
 
     units = OldUnits()
     other = OldUnits(rows=[], convert=vac_convert())
@@ -111,7 +111,7 @@ def sample_rows(n: int, seed: int = 2025) -> list[dict]:
         if len(rows) >= 4 * n:
             break
         a, b = units.successor(o), other.successor(o)
-        if a is None or b is None or (fold(a.ward), fold(a.province)) != (fold(b.ward), fold(b.province)):
+        if a is None or b is None or (fold_words(a.ward), fold_words(a.province)) != (fold_words(b.ward), fold_words(b.province)):
             continue
         expected = f"{slug[a.province]}.xa.{slugify(a.ward)}"
         means = f"{o.ward}, {o.district}, {o.province}"
@@ -119,7 +119,7 @@ def sample_rows(n: int, seed: int = 2025) -> list[dict]:
                        f"{_abbreviate(o.district, _ABBR_DISTRICT)} khong ai thu gom")
         forms = {
             "official": ("Rác thải ùn ứ bốc mùi", means),
-            "folded": (f"rac thai un u boc mui o {fold(o.ward)} {fold(o.district)} {fold(o.province_short)}", None),
+            "folded": (f"rac thai un u boc mui o {fold_words(o.ward)} {fold_words(o.district)} {fold_words(o.province_short)}", None),
             "abbreviated": (abbreviated, None),
             "no_province": (f"Rác thải ở {o.ward.lower()}, {o.district.lower()} không ai thu gom", None),
         }

@@ -21,7 +21,8 @@ import bm25s
 import numpy as np
 
 from bench.retrieval import FORMS, is_hit, load_queries, load_units
-from retrieval.normalize import fold, has_diacritics, index_terms, normalize, normalize_tokens
+from retrieval.normalize import index_terms, normalize, normalize_tokens
+from vntext import fold, has_diacritics
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import logging
 import re
 
 from bot.types import Reply
-from knowledge.plans import fold
+from vntext import fold
 
 log = logging.getLogger(__name__)
 

@@ -45,8 +45,9 @@ from bot.text import terms
 from bot.types import InboundMessage, Reply
 from bot.understand import Understanding, procedure_subject, understand
 from knowledge.dialogue_lexicon import DialogueLexicon, dialogue_lexicon
-from knowledge.plans import fold, get_plan, load_plans, plan_of
+from knowledge.plans import get_plan, load_plans, plan_of
 from retrieval.singleflight import single_flight
+from vntext import fold
 
 log = logging.getLogger(__name__)
 

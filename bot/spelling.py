@@ -111,10 +111,10 @@ def speller() -> Speller:
     if _speller is None:
         with _lock:
             if _speller is None:
-                from knowledge.plans import fold
                 from knowledge.procedures import load_catalogue
                 from retrieval.normalize import lexicon_entries
                 from retrieval.sources import all_units
+                from vntext import fold
 
                 texts = [fold(f"{u.title} {u.text} {u.context}") for u in all_units()]
                 texts += [fold(" ".join([p.name, *p.aliases])) for p in load_catalogue()]

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import re
 
-from knowledge.plans import fold
-from vntext import unify_i_y
+from vntext import fold, unify_i_y
 
 # Function words that carry no content in a question; compared folded.
 STOPWORDS = {"la", "gi", "the", "nao", "nhu", "bao", "nhieu", "khi", "o", "dau", "ai", "cai", "nhung", "cac", "mot", "cua", "cho", "voi", "va", "hay", "hoac", "thi", "ma", "sao", "duoc", "bi", "co", "khong", "ko", "k", "dc", "de", "den", "tu", "trong", "ngoai", "tren", "duoi", "ve", "theo", "tai", "vao", "ra", "len", "xuong", "nay", "do", "kia", "day", "roi", "nua", "lai", "cung", "van", "con", "se", "da", "dang", "can", "phai", "nen", "muon", "hoi", "xin", "cam", "on", "giup", "minh", "toi", "em", "anh", "chi", "ban", "oi", "a", "nhe", "nha", "vay", "u", "ha", "it", "het", "moi", "tung", "bang", "neu", "truoc", "sau"}

@@ -16,8 +16,9 @@ import yaml
 
 from bot.dialogue import Intent
 from knowledge.dialogue_lexicon import DialogueLexicon, dialogue_lexicon
-from knowledge.plans import fold, load_plans
+from knowledge.plans import load_plans
 from knowledge.procedures import field_lexicon, lexicon_fields
+from vntext import fold
 
 GREETING = re.compile(r"^(xin chao|chao|hello|hi|alo|helo|/start|/help|help|tro giup|huong dan|ban la ai|"
                       r"ban lam duoc gi|ban giup duoc gi|chao ban|chao bot)\b")

@@ -28,7 +28,7 @@ from enum import StrEnum
 from dateutil.relativedelta import relativedelta
 from pydantic import BaseModel, Field
 
-from knowledge.plans import fold
+from vntext import fold
 
 __all__ = ["Deadline", "DeadlineKind", "Phase", "deadline_overlaps", "parse_deadline", "parse_period"]
 

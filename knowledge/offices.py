@@ -24,7 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from knowledge.errors import KnowledgeError
-from knowledge.plans import fold
+from vntext import fold
 
 OFFICES_PATH = Path(__file__).resolve().parent / "offices.yaml"
 EXTRA_DIR = Path(__file__).resolve().parent / "offices.d"

@@ -24,7 +24,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from knowledge.errors import KnowledgeError
-from vntext import strip_diacritics
+from vntext import fold
 
 if TYPE_CHECKING:
     from retrieval.types import Unit
@@ -165,13 +165,6 @@ class Plan:
 
 
 # --------------------------------------------------------------------------- text cleaning
-
-def fold(text: str) -> str:
-    """Lower-case, accent-free form used for comparisons inside the parser."""
-
-    t = strip_diacritics(text)
-    return " ".join(t.lower().split())
-
 
 def clean_inline(text: str) -> str:
     """Strip markdown emphasis and HTML (lists become '; '-separated items), unescape entities."""

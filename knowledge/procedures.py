@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from knowledge.errors import KnowledgeError
 from retrieval.types import Unit
-from vntext import strip_diacritics, unify_i_y
+from vntext import fold_words, unify_i_y
 
 TTHC_DIR = Path(__file__).resolve().parent / "tthc"
 
@@ -644,26 +644,34 @@ def _guard_money(text: str, prov: Provenance) -> str:
 
 
 # ---------------------------------------------------------------------- text matching
-_ABBREVIATIONS = {
-    "dk": "dang ky", "đk": "dang ky", "dki": "dang ky", "cccd": "can cuoc", "cmnd": "can cuoc",
-    "gks": "giay khai sinh", "hkd": "ho kinh doanh", "gpxd": "giay phep xay dung", "ubnd": "uy ban",
-    "tthc": "thu tuc", "xntthn": "xac nhan tinh trang hon nhan", "ko": "khong", "k": "khong", "dc": "duoc"
-}
+@lru_cache(maxsize=1)
+def _shorthand() -> dict[str, str]:
+    """One-word shorthand ("dk", "cccd", "gks") → its folded phrase, from the one abbreviation lexicon
+    (knowledge/lexicon/abbreviations.yaml), so a new abbreviation is a data change that both search
+    and procedure matching see. Only variants typed without accents (but "đ") are taken: matching
+    compares folded words, and a folded accented variant ("hông") would swallow other words ("hỏng")."""
+    from retrieval.normalize import lexicon_entries
 
-
-_ABBR_FOLDED = {k.lower().replace("đ", "d"): v for k, v in _ABBREVIATIONS.items()}
+    table: dict[str, str] = {}
+    for entry in lexicon_entries():
+        canonical = fold_words(entry.canonical)
+        for variant in entry.variants:
+            word = fold_words(variant)
+            if " " not in word and word != canonical and word == variant.replace("đ", "d"):
+                table[word] = canonical
+    return table
 
 
 @lru_cache(maxsize=8192)
 def fold(text: str) -> str:
-    """Lower-case, accent-free, abbreviation-expanded form for matching what citizens type.
+    """Folded words with shorthand spelled out ("dk gks" → "dang ky giay khai sinh"): the form in
+    which a citizen's message is matched against procedure names and aliases.
 
     Cached: every message is matched against every procedure name and alias, and the names are
     the same few hundred strings each time.
     """
-    t = strip_diacritics(text).lower()
-    words = re.findall(r"[a-z0-9]+", t)
-    return " ".join(_ABBR_FOLDED.get(w, w) for w in words)
+    expand = _shorthand()
+    return " ".join(expand.get(w, w) for w in fold_words(text).split())
 
 
 def match_fold(text: str) -> str:
@@ -767,19 +775,19 @@ class FieldPhrases(_Strict):
         return known_fields(v)
 
     def asked(self, folded: str) -> bool:
-        q = f" {folded} "
+        q = f" {fold(folded)} "  # both sides with shorthand spelled out ("can j" = "can gi")
         return (any(f" {fold(p)} " in q for p in self.phrases)
                 and not any(f" {fold(p)} " in q for p in self.unless))
 
     def asked_alone(self, clause: str) -> bool:
         """A clause that asks for no other field asks for this one by a bare word ("ra sao")."""
-        q = f" {clause} "
+        q = f" {fold(clause)} "
         return (any(f" {fold(p)} " in q for p in self.alone)
                 and not any(f" {fold(p)} " in q for p in self.unless))
 
     def strip(self, folded: str) -> str:
         """`folded` without these phrases: what is left names the procedure."""
-        q = f" {folded} "
+        q = f" {fold(folded)} "
         for p in sorted([*self.phrases, *self.alone], key=len, reverse=True):
             q = q.replace(f" {fold(p)} ", " ")
         return q.strip()

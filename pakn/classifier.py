@@ -45,10 +45,10 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from pakn import fold
 from retrieval.seed import SEED_DIR, load_seed, write_seed
 from retrieval.singleflight import single_flight
 from settings import VAR
+from vntext import fold_words
 
 if TYPE_CHECKING:
     from retrieval.embedders import Embedder
@@ -77,7 +77,7 @@ class CategorySpec(BaseModel):
     @field_validator("keywords")
     @classmethod
     def _no_blank_keywords(cls, v: list[str]) -> list[str]:
-        if any(not fold(k) for k in v):
+        if any(not fold_words(k) for k in v):
             raise ValueError("blank keyword")
         return v
 
@@ -133,7 +133,7 @@ def load_examples(path: Path, key: str, categories: dict[str, CategorySpec]) -> 
 
 def _features(text: str) -> list[str]:
     """Folded syllable unigrams and bigrams (bigrams carry most Vietnamese word meaning)."""
-    toks = fold(text).split()
+    toks = fold_words(text).split()
     return toks + [f"{a}_{b}" for a, b in pairwise(toks)]
 
 
@@ -308,7 +308,7 @@ class PaknClassifier:
         self.embeddings = embeddings
         # folded keyword → keyword as written (shown with diacritics in the explanation)
         self._keywords = {
-            s: sorted({fold(k): k for k in c.keywords}.items(), key=lambda kv: -len(kv[0]))
+            s: sorted({fold_words(k): k for k in c.keywords}.items(), key=lambda kv: -len(kv[0]))
             for s, c in categories.items()
         }
         self._lock = threading.Lock()
@@ -380,7 +380,7 @@ class PaknClassifier:
 
     def matched_keywords(self, text: str, slug: str, limit: int = 4) -> list[str]:
         """Category keywords present in the folded text, longest first (for the explanation)."""
-        folded = f" {fold(text)} "
+        folded = f" {fold_words(text)} "
         hits: list[str] = []
         shown: list[str] = []
         for kw, written in self._keywords.get(slug, []):
@@ -397,7 +397,7 @@ class PaknClassifier:
         `semantic=False` never runs the embedding: when the cascade would need it, the result is
         `khac` with `deferred=True` (provisional) instead of a guess.
         """
-        if not fold(text):
+        if not fold_words(text):
             name = self.categories[FALLBACK].name
             return Classification(
                 category=FALLBACK, category_name=name, confidence=0.0, needs_human=True,

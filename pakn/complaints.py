@@ -22,8 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from pakn import fold
-from vntext import strip_diacritics
+from vntext import fold_words, strip_diacritics
 
 COMPLAINTS_FILE = Path(__file__).resolve().parent.parent / "knowledge" / "pakn" / "complaints.yaml"
 KEYS = ("complaint", "denunciation", "bribery", "sensitive_folded")
@@ -57,7 +56,7 @@ class ComplaintWords:
     @cached_property
     def _folded(self) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
         def folded(phrases: tuple[str, ...]) -> list[str]:
-            return [fold(p) for p in phrases]
+            return [fold_words(p) for p in phrases]
         return (_pattern(folded(self.complaint)), _pattern(folded(self.denunciation + self.bribery)),
                 _pattern(folded(self.complaint + self.denunciation + self.bribery) + list(self.sensitive_folded)))
 
@@ -68,7 +67,7 @@ class ComplaintWords:
             complaint, denunciation = self._accented
             return bool(complaint.search(text)), bool(denunciation.search(text))
         complaint, denunciation, _ = self._folded
-        folded = fold(text)
+        folded = fold_words(text)
         return bool(complaint.search(folded)), bool(denunciation.search(folded))
 
     def is_sensitive(self, content: str | None) -> bool:
@@ -76,7 +75,7 @@ class ComplaintWords:
         bribery phrase in any spelling, accents or not."""
         if not content:
             return False
-        return bool(self._folded[2].search(fold(normal_form(content))))
+        return bool(self._folded[2].search(fold_words(normal_form(content))))
 
 
 def load_complaint_words(path: Path = COMPLAINTS_FILE) -> ComplaintWords:

@@ -32,8 +32,8 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from knowledge.errors import KnowledgeError
-from pakn import fold, slugify
 from pakn.old_units import OldUnits, OldWard, Successor, short_unit
+from vntext import fold_words, slugify
 
 DATA_PATH = Path(__file__).resolve().parent.parent / "knowledge" / "pakn" / "localities.yaml"
 
@@ -74,7 +74,7 @@ class LocalityData(BaseModel):
     @classmethod
     def _abbreviations_name_units(cls, v: dict[str, str]) -> dict[str, str]:
         units = {" ".join(m) for m in _PROVINCE_MARKERS | _DISTRICT_MARKERS | _WARD_MARKERS}
-        bad = sorted(f"{k}: {u}" for k, u in v.items() if fold(u) not in units or len(fold(k).split()) != 1)
+        bad = sorted(f"{k}: {u}" for k, u in v.items() if fold_words(u) not in units or len(fold_words(k).split()) != 1)
         if bad:
             raise ValueError(f"unit_abbreviations: each key is one word and each value a unit word "
                              f"({sorted(units)}); not {bad}")
@@ -84,7 +84,7 @@ class LocalityData(BaseModel):
     @classmethod
     def _successors_exist(cls, v: dict[str, str]) -> dict[str, str]:
         current = {_short_province(p.name) for p in _vp_provinces()}
-        bad = sorted(s for s in v.values() if fold(s) not in current)
+        bad = sorted(s for s in v.values() if fold_words(s) not in current)
         if bad:
             raise ValueError(f"unknown successor provinces: {bad}")
         return v
@@ -124,12 +124,12 @@ def _vp_provinces():
 
 
 def _short_province(name: str) -> str:
-    f = fold(name)
+    f = fold_words(name)
     return f.removeprefix("thanh pho ").strip()
 
 
 def _short_ward(name: str) -> str:
-    f = fold(name)
+    f = fold_words(name)
     for p in ("phuong ", "xa ", "dac khu "):
         if f.startswith(p):
             return f[len(p):]
@@ -144,7 +144,7 @@ class LocalityIndex:
 
         data = _load_data(data_path)
         self.old_units = old_units or OldUnits()
-        self.abbreviations = {fold(k): fold(v).split() for k, v in data.unit_abbreviations.items()}
+        self.abbreviations = {fold_words(k): fold_words(v).split() for k, v in data.unit_abbreviations.items()}
         self.provinces = {int(p.code): p for p in _vp_provinces()}
         by_short = {_short_province(p.name): int(p.code) for p in self.provinces.values()}
         self.wards = {int(w.code): w for w in Ward.iter_all()}
@@ -154,29 +154,29 @@ class LocalityIndex:
             self.province_phrases[short].append(_Entry("province", code, None, self.provinces[code].name,
                                                        old_province=short))
         for canon, aliases in data.aliases.items():
-            code = by_short[fold(canon)]
+            code = by_short[fold_words(canon)]
             for a in aliases:
-                self.province_phrases[fold(a)].append(_Entry("province", code, None, self.provinces[code].name))
+                self.province_phrases[fold_words(a)].append(_Entry("province", code, None, self.provinces[code].name))
         self.old_province_of: dict[str, int] = {}
         for old, new in data.old_provinces.items():
-            code = by_short[fold(new)]
-            self.old_province_of[fold(old)] = code
-            self.province_phrases[fold(old)].append(_Entry("old_province", code, None, f"tỉnh {old} (cũ)"))
+            code = by_short[fold_words(new)]
+            self.old_province_of[fold_words(old)] = code
+            self.province_phrases[fold_words(old)].append(_Entry("old_province", code, None, f"tỉnh {old} (cũ)"))
 
         self.district_phrases: dict[str, list[_Entry]] = defaultdict(list)
         for old_prov, names in data.old_districts.items():
-            f_old = fold(old_prov)
+            f_old = fold_words(old_prov)
             found = self.old_province_of.get(f_old, by_short.get(f_old))
             if found is None:
                 raise ValueError(f"localities.yaml: unknown old province {old_prov!r}")
             code = found
             for n in names:
-                key = fold(n).removeprefix("thanh pho ").strip()
+                key = fold_words(n).removeprefix("thanh pho ").strip()
                 self.district_phrases[key].append(_Entry("old_district", code, None, f"{n} ({old_prov} cũ)",
                                                          district_key=short_unit(n), old_province=f_old))
 
         def successor_code(old_province_short: str) -> int:
-            f = fold(old_province_short)
+            f = fold_words(old_province_short)
             code = by_short.get(f, self.old_province_of.get(f))
             if code is None:
                 raise ValueError(f"localities.yaml: old province {old_province_short!r} of vietnamadminunits "
@@ -190,24 +190,24 @@ class LocalityIndex:
             for district, prov_short in districts:
                 self.old_district_phrases[key].append(_Entry(
                     "old_district", successor_code(prov_short), None, f"{district} ({prov_short} cũ)",
-                    district_key=key, old_province=fold(prov_short)))
+                    district_key=key, old_province=fold_words(prov_short)))
         self.old_ward_phrases: dict[str, list[_Entry]] = defaultdict(list)
         for key, olds in self.old_units.wards.items():
             for o in olds:
                 self.old_ward_phrases[key].append(_Entry(
                     "old_ward", successor_code(o.province_short), None, o.ward,
-                    district_key=short_unit(o.district), old_province=fold(o.province_short), old_ward=o))
+                    district_key=short_unit(o.district), old_province=fold_words(o.province_short), old_ward=o))
 
         self.ward_phrases: dict[str, list[_Entry]] = defaultdict(list)
         self.ward_by_name: dict[tuple[int, str], int] = {}
         for w in self.wards.values():
             self.ward_phrases[_short_ward(w.name)].append(_Entry("ward", int(w.province_code), int(w.code), w.name))
-            self.ward_by_name[(int(w.province_code), fold(w.name))] = int(w.code)
+            self.ward_by_name[(int(w.province_code), fold_words(w.name))] = int(w.code)
 
     def _tokens(self, segment: str) -> list[str]:
         """Folded syllables with unit abbreviations spelled out: "p3" → "phuong 3", "h." → "huyen"."""
         out: list[str] = []
-        for t in fold(segment).split():
+        for t in fold_words(segment).split():
             m = _GLUED.match(t)
             if m and m[1] in self.abbreviations:
                 out += [*self.abbreviations[m[1]], m[2]]
@@ -322,7 +322,7 @@ class LocalityIndex:
         old_ward = note = None
         found_old = self._old_ward([e for _, e, _ in mine], code, prefer_old=ward is None, paired_only=not field)
         if found_old is not None:
-            successor_code = self.ward_by_name.get((code, fold(found_old[1].ward)))
+            successor_code = self.ward_by_name.get((code, fold_words(found_old[1].ward)))
             if successor_code is not None:  # a successor vietnam-provinces does not know is no route
                 ward_code, (old_ward, _, note) = successor_code, found_old
         old_provs = [e for _, e, _ in mine if e.kind == "old_province"]
@@ -397,7 +397,7 @@ class LocalityIndex:
         district = re.sub(r"^Thành phố ", "TP ", old.district)
         district = district[0].lower() + district[1:] if not district.startswith("TP ") else district
         where = f"{old.ward}, {district}"
-        if fold(old.province_short) != _short_province(p.name):
+        if fold_words(old.province_short) != _short_province(p.name):
             where += f", {'tỉnh ' if not old.province.startswith('Thành phố') else 'thành phố '}{old.province_short}"
         if succ.split:
             note = (f"{where} (cũ) nay được chia cho nhiều xã, phường; đơn được chuyển trước đến "

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from pakn import fold
+from vntext import fold_words
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class Successor:
 
 def short_unit(name: str) -> str:
     """Folded name without its unit type: "Phường 3" → "3", "Thị xã Hòa Thành" → "hoa thanh"."""
-    f = fold(name)
+    f = fold_words(name)
     for p in ("thanh pho ", "thi xa ", "thi tran ", "huyen ", "quan ", "phuong ", "xa ", "tinh "):
         if f.startswith(p):
             return f[len(p):]

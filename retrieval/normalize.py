@@ -42,7 +42,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from vntext import strip_diacritics, unify_i_y
+from vntext import fold, unify_i_y
 
 LEXICON_PATH = Path(__file__).resolve().parent.parent / "knowledge" / "lexicon" / "abbreviations.yaml"
 
@@ -67,20 +67,6 @@ _OLD_TONE_RE = re.compile(r"(?<!q)(" + "|".join(_OLD_TONE) + r")$")
 def nfc(text: str) -> str:
     """Unicode NFC: converted PDFs and phone keyboards mix composed and combining accents."""
     return unicodedata.normalize("NFC", text)
-
-
-@lru_cache(maxsize=65536)
-def fold(text: str) -> str:
-    """Lower case without diacritics ("Đường" → "duong"): the form people type without accents.
-
-    Cached: it is called per token on every query and the vocabulary is small.
-    """
-    return unicodedata.normalize("NFC", strip_diacritics(text.lower()))
-
-
-def has_diacritics(text: str) -> bool:
-    """Whether the text carries any Vietnamese accent (decides which index forms a query uses)."""
-    return fold(text) != text.lower()
 
 
 def _new_tone(token: str) -> str:

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.normalize import fold, normalize_tokens
+from retrieval.normalize import normalize_tokens
 from retrieval.types import Unit
+from vntext import fold
 
 _LEVELS = {"tinh": "tinh", "thanh pho": "thanh pho", "thi xa": "thi xa", "huyen": "huyen", "quan": "quan"}
 _YEAR_RE = re.compile(r"^20\d\d$")

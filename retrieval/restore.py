@@ -13,7 +13,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
-from retrieval.normalize import fold
+from vntext import fold
 
 MAX_CANDIDATES = 6
 

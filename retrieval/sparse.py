@@ -16,8 +16,9 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-from retrieval.normalize import Lexicon, default_lexicon, has_diacritics, index_terms, normalize_tokens
+from retrieval.normalize import Lexicon, default_lexicon, index_terms, normalize_tokens
 from retrieval.types import Unit
+from vntext import has_diacritics
 
 log = logging.getLogger(__name__)
 # bm25s logs every index build at DEBUG through its own logger; keep the CLI and service logs clean.

@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from retrieval.normalize import fold, raw_tokens
+from retrieval.normalize import raw_tokens
 from retrieval.types import Unit
+from vntext import fold
 
 PLANS_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "sources" / "plans"
 

@@ -10,8 +10,9 @@ from itertools import pairwise
 
 from bot.types import Citation, Reply
 from knowledge.duties import TaskView, find_tasks
-from knowledge.plans import fold, load_plans, plan_of
+from knowledge.plans import load_plans, plan_of
 from knowledge.store import session_scope
+from vntext import fold
 
 MAX_LISTED = 25  # a complete list matters more than brevity; channels split long replies
 BRIEF_ABOVE = 8  # longer lists drop the product line

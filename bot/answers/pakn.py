@@ -10,7 +10,7 @@ import uuid
 
 from bot.types import InboundMessage, Reply
 from bot.understand import PAKN_CODE, PAKN_TRIGGER, Understanding
-from knowledge.plans import fold
+from vntext import fold
 
 STATUS_VI = {"received": "Đã tiếp nhận", "forwarded": "Đã chuyển đến cơ quan xử lý", "in_progress": "Đang xử lý",
              "answered": "Đã có trả lời", "closed": "Đã đóng", "transferred": "Đã chuyển cơ quan khác",

@@ -44,7 +44,7 @@ def best_sentences(question: str, text: str, limit: int = 2) -> list[str]:
         return sum(math.log(1 + n / df[t]) for t in q if t in st)
 
     from bot.evidence import answer_type_wanted
-    from knowledge.plans import fold
+    from vntext import fold
 
     wanted = answer_type_wanted(fold(question))
     if wanted is not None:  # a sentence holding the kind of fact asked for ranks first

@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 
 from bot.understand import understand
-from knowledge.plans import fold
+from vntext import fold
 
 
 class TestIntents:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from knowledge.deadlines import Deadline, DeadlineKind, deadline_overlaps, parse_deadline, parse_period
-from knowledge.plans import clean_inline, fold, parse_plan, plan_paths
+from knowledge.plans import clean_inline, parse_plan, plan_paths
+from vntext import fold
 
 PLANS = Path(__file__).resolve().parents[2] / "knowledge" / "sources" / "plans"
 K = DeadlineKind

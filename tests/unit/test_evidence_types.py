@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from bot.evidence import answer_type_missing, answer_type_wanted
-from knowledge.plans import fold
+from vntext import fold
 
 
 @pytest.mark.parametrize(("question", "evidence", "missing"), [

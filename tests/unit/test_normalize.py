@@ -9,14 +9,13 @@ import pytest
 from retrieval.normalize import (
     LexiconError,
     default_lexicon,
-    fold,
-    has_diacritics,
     index_terms,
     load_lexicon,
     loose_key,
     normalize,
     normalize_tokens,
 )
+from vntext import fold, has_diacritics
 
 
 def test_fold_removes_accents_and_d_stroke() -> None:

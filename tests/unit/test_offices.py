@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from knowledge.offices import OfficeDirectoryError, find_offices_in_text, load_offices
-from knowledge.plans import clean_inline, fold, load_meta, load_plans
+from knowledge.plans import clean_inline, load_meta, load_plans
+from vntext import fold
 
 PLANS = Path(__file__).resolve().parents[2] / "knowledge" / "sources" / "plans"
 PRESENT_DAY_BODIES = [

@@ -159,9 +159,9 @@ def test_every_successor_is_a_ward_of_vietnam_provinces() -> None:
                 continue
             code = next((c for c, p in index.provinces.items()
                          if s.province.endswith(p.name.removeprefix("Thành phố "))), None)
-            from pakn import fold
+            from vntext import fold_words
 
-            if code is None or (code, fold(s.ward)) not in index.ward_by_name:
+            if code is None or (code, fold_words(s.ward)) not in index.ward_by_name:
                 missing.add((s.ward, s.province))
     assert not missing, sorted(missing)[:20]
 
@@ -191,7 +191,7 @@ def test_labelled_set_labels_match_the_converter() -> None:
     from vietnamadminunits import convert_address
 
     from bench.pakn_addresses import load
-    from pakn import slugify
+    from vntext import slugify
 
     checked = 0
     for r in load():

@@ -6,17 +6,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pakn import fold, slugify
 from pakn.duedates import add_working_days, due_at, is_working_day
 from pakn.localities import recognise
 from pakn.routing import load_routing, route
 from pakn.triage import detect_complaint, triage
+from vntext import fold_words, slugify
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def test_fold_and_slug() -> None:
-    assert fold("Đăng ký KHAI SINH, xã Hoài Hảo!") == "dang ky khai sinh xa hoai hao"
+    assert fold_words("Đăng ký KHAI SINH, xã Hoài Hảo!") == "dang ky khai sinh xa hoai hao"
     assert slugify("Tây Ninh") == "tay-ninh"
 
 

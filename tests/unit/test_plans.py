@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from knowledge.plans import fold, parse_plan, plan_paths
+from knowledge.plans import parse_plan, plan_paths
+from vntext import fold
 
 
 @pytest.fixture(scope="module")

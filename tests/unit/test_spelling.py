@@ -12,7 +12,7 @@ TEXTS = ["đăng ký thường trú", "đăng ký tạm trú", "giấy xác nh�
 
 @pytest.fixture(scope="module")
 def small() -> Speller:
-    from knowledge.plans import fold
+    from vntext import fold
 
     return Speller([fold(t) for t in TEXTS], protected={"cchc"})
 
@@ -41,7 +41,7 @@ def test_the_shipped_speller_leaves_the_evaluation_questions_alone() -> None:
     import json
     from pathlib import Path
 
-    from knowledge.plans import fold
+    from vntext import fold
 
     questions = []
     for path in sorted(Path(__file__).resolve().parents[1].glob("data/eval/*.jsonl")):
