@@ -237,10 +237,17 @@ class ChatService:
         answered = isinstance(turn.reply, Reply) and turn.reply.answered and turn.reply.intent == "procedure"
         return turn if answered else Turn(pakn_help(), state)
 
-    @staticmethod
-    def _refuse_out_of_scope(query: Query, state: ConversationState) -> Turn | None:
+    def _refuse_out_of_scope(self, query: Query, state: ConversationState) -> Turn | None:
+        """A request never answered is refused unless it names an office's duties; a topic that is
+        usually out of scope ("tiếng Anh", "chính trị") only when nothing else in the message is in
+        scope: "chứng thực chữ ký người dịch tiếng Anh" names a procedure, "Kết luận của Bộ Chính
+        trị về tinh giản biên chế" a plan subject."""
         u = query.meant
-        return Turn(Refusal("out_of_scope"), state) if u.out_of_scope and not (u.office_ids or u.has_duty_words) else None
+        if u.office_ids or u.has_duty_words:
+            return None
+        if u.out_of_scope or (u.off_topic and not (u.has_plan_words or u.plan_ids or self._says_procedure_name(u.text))):
+            return Turn(Refusal("out_of_scope"), state)
+        return None
 
     @staticmethod
     def _refuse_unknown_place(query: Query, state: ConversationState) -> Turn | None:
@@ -259,6 +266,8 @@ class ChatService:
     @staticmethod
     def _plan_facts(query: Query, state: ConversationState) -> Turn | None:
         u = query.meant
+        if u.intent == Intent.DUTY and u.counts:
+            return None  # "trong phụ lục, Phòng Tư pháp chủ trì bao nhiêu nhiệm vụ": that office's count
         what = plan_meta.wants(u.folded)
         if what is None and u.is_follow_up and (u.localities or u.years):
             what = plan_meta.wants_again(u.folded, state.last_meta)  # "còn kế hoạch của Ngã Năm thì sao?"
@@ -607,6 +616,14 @@ class ChatService:
             if before:
                 return before[0].key
         return found[0].key if found else None
+
+    @staticmethod
+    def _says_procedure_name(text: str) -> bool:
+        """The message says a procedure's name or alias as a phrase ("chứng thực chữ ký người dịch"),
+        not merely words scattered in it ("bạn nghĩ sao" holds "bản" and "sao")."""
+        from knowledge.procedures import load_catalogue
+
+        return bool(load_catalogue().find_by_name(text, limit=1, min_score=1.0))
 
     @staticmethod
     def _place_terms(u: Understanding) -> set[str]:

@@ -85,7 +85,7 @@ FIELD_WORDS: list[tuple[str, re.Pattern]] = [
 ]
 # Chat filler and question shape around a procedure question: never what the question is about.
 FILLER = frozenset(
-    ["a", "ad", "ak", "ah", "ba", "ban", "be", "cho", "chi", "co", "con", "dc", "duoc", "em", "gi", "giup", "hoi", "ho", "khong", "ko", "k", "kg", "la", "lam", "minh", "muon", "nao", "nhe", "nha", "nhi", "oi", "roi", "sao", "the", "thi", "toi", "tui", "vay", "voi", "xin", "ma", "nhieu", "may", "mot", "bn", "hok", "hong", "hem", "chut", "duoc", "ko", "di"])
+    ["a", "ad", "ak", "ah", "ba", "ban", "be", "cho", "chi", "co", "con", "dc", "duoc", "em", "gi", "giup", "hoi", "ho", "khi", "khong", "ko", "k", "kg", "la", "lam", "minh", "muon", "nao", "nhe", "nha", "nhi", "oi", "roi", "sao", "the", "thi", "toi", "tui", "vay", "voi", "xin", "ma", "nhieu", "may", "mot", "bn", "hok", "hong", "hem", "chut", "duoc", "ko", "di"])
 
 
 def procedure_subject(folded: str) -> list[str]:
@@ -100,12 +100,6 @@ def procedure_subject(folded: str) -> list[str]:
     return [w for w in re.findall(r"[a-z0-9]+", rest) if w not in FILLER]
 
 
-OUT_OF_SCOPE = re.compile(
-    r"\b(thoi tiet|mua bao|du bao|bai tho|lam tho|viet tho|bai hat|ke chuyen|chuyen cuoi|bong da|world cup|"
-    r"ty so|chung khoan|co phieu|bitcoin|crypto|xo so|so de|lo de|nau an|cong thuc nau|mon an|cach nau|"
-    r"phim|ca si|dien vien|game|tinh yeu|nguoi yeu|horoscope|tu vi|boi toan|phong thuy|thuoc gi|"
-    r"benh gi|chua benh|dau dau|giam can|du lich|khach san|ve may bay|gia vang|ty gia|lap trinh|code python|"
-    r"chinh tri|the gioi|dich (cau|sang|ra|giup)|tieng (anh|nhat|trung|han|phap)|dau tu chung khoan)\b")
 # "kế hoạch CCHC năm 2019": a question about a plan of a given year.
 PLAN_OF_YEAR = re.compile(r"\bke hoach (cchc|cai cach hanh chinh|kiem tra)\w*(\s+\w+){0,3}?\s+(nam\s+)?(19|20)\d\d\b")
 INJECTION = re.compile(r"\b(bo qua|ignore|quen) .*(huong dan|chi dan|instruction|quy tac)|\bbia (ra )?(mot|1|so)|"
@@ -135,7 +129,8 @@ class Understanding:
     asks_which: bool = False
     pakn_code: str | None = None
     is_follow_up: bool = False
-    out_of_scope: bool = False
+    out_of_scope: bool = False  # asks for something never answered (knowledge/lexicon/dialogue.yaml)
+    off_topic: bool = False  # on a topic usually out of scope; refused only when nothing else is in scope
     injection: bool = False
     has_plan_words: bool = False
     has_duty_words: bool = False
@@ -288,7 +283,8 @@ def understand(text: str, lexicon: DialogueLexicon | None = None) -> Understandi
         task_number=task_number, years=years, period=period, period_text=period_text, plan_ids=plan_ids,
         unknown_place=unknown_place, localities=localities, office_ids=office_ids, plan_kind=plan_kind,
         recurring=bool(RECURRING_WORDS.search(folded)), asks_which=bool(ASKS_WHICH.search(folded)),
-        pakn_code=pakn_code, is_follow_up=is_follow_up, out_of_scope=bool(OUT_OF_SCOPE.search(folded)),
+        pakn_code=pakn_code, is_follow_up=is_follow_up, out_of_scope=dialogue_lexicon().out_of_scope_request(folded),
+        off_topic=dialogue_lexicon().out_of_scope_topic(folded),
         injection=bool(INJECTION.search(folded)), has_plan_words=has_plan_words, has_duty_words=has_duty_words,
         # "kế hoạch CCHC 2019 của Hoài Nhơn có gì": the plan of that year as a whole
         asks_plan_of_year=bool(PLAN_OF_YEAR.search(folded)) and bool(re.search(

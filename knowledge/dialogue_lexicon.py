@@ -73,9 +73,22 @@ class DutyCountPhrases(_Strict):
         return v
 
 
+class OutOfScopePhrases(_Strict):
+    """Requests never answered, and topics refused only when nothing in the message is in scope."""
+
+    requests: list[str] = Field(min_length=1)
+    topics: list[str] = Field(default_factory=list)
+
+    @field_validator("requests", "topics")
+    @classmethod
+    def _folded_phrases(cls, v: list[str]) -> list[str]:
+        return _folded(v)
+
+
 class DialogueLexiconFile(_Strict):
     where: WherePhrases
     duty_count: DutyCountPhrases
+    out_of_scope: OutOfScopePhrases
 
 
 @dataclass(frozen=True)
@@ -96,6 +109,23 @@ class DialogueLexicon:
     def _count(self) -> re.Pattern[str]:
         c = self.spec.duty_count
         return re.compile(rf"\b(?:{_alternation(c.count)})\s+(?:{_alternation(c.nouns)})\b")
+
+    @cached_property
+    def _oos_requests(self) -> re.Pattern[str]:
+        return re.compile(rf"\b(?:{_alternation(self.spec.out_of_scope.requests)})\b")
+
+    @cached_property
+    def _oos_topics(self) -> re.Pattern[str] | None:
+        topics = self.spec.out_of_scope.topics
+        return re.compile(rf"\b(?:{_alternation(topics)})\b") if topics else None
+
+    def out_of_scope_request(self, folded: str) -> bool:
+        """The message asks for something the assistant never does ("lam tho", "ty so bong da")."""
+        return self._oos_requests.search(folded) is not None
+
+    def out_of_scope_topic(self, folded: str) -> bool:
+        """The message is on a topic usually out of scope ("chinh tri", "tieng anh")."""
+        return self._oos_topics is not None and self._oos_topics.search(folded) is not None
 
     def where(self, folded: str) -> re.Match[str] | None:
         """The first where-phrase of a folded question ("tai ubnd xa"), or None."""

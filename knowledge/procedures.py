@@ -695,13 +695,16 @@ def _match_score(query: str, names: list[str]) -> float:
         if not words:
             continue
         share = sum(w in q_words for w in words) / len(words)
+        # The name as people say it: "Thủ tục xóa đăng ký tạm trú" is asked as "xóa đăng ký tạm trú".
+        said = fn.removeprefix("thu tuc ")
         # A short name counts only as a phrase: scattered, its two or three syllables are everyday
         # words ("báo tử" in "… bao lâu … tư pháp", "sổ đỏ" in "số … đỏ").
-        if len(fn.split()) <= 3 and f" {fn} " not in f" {q} ":
+        if len(said.split()) <= 3 and f" {said} " not in f" {q} ":
             share *= 0.5
         # A whole-phrase hit counts most, and a longer (more specific) phrase beats a shorter one:
-        # "sửa sai ngày sinh trong giấy khai sinh" names cải chính, not plain "khai sinh".
-        if f" {fn} " in f" {q} ":
+        # "sửa sai ngày sinh trong giấy khai sinh" names cải chính, not plain "khai sinh", and
+        # "xóa đăng ký tạm trú" names xóa, not the "đăng ký tạm trú" inside it.
+        if f" {said} " in f" {q} ":
             share += 1.0 + 0.05 * len(words)
         elif share >= 0.8 and len(words) >= 6:
             share += 0.9 + 0.05 * len(words)

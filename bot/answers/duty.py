@@ -105,13 +105,22 @@ def due_within(t: TaskView, period: tuple[date, date] | None) -> bool:
                 and t.deadline_start >= period[0] and t.deadline_end <= period[1])
 
 
-def count_line(lead: int, support: int, role_asked: str | None = None) -> str:
+def count_line(lead: list[TaskView], support: list[TaskView], role_asked: str | None = None) -> str:
     """"Tổng cộng 30 nhiệm vụ: chủ trì 21 nhiệm vụ, phối hợp 9 nhiệm vụ." — both counts always (a
-    zero is an answer too), the role the question asks about first."""
-    parts = [f"chủ trì {lead} nhiệm vụ", f"phối hợp {support} nhiệm vụ"]
+    zero is an answer too), the role the question asks about first. Where an office's duties come
+    both from the plan's task table (phụ lục) and from its prose (tổ chức thực hiện), each count says
+    how many come from where: staff asking "trong phụ lục" count table rows only."""
+    def counted(tasks: list[TaskView]) -> str:
+        table = sum(t.origin == "table" for t in tasks)
+        if 0 < table < len(tasks):
+            return (f"{len(tasks)} nhiệm vụ ({table} trong bảng phân công ở phụ lục, "
+                    f"{len(tasks) - table} trong phần tổ chức thực hiện)")
+        return f"{len(tasks)} nhiệm vụ"
+
+    parts = [f"chủ trì {counted(lead)}", f"phối hợp {counted(support)}"]
     if role_asked == "support":
         parts.reverse()
-    return f"Tổng cộng {lead + support} nhiệm vụ: {', '.join(parts)}."
+    return f"Tổng cộng {len(lead) + len(support)} nhiệm vụ: {'; '.join(parts)}."
 
 
 def duty_reply(office_ids: list[str], tasks: list[TaskView], period_text: str | None,
@@ -134,7 +143,7 @@ def duty_reply(office_ids: list[str], tasks: list[TaskView], period_text: str | 
     lines = [f"{label} — {'; '.join(plan_names)}{scope}:"]
     brief = len(lead) + len(support) > BRIEF_ABOVE
     if counts:
-        lines.append(count_line(len(lead), len(support), role_asked))
+        lines.append(count_line(lead, support, role_asked))
     due = sum(due_within(t, period) for t in lead)
     if lead and period and due < len(lead):
         due_text = f"{due} đến hạn trong {period_text}" if due else f"không nhiệm vụ nào đến hạn riêng trong {period_text}"

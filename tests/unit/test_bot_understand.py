@@ -155,6 +155,24 @@ class TestDialogueLexicon:
 
         bad = tmp_path / "dialogue.yaml"
         bad.write_text("where:\n  before: [tai]\n  offices: [Ủy ban]\nduty_count:\n  count: [may]\n"
-                       "  nouns: [viec]\n", encoding="utf-8")
+                       "  nouns: [viec]\nout_of_scope:\n  requests: [lam tho]\n", encoding="utf-8")
         with pytest.raises(KnowledgeError, match=r"dialogue.yaml:3: 'where.offices'"):
+            dialogue_lexicon(bad)
+
+    def test_out_of_scope_phrases_are_data(self, tmp_path):
+        """A new out-of-scope request is a line in the file; a topic refuses only alone."""
+        from knowledge.dialogue_lexicon import dialogue_lexicon
+        from knowledge.errors import KnowledgeError
+
+        path = tmp_path / "dialogue.yaml"
+        path.write_text("where:\n  before: [tai]\n  offices: [uy ban]\nduty_count:\n  count: [may]\n"
+                        "  nouns: [viec]\nout_of_scope:\n  requests: [xem boi]\n  topics: [gia xang]\n",
+                        encoding="utf-8")
+        lexicon = dialogue_lexicon(path)
+        assert lexicon.out_of_scope_request("xem boi giup toi") and not lexicon.out_of_scope_request("lam tho")
+        assert lexicon.out_of_scope_topic("gia xang hom nay") and not lexicon.out_of_scope_topic("gia han tam tru")
+        bad = tmp_path / "bad" / "dialogue.yaml"  # another path: loads are cached per path
+        bad.parent.mkdir()
+        bad.write_text(path.read_text(encoding="utf-8").replace("[xem boi]", "[Xem bói]"), encoding="utf-8")
+        with pytest.raises(KnowledgeError, match=r"dialogue.yaml:8: 'out_of_scope.requests'"):
             dialogue_lexicon(bad)

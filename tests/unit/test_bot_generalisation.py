@@ -1,0 +1,84 @@
+"""Behaviours found on an independent question set (tests/data/eval/written2.jsonl), each stated as
+the general rule it is, with sentences of other shapes than the ones that revealed it."""
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import pytest
+
+from bot.service import ChatService
+from bot.types import InboundMessage
+
+
+@pytest.fixture(scope="module")
+def service(default_store, tmp_path_factory):
+    from retrieval.engine import RetrievalEngine
+    from retrieval.sources import all_units
+    from settings import Settings
+
+    tmp = tmp_path_factory.mktemp("bm25")
+    engine = RetrievalEngine(all_units(), embedder=None,
+                             settings=Settings(index_dir=tmp / "index", chroma_path=tmp / "chroma",
+                                               embedding_backend="none"))
+    engine.warm_up()
+    return ChatService(engine=engine, clock=lambda: date(2026, 12, 2))
+
+
+def ask(service, *turns: str):
+    user = uuid.uuid4().hex
+    reply = None
+    for text in turns:
+        reply = service.handle(InboundMessage(channel="test", user_id=user, text=text))
+    return reply
+
+
+class TestOutOfScope:
+    @pytest.mark.parametrize("text", [
+        "toi dich giay to sang tieng anh roi, chung thuc chu ky nguoi dich can gi",
+        "Kết luận của Bộ Chính trị về tinh giản biên chế mà tỉnh Tây Ninh triển khai năm 2024 là kết luận số mấy",
+    ])
+    def test_a_usual_off_topic_word_inside_an_in_scope_question_is_answered(self, service, text):
+        assert ask(service, text).answered is True
+
+    @pytest.mark.parametrize("text", [
+        "ban nghi sao ve tinh hinh chinh tri the gioi",
+        "dich giup toi doan van nay sang tieng anh",
+        "lam bai tho ve cai cach hanh chinh di",  # a request never answered, whatever it is about
+    ])
+    def test_off_topic_messages_are_refused(self, service, text):
+        assert ask(service, text).answered is False
+
+
+class TestProcedureFields:
+    @pytest.mark.parametrize("text,expected", [
+        ("xac nhan thong tin cu tru xong thi nhan duoc giay gi", "CT07"),
+        ("cải chính hộ tịch xong được cấp giấy gì", "Trích lục thay đổi, cải chính"),
+    ])
+    def test_what_the_citizen_gets_is_the_result_not_the_papers(self, service, text, expected):
+        r = ask(service, text)
+        assert expected in r.reply and "Hồ sơ gồm" not in r.reply
+
+    def test_how_long_a_result_lasts_is_not_the_processing_time(self, service):
+        r = ask(service, "dang ky tam tru thi duoc o toi da bao lau")
+        assert "02 năm" in r.reply and "Thời hạn giải quyết" not in r.reply
+
+
+class TestWhichProcedure:
+    @pytest.mark.parametrize("text,name", [
+        ("nguoi o tro nha toi chuyen di roi, bao lau phai xoa dang ky tam tru", "xóa đăng ký tạm trú"),
+        ("con toi chuyen khau di noi khac, xoa dang ky thuong tru can giay to gi", "xóa đăng ký thường trú"),
+    ])
+    def test_the_more_specific_name_said_in_full_wins(self, service, text, name):
+        assert name in ask(service, text).reply.split("\n")[0]
+
+    @pytest.mark.parametrize("follow_up", ["han khi nao phai di dang ky?", "khi nao phai di khai?"])
+    def test_a_follow_up_in_question_words_stays_with_the_procedure(self, service, follow_up):
+        r = ask(service, "khai tu can giay to gi", follow_up)
+        assert "khai tử" in r.reply.split("\n")[0]
+
+
+def test_an_office_count_in_the_appendix_says_where_each_duty_comes_from(service):
+    r = ask(service, "trong phu luc ke hoach cchc hoai nhon 2021 phong tu phap chu tri bao nhieu nhiem vu")
+    assert "Phòng Tư pháp" in r.reply
+    assert "trong bảng phân công ở phụ lục" in r.reply and "nhiệm vụ trong bảng phân công (phụ lục)" not in r.reply
