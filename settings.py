@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     # Procedure catalogue
     tthc_max_fact_age_days: int = Field(180, ge=1, description="a fact verified longer ago than this is answered "
                                         "with a caveat and listed as stale by `python -m knowledge tthc audit`")
+    tthc_dir: Path | None = Field(None, description="the catalogue directory (one YAML per procedure) that answers "
+                                  "read and the console publishes into; unset = knowledge/tthc of the sources")
+    catalogue_four_eyes: bool = Field(True, description="an import uploaded in the console must be approved by "
+                                      "another person; false lets one editor upload and publish (small offices)")
+    catalogue_upload_max_bytes: int = Field(5_000_000, ge=1_000, description="largest export file the console "
+                                            "accepts (the upload route's own body limit)")
 
     # Optional LLM phrasing (off by default)
     llm_base_url: str | None = None
