@@ -31,6 +31,7 @@ from console.auth import Principal
 from console.models import CatalogueImport, CatalogueRevision
 from knowledge.errors import KnowledgeError
 from knowledge.procedures import DOMAIN_LABELS, Catalogue, Procedure, catalogue_dir, load_catalogue
+from knowledge.tthc_import import ImportPlan
 from pakn.models import utcnow
 from settings import get_settings
 
@@ -235,6 +236,32 @@ def reject(db: Session, principal: Principal, batch_id: int, note: str = "") -> 
     return batch
 
 
+def record_applied(plan: ImportPlan, actor: str, removals: list[str]) -> int:
+    """Keep an import applied from the command line in the same history as the console's (uploader =
+    approver = the operator, who confirmed it); returns the batch id."""
+    from knowledge.store import migrate, session_scope
+
+    migrate(get_settings().database_url)
+    now = utcnow()
+    with session_scope() as db:
+        batch = CatalogueImport(
+            filename=plan.export_name[:200], file_sha256="", status="published", full_export=False,
+            counts=plan.diff.counts(), diff={"changes": [c.to_json() for c in plan.diff.changes],
+                                             "unchanged": plan.diff.unchanged},
+            skipped=[[row, reason] for row, reason in plan.skipped], uploaded_by=actor, uploaded_at=now,
+            decided_by=actor, decided_at=now, note="Nhập bằng dòng lệnh")
+        db.add(batch)
+        db.flush()
+        for ch in plan.diff.changes:
+            status = "rejected" if ch.kind == "removed" and ch.id not in removals else "published"
+            db.add(CatalogueRevision(
+                batch_id=batch.id, procedure_id=ch.id, code=ch.code, name=ch.name, kind=ch.kind, status=status,
+                fields=ch.to_json()["fields"], before_yaml=plan.old_texts.get(ch.id),
+                after_yaml=plan.texts.get(ch.id), created_by=actor, created_at=now, decided_by=actor, decided_at=now))
+        db.flush()
+        return batch.id
+
+
 def history(db: Session, procedure_id: str, code: str | None = None) -> list[CatalogueRevision]:
     """Every revision of one procedure (by file name, or its code), newest first."""
     cond = CatalogueRevision.procedure_id == procedure_id
@@ -245,4 +272,4 @@ def history(db: Session, procedure_id: str, code: str | None = None) -> list[Cat
 
 
 __all__ = ["KIND_VI", "STATUS_VI", "CatalogueError", "ProcedureRow", "batches", "fact_states", "get_batch",
-           "history", "last_published", "may_decide", "publish", "reject", "rows", "upload"]
+           "history", "last_published", "may_decide", "publish", "record_applied", "reject", "rows", "upload"]

@@ -486,7 +486,7 @@ def catalogue_page(*, request: Request, q: str = "", flagged: str = "", principa
 
 
 @router.post("/catalogue/imports")
-def catalogue_upload(*, request: Request, file: UploadFile = File(...), full: str = Form(""),
+def catalogue_upload(*, request: Request, file: Annotated[UploadFile, File()], full: str = Form(""),
                      principal: CurrentUser, db: DB) -> Response:
     _require_editor(principal)
     limit = get_settings().catalogue_upload_max_bytes
@@ -515,11 +515,11 @@ def catalogue_import(*, request: Request, code: str, principal: CurrentUser, db:
 
 
 @router.post("/catalogue/imports/{code}/publish")
-def catalogue_publish(*, request: Request, code: str, rev: Annotated[list[str], Form()] = [],  # noqa: B006
+def catalogue_publish(*, request: Request, code: str, rev: Annotated[list[str] | None, Form()] = None,
                       note: str = Form(""), principal: CurrentUser, db: DB) -> Response:
     _require_editor(principal)
     batch_id = _batch_id(code)
-    selected = {int(r) for r in rev if r.isdigit() and len(r) <= 12}
+    selected = {int(r) for r in rev or [] if r.isdigit() and len(r) <= 12}
     try:
         cat_service.publish(db, principal, batch_id, selected, note)
     except cat_service.CatalogueError as exc:

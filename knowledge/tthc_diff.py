@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from knowledge.procedures import LEVEL_LABELS, ONLINE_LABELS, Procedure, fold
+from knowledge.procedures import DOMAIN_LABELS, LEVEL_LABELS, ONLINE_LABELS, Procedure, fold
 
 # Fields compared, in the order a diff lists them. Bookkeeping (last_reviewed, source, sources, facts)
 # is not a change of what citizens are told, so it is not listed; provenance follows the merge rules.
@@ -264,6 +264,8 @@ def show_value(name: str, value: Any) -> str:
         return "(trống)"
     if name == "level":
         return LEVEL_LABELS.get(value, str(value))
+    if name == "domain":
+        return DOMAIN_LABELS.get(value, str(value))
     if name == "online":
         return ONLINE_LABELS.get(value.get("mode"), str(value.get("mode")))
     if name == "place":
@@ -284,8 +286,8 @@ def show_value(name: str, value: Any) -> str:
 def format_diff(diff: CatalogueDiff, skipped: Iterable[tuple[int, str]] = ()) -> str:
     """The diff as plain Vietnamese text (what `tthc import --dry-run` prints)."""
     c = diff.counts()
-    lines = [f"Thêm mới {c['added']} thủ tục, thay đổi {c['changed']}, đề xuất bãi bỏ {c['removed']}, "
-             f"không đổi {c['unchanged']}."]
+    lines = [(f"Thêm mới {c['added']} thủ tục, thay đổi {c['changed']}, đề xuất bãi bỏ {c['removed']}, "
+              f"không đổi {c['unchanged']}.")]
     for ch in diff.changes:
         lines.append("")
         lines.append(f"[{KIND_VI[ch.kind].upper()}] {ch.name} (mã {ch.code or 'chưa có'}, tệp {ch.id}.yaml)")

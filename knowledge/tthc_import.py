@@ -395,7 +395,7 @@ def plan_import(path: Path | str, directory: Path | str | None = None, *, day: d
             codes[version.code] = version.id
         versions[version.id] = version
         row_of[version.id] = n
-    domains = None if full else {p.domain for p in versions.values()}
+    domains: set[str] | None = None if full else {str(p.domain) for p in versions.values()}
     diff = diff_catalogue(catalogue, versions.values(), removal_domains=domains)
     plan = ImportPlan(export_name=name, day=day, diff=diff, skipped=skipped)
     for ch in [*diff.added, *diff.changed]:
