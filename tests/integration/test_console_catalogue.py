@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the fixtures imported from test_console are parameters of every test)
 """Console catalogue on SQLite and PostgreSQL: upload an export → diff → approval by a second person →
 the YAML files and the bot's answers change → the procedure's history shows who did what.
 
@@ -21,7 +22,9 @@ from console.models import CatalogueImport, CatalogueRevision
 from knowledge.procedures import TTHC_DIR, load_catalogue
 from knowledge.store import session_scope
 from settings import get_settings
-from tests.integration.test_console import OFFICE_A, app_env, client, csrf_of, login, make_user  # noqa: F401
+
+# The console tests' fixtures (app_env: the database; client: the real app), shared rather than copied.
+from tests.integration.test_console import OFFICE_A, app_env, client, login, make_user  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +45,7 @@ NEW_ID = "dang-ky-khai-sinh-co-yeu-to-nuoc-ngoai"
 
 
 @pytest.fixture
-def tthc(app_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:  # noqa: F811
+def tthc(app_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A throwaway catalogue the console publishes into."""
     d = tmp_path / "tthc"
     d.mkdir()
@@ -55,12 +58,12 @@ def tthc(app_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     load_catalogue.cache_clear()
 
 
-def second(client: TestClient) -> TestClient:  # noqa: F811
+def second(client: TestClient) -> TestClient:
     """Another browser on the same app (the approver)."""
     return TestClient(client.app, base_url="https://testserver", follow_redirects=False)
 
 
-def upload(client: TestClient, token: str, export: dict | bytes = EXPORT, name: str = "xuat-tthc.json",  # noqa: F811
+def upload(client: TestClient, token: str, export: dict | bytes = EXPORT, name: str = "xuat-tthc.json",
            **form: str):
     body = export if isinstance(export, bytes) else json.dumps(export, ensure_ascii=False).encode()
     return client.post("/console/catalogue/imports", data={"csrf_token": token, **form},
@@ -86,7 +89,7 @@ def publish_form(html: str) -> dict[str, list[str]]:
     return {"rev": ticked}
 
 
-def test_upload_review_publish_by_a_second_person_and_history(client: TestClient, app_env: str, tthc: Path) -> None:  # noqa: F811
+def test_upload_review_publish_by_a_second_person_and_history(client: TestClient, app_env: str, tthc: Path) -> None:
     uploader = make_user(app_env, OFFICE_A, role="editor")
     approver = make_user(app_env, OFFICE_A, role="editor")
     before_ket_hon = (tthc / "dang-ky-ket-hon.yaml").read_text(encoding="utf-8")
@@ -158,7 +161,7 @@ def test_upload_review_publish_by_a_second_person_and_history(client: TestClient
     assert other.post(f"/console/catalogue/imports/{batch_id}/reject", data={"csrf_token": token_b}).status_code == 409
 
 
-def test_removal_only_when_ticked_and_reject_writes_nothing(client: TestClient, app_env: str, tthc: Path) -> None:  # noqa: F811
+def test_removal_only_when_ticked_and_reject_writes_nothing(client: TestClient, app_env: str, tthc: Path) -> None:
     token = login(client, make_user(app_env, OFFICE_A, role="editor"))
     other = second(client)
     token_b = login(other, make_user(app_env, None, role="admin"))  # an admin may approve too
@@ -169,7 +172,7 @@ def test_removal_only_when_ticked_and_reject_writes_nothing(client: TestClient, 
     assert sorted(p.stem for p in tthc.glob("*.yaml")) == sorted(SHIPPED)
     assert (tthc / "dang-ky-khai-sinh.yaml").read_text(encoding="utf-8") == (
         TTHC_DIR / "dang-ky-khai-sinh.yaml").read_text(encoding="utf-8")
-    assert set(v.status for v in revisions(app_env, batch_id).values()) == {"rejected"}
+    assert {v.status for v in revisions(app_env, batch_id).values()} == {"rejected"}
 
     batch_id = batch_of(upload(client, token))
     removal = revisions(app_env, batch_id)["dang-ky-ket-hon"]
@@ -181,7 +184,7 @@ def test_removal_only_when_ticked_and_reject_writes_nothing(client: TestClient, 
     assert page.status_code == 200 and "không còn trong danh mục" in page.text and "Bãi bỏ" in page.text
 
 
-def test_staff_without_the_role_cannot_upload_or_publish(client: TestClient, app_env: str, tthc: Path) -> None:  # noqa: F811
+def test_staff_without_the_role_cannot_upload_or_publish(client: TestClient, app_env: str, tthc: Path) -> None:
     token = login(client, make_user(app_env, OFFICE_A, role="editor"))
     batch_id = batch_of(upload(client, token))
     staff = second(client)
@@ -231,7 +234,7 @@ def test_one_person_may_publish_only_when_configured(client: TestClient, app_env
     assert (tthc / f"{NEW_ID}.yaml").exists()
 
 
-def test_a_file_changed_since_the_upload_is_not_overwritten(client: TestClient, app_env: str, tthc: Path) -> None:  # noqa: F811
+def test_a_file_changed_since_the_upload_is_not_overwritten(client: TestClient, app_env: str, tthc: Path) -> None:
     token = login(client, make_user(app_env, OFFICE_A, role="editor"))
     batch_id = batch_of(upload(client, token))
     edited = (tthc / "dang-ky-khai-sinh.yaml").read_text(encoding="utf-8") + "\n# sửa tay sau khi tải lên\n"
