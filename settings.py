@@ -175,10 +175,11 @@ class Settings(BaseSettings):
     console_login_max_failures_ip: int = Field(20, description="failed logins per client address per window")
     console_login_window_s: int = 900
 
-    @field_validator("open311_api_key_required", mode="before")
+    @field_validator("open311_api_key_required", "tthc_dir", mode="before")
     @classmethod
     def _empty_means_default(cls, value: object) -> object:
-        """`OPEN311_API_KEY_REQUIRED=` (left empty, as in .env.example) means the default, not an error."""
+        """`OPEN311_API_KEY_REQUIRED=` or `TTHC_DIR=` (left empty, as in .env.example) means the default, not
+        an error — and not the path "" (the working directory)."""
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("env", mode="before")
