@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     # Procedure catalogue
     tthc_max_fact_age_days: int = Field(180, ge=1, description="a fact verified longer ago than this is answered "
                                         "with a caveat and listed as stale by `python -m knowledge tthc audit`")
+    tthc_dir: Path | None = Field(None, description="the catalogue directory (one YAML per procedure) that answers "
+                                  "read and the console publishes into; unset = knowledge/tthc of the sources")
+    catalogue_four_eyes: bool = Field(True, description="an import uploaded in the console must be approved by "
+                                      "another person; false lets one editor upload and publish (small offices)")
+    catalogue_upload_max_bytes: int = Field(5_000_000, ge=1_000, description="largest export file the console "
+                                            "accepts (the upload route's own body limit)")
 
     # Optional LLM phrasing (off by default)
     llm_base_url: str | None = None
@@ -169,10 +175,11 @@ class Settings(BaseSettings):
     console_login_max_failures_ip: int = Field(20, description="failed logins per client address per window")
     console_login_window_s: int = 900
 
-    @field_validator("open311_api_key_required", mode="before")
+    @field_validator("open311_api_key_required", "tthc_dir", mode="before")
     @classmethod
     def _empty_means_default(cls, value: object) -> object:
-        """`OPEN311_API_KEY_REQUIRED=` (left empty, as in .env.example) means the default, not an error."""
+        """`OPEN311_API_KEY_REQUIRED=` or `TTHC_DIR=` (left empty, as in .env.example) means the default, not
+        an error — and not the path "" (the working directory)."""
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("env", mode="before")

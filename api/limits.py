@@ -1,6 +1,7 @@
 """Abuse limits: one request-body cap for every route and rate limits on the costly POSTs.
 
-* `BodySizeLimitMiddleware` — every request body is capped at `settings.max_body_bytes`. A declared
+* `BodySizeLimitMiddleware` — every request body is capped at `settings.max_body_bytes` (the console's
+  catalogue upload, `UPLOAD_PATHS`, at `settings.catalogue_upload_max_bytes` plus the form). A declared
   Content-Length above the cap is refused before reading; a chunked body is read up to the cap
   and refused as soon as it passes it. The app runs only with a complete, small-enough body, so a
   refused request can have stored nothing.
@@ -41,6 +42,9 @@ LIMITED = {("POST", "/api/v1/chat"): "chat", ("POST", "/api/v1/pakn"): "pakn",
 LOOKUP_PREFIXES = ("/api/v1/pakn/", "/open311/v2/requests", "/pakn/da-tra-loi")
 LOOKUP_EXCLUDED_SUFFIXES = ("/classify",)
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Routes that take a file: their own, larger cap (an export of the national TTHC database is megabytes).
+UPLOAD_PATHS = frozenset({"/console/catalogue/imports"})
+MULTIPART_OVERHEAD = 16_000  # boundaries, part headers and the form's other fields
 
 
 def too_large_detail(limit: int) -> str:
@@ -97,18 +101,21 @@ class BodySizeLimitMiddleware:
         self.app = app
         self.max_body_bytes = max_body_bytes
 
-    def limit(self) -> int:
+    def limit(self, path: str = "") -> int:
         if self.max_body_bytes is not None:
             return self.max_body_bytes
         from settings import get_settings
 
-        return get_settings().max_body_bytes
+        s = get_settings()
+        if path in UPLOAD_PATHS:
+            return max(s.max_body_bytes, s.catalogue_upload_max_bytes + MULTIPART_OVERHEAD)
+        return s.max_body_bytes
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
             await self.app(scope, receive, send)
             return
-        limit = self.limit()
+        limit = self.limit(scope.get("path", ""))
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length", b"").decode("latin-1").strip()
         if declared.isdigit() and int(declared) > limit:

@@ -27,7 +27,15 @@ from sqlalchemy.orm import Session
 from zxcvbn import zxcvbn
 
 from api import signing
-from console.models import ROLE_ADMIN, ROLE_STAFF, ROLES, ConsoleSession, ConsoleUser, LoginAttempt
+from console.models import (
+    CATALOGUE_ROLES,
+    ROLE_ADMIN,
+    ROLE_STAFF,
+    ROLES,
+    ConsoleSession,
+    ConsoleUser,
+    LoginAttempt,
+)
 from pakn.models import utcnow
 from settings import get_settings
 
@@ -67,6 +75,11 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role == ROLE_ADMIN
+
+    @property
+    def can_edit_catalogue(self) -> bool:
+        """May upload, approve, publish and reject imports of the procedure catalogue."""
+        return self.role in CATALOGUE_ROLES
 
     @property
     def actor(self) -> str:
@@ -143,9 +156,9 @@ def create_user(db: Session, *, email: str, password: str, role: str = ROLE_STAF
     if not EMAIL_RE.match(email) or len(email) > 200:
         raise AuthError("Địa chỉ email không hợp lệ.")
     if role not in ROLES:
-        raise AuthError("Vai trò phải là “admin” hoặc “staff”.")
+        raise AuthError("Vai trò phải là “admin”, “staff” hoặc “editor”.")
     office_id = (office_id or "").strip() or None
-    if role == ROLE_STAFF and not office_id:
+    if role != ROLE_ADMIN and not office_id:
         raise AuthError("Tài khoản cán bộ phải thuộc một cơ quan.")
     if office_id and not office_exists(office_id):
         raise AuthError(f"Không tìm thấy cơ quan “{office_id}” trong danh bạ cơ quan.")

@@ -17,7 +17,7 @@ admin_app = typer.Typer(help="Quản trị tài khoản trang cán bộ.", no_ar
 def create_user(
     email: str = typer.Option(..., "--email", help="Email đăng nhập"),
     office: str = typer.Option(None, "--office", help="Mã cơ quan trong danh bạ (vd. tay-ninh.so-noi-vu)"),
-    role: str = typer.Option("staff", "--role", help="admin | staff"),
+    role: str = typer.Option("staff", "--role", help="admin | staff | editor (cán bộ biên tập danh mục TTHC)"),
     name: str = typer.Option(None, "--name", help="Họ tên hiển thị"),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Đọc mật khẩu từ stdin"),
     database_url: str = typer.Option(None, "--database-url", help="Mặc định: DATABASE_URL"),

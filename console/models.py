@@ -21,7 +21,12 @@ from pakn.models import UTCDateTime, utcnow
 
 ROLE_ADMIN = "admin"
 ROLE_STAFF = "staff"
-ROLES = (ROLE_ADMIN, ROLE_STAFF)
+# A staff member of an office who may also upload, approve and publish catalogue imports.
+ROLE_EDITOR = "editor"
+ROLES = (ROLE_ADMIN, ROLE_STAFF, ROLE_EDITOR)
+ROLE_VI = {ROLE_ADMIN: "Quản trị viên", ROLE_STAFF: "Cán bộ", ROLE_EDITOR: "Cán bộ biên tập danh mục TTHC"}
+# Roles allowed to change the procedure catalogue (upload an export, approve, publish, reject).
+CATALOGUE_ROLES = frozenset({ROLE_ADMIN, ROLE_EDITOR})
 
 # Duty progress statuses and their Vietnamese labels (shown in the console and the dashboard).
 DUTY_STATUS_VI: dict[str, str] = {
@@ -119,11 +124,72 @@ class DutyReminder(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class CatalogueImport(Base):
+    """One uploaded export of the national TTHC database and what happened to it.
+
+    `diff` is the whole diff shown to the reviewer (JSON, see knowledge.tthc_diff), kept even after
+    publishing so "what did the import of 3 March change" has an answer. `status`: pending until an
+    approver publishes or rejects it; `superseded` when the catalogue changed under it before review.
+    """
+
+    __tablename__ = "catalogue_imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    full_export: Mapped[bool] = mapped_column(Boolean, default=False)
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)
+    diff: Mapped[dict] = mapped_column(JSON, default=dict)
+    skipped: Mapped[list] = mapped_column(JSON, default=list)
+    uploaded_by: Mapped[str] = mapped_column(String(200))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    note: Mapped[str | None] = mapped_column(Text)
+
+    revisions: Mapped[list[CatalogueRevision]] = relationship(back_populates="batch",
+                                                               order_by="CatalogueRevision.id")
+
+
+class CatalogueRevision(Base):
+    """One procedure's change inside an import: the history of a procedure is its revisions.
+
+    `before_yaml` / `after_yaml` are the file's text before and after (None for an added / removed
+    procedure), so any published state can be read back or restored by hand.
+    """
+
+    __tablename__ = "catalogue_revisions"
+    __table_args__ = (Index("ix_catalogue_revisions_procedure_at", "procedure_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("catalogue_imports.id", ondelete="CASCADE"), index=True)
+    procedure_id: Mapped[str] = mapped_column(String(120))
+    code: Mapped[str | None] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(8))  # added | changed | removed
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | published | rejected | superseded
+    fields: Mapped[list] = mapped_column(JSON, default=list)
+    before_yaml: Mapped[str | None] = mapped_column(Text)
+    after_yaml: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    batch: Mapped[CatalogueImport] = relationship(back_populates="revisions")
+
+
 __all__ = [
+    "CATALOGUE_ROLES",
     "DUTY_STATUS_VI",
     "ROLES",
     "ROLE_ADMIN",
+    "ROLE_EDITOR",
     "ROLE_STAFF",
+    "ROLE_VI",
+    "CatalogueImport",
+    "CatalogueRevision",
     "ConsoleSession",
     "ConsoleUser",
     "DutyProgress",

@@ -17,7 +17,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -27,9 +27,10 @@ from sqlalchemy.orm import Session
 
 from api.headers import CSP
 from console import auth, dashboard, duties, inbox
+from console import catalogue as cat_service
 from console.auth import PRELOGIN_COOKIE, SESSION_COOKIE, AuthError, Principal
 from console.csrf import CSRF_FIELD, current, guard
-from console.models import DUTY_STATUS_VI, ROLES, ConsoleUser
+from console.models import DUTY_STATUS_VI, ROLE_VI, ROLES, ConsoleUser
 from pakn.errors import (
     PaknError,
     PaknNotFoundError,
@@ -69,6 +70,9 @@ DONE_VI = {
     "user_disabled": "Đã khóa tài khoản.",
     "user_enabled": "Đã mở khóa tài khoản.",
     "password": "Đã đổi mật khẩu. Vui lòng đăng nhập lại.",
+    "catalogue_uploaded": "Đã tải tệp lên và so sánh với danh mục. Thay đổi chờ một người khác duyệt.",
+    "catalogue_published": "Đã công bố các thay đổi được chọn vào danh mục thủ tục.",
+    "catalogue_rejected": "Đã từ chối lần nhập dữ liệu; danh mục không thay đổi.",
 }
 EVENT_VI = {"received": "Tiếp nhận", "transition": "Chuyển trạng thái", "reply": "Trả lời",
             "delivered": "Đã chuyển đến cơ quan", "delivery_failed": "Gửi không thành công",
@@ -107,8 +111,22 @@ def _status_vi(status: str | None) -> str:
     return STATUS_VI.get(status or "", status or "—")
 
 
-_env.filters.update(vn_dt=_vn_dt, vn_date=_vn_date, safe_url=_safe_url, status_vi=_status_vi)
-_env.globals.update(EVENT_VI=EVENT_VI, DUTY_STATUS_VI=DUTY_STATUS_VI, CSRF_FIELD=CSRF_FIELD)
+def _diff_value(value: object, field: str) -> str:
+    from knowledge.tthc_diff import show_value
+
+    return show_value(field, value)
+
+
+def _field_vi(field: str) -> str:
+    from knowledge.tthc_diff import FIELD_LABELS_VI
+
+    return FIELD_LABELS_VI.get(field, field)
+
+
+_env.filters.update(vn_dt=_vn_dt, vn_date=_vn_date, safe_url=_safe_url, status_vi=_status_vi,
+                    diff_value=_diff_value, field_vi=_field_vi)
+_env.globals.update(EVENT_VI=EVENT_VI, DUTY_STATUS_VI=DUTY_STATUS_VI, CSRF_FIELD=CSRF_FIELD, ROLE_VI=ROLE_VI,
+                    CAT_STATUS_VI=cat_service.STATUS_VI, CAT_KIND_VI=cat_service.KIND_VI)
 
 
 def render(request: Request, name: str, context: dict, status_code: int = 200) -> HTMLResponse:
@@ -417,6 +435,127 @@ def duties_ics(*, office: str = "", principal: CurrentUser, db: DB) -> Response:
 def dashboard_page(*, request: Request, principal: CurrentUser,
                    db: DB) -> HTMLResponse:
     return render(request, "dashboard.html", {"figures": dashboard.figures(db, principal, utcnow())})
+
+
+# ---------------------------------------------------------------- procedure catalogue
+
+
+def _today() -> date:
+    return utcnow().astimezone(VN_TZ).date()
+
+
+def _catalogue_page(request: Request, db: Session, principal: Principal, *, q: str = "", flagged: str = "",
+                    error: str | None = None, status_code: int = 200) -> HTMLResponse:
+    from knowledge.procedures import fold, load_catalogue
+
+    s = get_settings()
+    rows = cat_service.rows(load_catalogue(), _today(), s.tthc_max_fact_age_days)
+    totals = {"procedures": len(rows), "flagged": sum(r.flagged for r in rows),
+              "unverified": sum(r.unverified for r in rows), "stale": sum(r.stale for r in rows),
+              "expired": sum(r.expired for r in rows)}
+    needle = fold(q[:200])
+    if needle:
+        rows = [r for r in rows if needle in fold(f"{r.proc.name} {r.proc.code or ''} {r.proc.id} {r.proc.field}")]
+    if flagged:
+        rows = [r for r in rows if r.flagged]
+    recent = cat_service.batches(db)
+    return render(request, "catalogue.html", {
+        "rows": rows, "totals": totals, "max_age": s.tthc_max_fact_age_days, "q": q[:200], "flagged": bool(flagged),
+        "pending": [b for b in recent if b.status == "pending"], "recent": recent,
+        "last": cat_service.last_published(db), "can_edit": principal.can_edit_catalogue,
+        "upload_max_mb": max(1, s.catalogue_upload_max_bytes // 1_000_000), "four_eyes": s.catalogue_four_eyes,
+        "error": error,
+    }, status_code)
+
+
+def _require_editor(principal: Principal) -> None:
+    if not principal.can_edit_catalogue:
+        raise HTTPException(403, detail="Chỉ cán bộ biên tập danh mục hoặc quản trị viên được dùng chức năng này.")
+
+
+def _batch_id(code: str) -> int:
+    if not code.isdigit() or len(code) > 12:
+        raise HTTPException(404, detail="Không tìm thấy lần nhập dữ liệu.")
+    return int(code)
+
+
+@router.get("/catalogue", response_class=HTMLResponse)
+def catalogue_page(*, request: Request, q: str = "", flagged: str = "", principal: CurrentUser,
+                   db: DB) -> HTMLResponse:
+    return _catalogue_page(request, db, principal, q=q, flagged=flagged)
+
+
+@router.post("/catalogue/imports")
+def catalogue_upload(*, request: Request, file: Annotated[UploadFile, File()], full: str = Form(""),
+                     principal: CurrentUser, db: DB) -> Response:
+    _require_editor(principal)
+    limit = get_settings().catalogue_upload_max_bytes
+    content = file.file.read(limit + 1)
+    try:
+        batch = cat_service.upload(db, principal, file.filename or "", content, full=bool(full), today=_today())
+    except cat_service.CatalogueError as exc:
+        db.rollback()
+        return _catalogue_page(request, db, principal, error=str(exc), status_code=exc.status)
+    return redirect(f"/console/catalogue/imports/{batch.id}?done=catalogue_uploaded")
+
+
+def _import_page(request: Request, db: Session, principal: Principal, batch_id: int, *, error: str | None = None,
+                 status_code: int = 200) -> HTMLResponse:
+    batch = cat_service.get_batch(db, batch_id)
+    if batch is None:
+        return render(request, "error.html", {"message": "Không tìm thấy lần nhập dữ liệu."}, 404)
+    return render(request, "catalogue_import.html", {
+        "b": batch, "revisions": batch.revisions, "why_not": cat_service.may_decide(principal, batch),
+        "can_edit": principal.can_edit_catalogue, "error": error}, status_code)
+
+
+@router.get("/catalogue/imports/{code}", response_class=HTMLResponse)
+def catalogue_import(*, request: Request, code: str, principal: CurrentUser, db: DB) -> HTMLResponse:
+    return _import_page(request, db, principal, _batch_id(code))
+
+
+@router.post("/catalogue/imports/{code}/publish")
+def catalogue_publish(*, request: Request, code: str, rev: Annotated[list[str] | None, Form()] = None,
+                      note: str = Form(""), principal: CurrentUser, db: DB) -> Response:
+    _require_editor(principal)
+    batch_id = _batch_id(code)
+    selected = {int(r) for r in rev or [] if r.isdigit() and len(r) <= 12}
+    try:
+        cat_service.publish(db, principal, batch_id, selected, note)
+    except cat_service.CatalogueError as exc:
+        db.rollback()
+        return _import_page(request, db, principal, batch_id, error=str(exc), status_code=exc.status)
+    return redirect(f"/console/catalogue/imports/{batch_id}?done=catalogue_published")
+
+
+@router.post("/catalogue/imports/{code}/reject")
+def catalogue_reject(*, request: Request, code: str, note: str = Form(""), principal: CurrentUser,
+                     db: DB) -> Response:
+    _require_editor(principal)
+    batch_id = _batch_id(code)
+    try:
+        cat_service.reject(db, principal, batch_id, note)
+    except cat_service.CatalogueError as exc:
+        db.rollback()
+        return _import_page(request, db, principal, batch_id, error=str(exc), status_code=exc.status)
+    return redirect(f"/console/catalogue/imports/{batch_id}?done=catalogue_rejected")
+
+
+@router.get("/catalogue/{code}", response_class=HTMLResponse)
+def catalogue_procedure(*, request: Request, code: str, principal: CurrentUser, db: DB) -> HTMLResponse:
+    from knowledge.procedures import FIELD_LABELS, load_catalogue
+
+    key = code[:120]
+    proc = load_catalogue().get(key)
+    revisions = cat_service.history(db, proc.id if proc else key, proc.code if proc else None)
+    if proc is None and not revisions:
+        return render(request, "error.html", {"message": "Không tìm thấy thủ tục trong danh mục."}, 404)
+    s = get_settings()
+    return render(request, "catalogue_procedure.html", {
+        "p": proc, "key": key, "revisions": revisions, "field_labels": FIELD_LABELS, "max_age": s.tthc_max_fact_age_days,
+        "facts": cat_service.fact_states(proc, _today(), s.tthc_max_fact_age_days) if proc else [],
+        "name": proc.name if proc else revisions[0].name,
+    })
 
 
 # ---------------------------------------------------------------- accounts

@@ -898,51 +898,83 @@ def _load_file(path: Path) -> Procedure:
     """One procedure file, validated; every error names the file and the line of the bad value."""
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise KnowledgeError(f"{path}: not UTF-8 text: {e}") from e
+    return parse_procedure(text, str(path), path.stem)
+
+
+def parse_procedure(text: str, where: str, stem: str) -> Procedure:
+    """A procedure from its YAML text, validated exactly as the loader does (schema, file name = id,
+    declared sources); errors name `where` and the line. The console checks a revision with it
+    before writing the file, so what it publishes is what the loader will accept."""
+    try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         raw = yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        where = f"{mark.line + 1}:" if mark else ""
-        raise KnowledgeError(f"{path}:{where} invalid YAML: {e}") from e
+        at = f"{mark.line + 1}:" if mark else ""
+        raise KnowledgeError(f"{where}:{at} invalid YAML: {e}") from e
     if not isinstance(raw, dict):
-        raise KnowledgeError(f"{path}: expected a mapping at the top level")
+        raise KnowledgeError(f"{where}: expected a mapping at the top level")
     try:
         proc = Procedure.model_validate(raw)
     except ValidationError as e:
         err = e.errors()[0]
         problems = "; ".join(f"field '{'.'.join(str(x) for x in er['loc']) or '(root)'}': {er['msg']}"
                              for er in e.errors())
-        raise KnowledgeError(f"{path}:{_line(root, tuple(err['loc']))}: {problems}") from e
-    if proc.id != path.stem:
-        raise KnowledgeError(f"{path}:{_line(root, ('id',))}: field 'id' is {proc.id!r} but the file is named "
-                             f"{path.stem!r}")
+        raise KnowledgeError(f"{where}:{_line(root, tuple(err['loc']))}: {problems}") from e
+    if proc.id != stem:
+        raise KnowledgeError(f"{where}:{_line(root, ('id',))}: field 'id' is {proc.id!r} but the file is named "
+                             f"{stem!r}")
     known = [s.id for s in proc.sources]
     dupes = sorted({k for k in known if known.count(k) > 1})
     if dupes:
-        raise KnowledgeError(f"{path}:{_line(root, ('sources',))}: duplicate source id(s) {dupes}")
-    for at, ref in proc.source_refs():
+        raise KnowledgeError(f"{where}:{_line(root, ('sources',))}: duplicate source id(s) {dupes}")
+    for at_path, ref in proc.source_refs():
         if ref not in known:
-            raise KnowledgeError(f"{path}:{_line(root, at)}: unknown source id {ref!r} in "
-                                 f"'{'.'.join(map(str, at))}'; declare it under 'sources:' (known: {known})")
+            raise KnowledgeError(f"{where}:{_line(root, at_path)}: unknown source id {ref!r} in "
+                                 f"'{'.'.join(map(str, at_path))}'; declare it under 'sources:' (known: {known})")
     return proc
+
+
+def catalogue_dir() -> Path:
+    """The catalogue directory in use: `TTHC_DIR` from the settings when set, else the shipped one.
+
+    Configurable because the console publishes into it: a deployment keeps its catalogue on a
+    volume, not inside the installed sources."""
+    from settings import get_settings
+
+    configured = get_settings().tthc_dir
+    return Path(configured).expanduser() if configured else TTHC_DIR
 
 
 def load_catalogue_uncached(directory: Path | str | None = None) -> Catalogue:
     """Read and validate every `*.yaml` under the directory; any bad file raises naming it."""
-    d = Path(directory) if directory else TTHC_DIR
+    d = Path(directory) if directory else catalogue_dir()
     if not d.is_dir():
         raise KnowledgeError(f"{d}: TTHC directory not found")
     return Catalogue([_load_file(p) for p in sorted(d.glob("*.yaml"))])
 
 
 @lru_cache(maxsize=8)
-def _cached(directory: str) -> Catalogue:
+def _cached(directory: str, _version: int) -> Catalogue:
     return load_catalogue_uncached(directory)
 
 
+def _version(directory: str) -> int:
+    """The directory's modification time: publishing writes each file by rename (and removes files),
+    which changes it, so every process — not only the one that published — reloads on its next call."""
+    try:
+        return Path(directory).stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
 def load_catalogue(dir: Path | str | None = None) -> Catalogue:
-    """The catalogue, cached per directory (call `load_catalogue.cache_clear()` after editing files)."""
-    return _cached(str(Path(dir).resolve() if dir else TTHC_DIR))
+    """The catalogue, cached per directory and reloaded when a file is added, replaced by rename or
+    removed (call `load_catalogue.cache_clear()` after editing a file in place)."""
+    directory = str(Path(dir).resolve() if dir else catalogue_dir().resolve())
+    return _cached(directory, _version(directory))
 
 
 load_catalogue.cache_clear = _cached.cache_clear  # type: ignore[attr-defined]

@@ -126,13 +126,49 @@ def audit(strict: bool = typer.Option(False, "--strict", help="Mã thoát khác 
 
 @app.command("import")
 def import_cmd(export: Path = typer.Argument(..., exists=True, help="Tệp xuất từ Cổng DVC: .csv, .xlsx, .json"),
-               out: Path | None = typer.Option(None, "--out", help="Thư mục ghi YAML (mặc định knowledge/tthc)"),
-               overwrite: bool = typer.Option(False, "--overwrite", help="Ghi đè tệp đã có")) -> None:
-    """Import a portal export into validated YAML files; rows that cannot be validated are listed."""
-    from knowledge.procedures import TTHC_DIR
-    from knowledge.tthc_import import import_file
+               out: Path | None = typer.Option(None, "--out", "--dir",
+                                               help="Thư mục danh mục YAML (mặc định TTHC_DIR hoặc knowledge/tthc)"),
+               dry_run: bool = typer.Option(False, "--dry-run", help="Chỉ in các thay đổi, không ghi gì"),
+               yes: bool = typer.Option(False, "--yes", "-y", help="Ghi mà không hỏi lại (đã xem --dry-run)"),
+               full: bool = typer.Option(False, "--full", help="Tệp là toàn bộ danh mục: đề xuất bãi bỏ mọi thủ tục "
+                                                               "không có trong tệp (mặc định: chỉ các nhóm có trong tệp)"),
+               remove_missing: bool = typer.Option(False, "--remove-missing",
+                                                   help="Xóa các thủ tục đề xuất bãi bỏ (mặc định giữ lại)"),
+               today: str | None = typer.Option(None, "--today", help="Ngày nhập YYYY-MM-DD (mặc định hôm nay)"),
+               history: bool = typer.Option(True, "--history/--no-history",
+                                            help="Ghi lần nhập vào lịch sử thay đổi (cơ sở dữ liệu)")) -> None:
+    """Compare a portal export with the catalogue, print the diff in Vietnamese, and write it only after
+    confirmation (`--yes`); procedures missing from the export are removed only with `--remove-missing`."""
+    import getpass
+    from datetime import date
 
-    report = import_file(export, out or TTHC_DIR, overwrite=overwrite)
-    console.print(f"[green]Đã ghi[/green] {len(report.written)} thủ tục.")
-    for row, reason in report.skipped:
-        console.print(f"[yellow]Bỏ qua dòng {row}[/yellow]: {reason}")
+    from knowledge.procedures import catalogue_dir
+    from knowledge.tthc_diff import format_diff
+    from knowledge.tthc_import import plan_import, write_changes
+
+    target = out or catalogue_dir()
+    plan = plan_import(export, target, day=date.fromisoformat(today) if today else None, full=full)
+    typer.echo(format_diff(plan.diff, plan.skipped))
+    if dry_run:
+        typer.echo("\n(Chạy thử: chưa ghi gì. Bỏ --dry-run để ghi.)")
+        return
+    removals = [c.id for c in plan.diff.removed] if remove_missing else []
+    if plan.diff.removed and not remove_missing:
+        typer.echo(f"\n{len(plan.diff.removed)} thủ tục đề xuất bãi bỏ sẽ được giữ lại (thêm --remove-missing để xóa).")
+    if not plan.texts and not removals:
+        typer.echo("Không có thay đổi nào để ghi.")
+        return
+    if not yes and not typer.confirm(f"Ghi {len(plan.texts)} tệp và xóa {len(removals)} tệp trong {target}?"):
+        typer.echo("Đã hủy, danh mục không thay đổi.")
+        raise typer.Exit(1)
+    write_changes(target, plan.texts, removals)
+    console.print(f"[green]Đã ghi[/green] {len(plan.texts)} thủ tục, xóa {len(removals)} thủ tục.")
+    if history:
+        try:
+            from console.catalogue import record_applied
+
+            batch_id = record_applied(plan, f"cli:{getpass.getuser()}", removals)
+            typer.echo(f"Đã lưu vào lịch sử thay đổi (lần nhập #{batch_id}).")
+        except Exception as exc:  # noqa: BLE001 - the files are written; say the history is missing, do not fail
+            console.print(f"[yellow]Không lưu được lịch sử thay đổi[/yellow]: {exc}")
+    typer.echo("Chạy `python -m knowledge build` để tìm kiếm theo nội dung mới (xem README).")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import html
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -25,6 +26,7 @@ from pydantic import ValidationError
 
 from knowledge.errors import KnowledgeError
 from knowledge.procedures import FACT_FIELDS, NATIONAL_PORTAL, Procedure, fold
+from knowledge.tthc_diff import CatalogueDiff
 
 # Folded header → canonical key. Headers vary between the national portal and provincial copies.
 HEADERS: dict[str, str] = {
@@ -297,3 +299,138 @@ def import_file(path: Path | str, target_dir: Path | str, *, reviewed: date | No
         out.write_text(yaml.safe_dump(dumped, allow_unicode=True, sort_keys=False, width=110), encoding="utf-8")
         report.written.append(out)
     return report
+
+
+# ---------------------------------------------------------------------- import with a diff
+# Canonical row keys → the Procedure fields they fill (only fields a row carries may change).
+ROW_FIELDS: dict[str, tuple[str, ...]] = {
+    "code": ("code",), "name": ("name",), "field": ("field",), "level": ("level",), "body": ("body",),
+    "subjects": ("subjects",), "place": ("place",), "method": ("online",), "online_level": ("online",),
+    "documents": ("documents",), "steps": ("steps",), "time": ("time",), "fee": ("fees",), "result": ("result",),
+    "legal_basis": ("legal_basis",),
+}
+_SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+def present_fields(row: dict[str, str]) -> set[str]:
+    """The procedure fields this row really states (a missing column is not a removal)."""
+    return {f for key in row if row[key] for f in ROW_FIELDS.get(key, ())}
+
+
+def dump_procedure(proc: Procedure) -> str:
+    """The YAML text of one procedure as the importer and the console write it."""
+    dumped = proc.model_dump(mode="json", exclude_none=True)
+    return yaml.safe_dump(dumped, allow_unicode=True, sort_keys=False, width=110)
+
+
+@dataclass
+class ImportPlan:
+    """An export read against the catalogue, nothing written yet: the diff, the YAML each added or
+    changed procedure would get, the current text of each file it would replace or remove, and the
+    rows left out with the reason."""
+
+    export_name: str
+    day: date
+    diff: CatalogueDiff
+    texts: dict[str, str] = field(default_factory=dict)
+    old_texts: dict[str, str] = field(default_factory=dict)
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+
+
+def plan_import(path: Path | str, directory: Path | str | None = None, *, day: date | None = None,
+                full: bool = False, export_name: str | None = None) -> ImportPlan:
+    """Read an export and work out what it would change in the catalogue at `directory`.
+
+    `full=True` says the export is the whole catalogue, so every procedure missing from it is
+    proposed for removal; otherwise only those of the domains the export covers.
+    `export_name` is the name shown as the source (the uploaded file's name, not a temp path).
+    """
+    from knowledge.procedures import Catalogue, catalogue_dir, load_catalogue_uncached, parse_procedure
+    from knowledge.tthc_diff import diff_catalogue, match_imported, merge_procedure
+
+    src = Path(path)
+    target = Path(directory) if directory else catalogue_dir()
+    day = day or date.today()
+    name = export_name or src.name
+    catalogue = load_catalogue_uncached(target)
+    title = f"Nhập từ tệp xuất dữ liệu Cơ sở dữ liệu quốc gia về TTHC ({name})"
+    source = {"id": EXPORT_SOURCE_ID, "title": title, "checked": day.isoformat()}
+    versions: dict[str, Procedure] = {}
+    row_of: dict[str, int] = {}
+    codes: dict[str, str] = {p.code: p.id for p in catalogue if p.code}
+    skipped: list[tuple[int, str]] = []
+    for n, row in enumerate(read_rows(src), start=1):
+        if not row.get("name"):
+            skipped.append((n, "thiếu Tên thủ tục"))
+            continue
+        data = row_to_procedure(row, reviewed=day, source=title)
+        try:
+            imported = Procedure.model_validate(data)
+        except ValidationError as e:
+            reasons = "; ".join(f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors())
+            skipped.append((n, f"{data['name']}: {reasons}"))
+            continue
+        old = match_imported(catalogue, imported)
+        if old is not None:
+            if old.id in versions:
+                skipped.append((n, f"{imported.name}: trùng với dòng {row_of[old.id]} (cùng thủ tục {old.id})"))
+                continue
+            try:
+                version = merge_procedure(old, imported, present_fields(row), source)
+            except ValidationError as e:
+                skipped.append((n, f"{imported.name}: {e.errors()[0]['msg']}"))
+                continue
+        else:
+            pid = imported.id
+            if (catalogue.get(pid) is not None or pid in versions) and imported.code:
+                pid = f"{pid}-{imported.code.replace('.', '-')}"
+            if catalogue.get(pid) is not None or pid in versions:
+                skipped.append((n, f"{imported.name}: tệp {pid}.yaml đã có cho thủ tục khác"))
+                continue
+            version = imported.model_copy(update={"id": pid})
+        if version.code and codes.get(version.code, version.id) != version.id:
+            skipped.append((n, f"{version.name}: mã {version.code} đã thuộc thủ tục {codes[version.code]}"))
+            continue
+        if version.code:
+            codes[version.code] = version.id
+        versions[version.id] = version
+        row_of[version.id] = n
+    domains: set[str] | None = None if full else {str(p.domain) for p in versions.values()}
+    diff = diff_catalogue(catalogue, versions.values(), removal_domains=domains)
+    plan = ImportPlan(export_name=name, day=day, diff=diff, skipped=skipped)
+    for ch in [*diff.added, *diff.changed]:
+        text = dump_procedure(versions[ch.id])
+        parse_procedure(text, f"{ch.id}.yaml", ch.id)  # what will be written loads with the real loader
+        plan.texts[ch.id] = text
+    for ch in [*diff.changed, *diff.removed]:
+        plan.old_texts[ch.id] = (target / f"{ch.id}.yaml").read_text(encoding="utf-8")
+    kept = [p for p in catalogue if p.id not in versions and p.id not in {c.id for c in diff.removed}]
+    Catalogue([*kept, *versions.values()])  # duplicate ids or codes across the whole result raise here
+    return plan
+
+
+def write_changes(directory: Path | str, writes: dict[str, str], removals: list[str] | tuple[str, ...] = ()) -> None:
+    """Write (or remove) catalogue files, after checking that the resulting catalogue loads.
+
+    Each file is written to a temporary name and renamed over the old one, so a reader never sees
+    half a file, and the rename changes the directory's mtime, which is what makes every process's
+    `load_catalogue` reload. Nothing is written when any text or the result as a whole is invalid.
+    """
+    from knowledge.procedures import Catalogue, load_catalogue, load_catalogue_uncached, parse_procedure
+
+    target = Path(directory)
+    for pid in [*writes, *removals]:
+        if not _SLUG.fullmatch(pid):
+            raise KnowledgeError(f"{pid!r}: not a catalogue file name")
+    new = {pid: parse_procedure(text, f"{pid}.yaml", pid) for pid, text in writes.items()}
+    current = load_catalogue_uncached(target)
+    kept = [p for p in current if p.id not in new and p.id not in removals]
+    Catalogue([*kept, *new.values()])
+    for pid, text in writes.items():
+        out = target / f"{pid}.yaml"
+        tmp = target / f".{pid}.yaml.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, out)
+    for pid in removals:
+        (target / f"{pid}.yaml").unlink(missing_ok=True)
+    load_catalogue.cache_clear()  # type: ignore[attr-defined]
