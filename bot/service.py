@@ -271,9 +271,14 @@ class ChatService:
         what = plan_meta.wants(u.folded)
         if what is None and u.is_follow_up and (u.localities or u.years):
             what = plan_meta.wants_again(u.folded, state.last_meta)  # "còn kế hoạch của Ngã Năm thì sao?"
+        plan_ids = u.plan_ids
+        if (what is None and state.last_intent == Intent.PLAN and state.plan_ids and not u.localities
+                and len(u.folded.split()) <= 8 and plan_meta.facts_asked(u.folded) == ["signer"]):
+            # "ai ký vậy?" after a question about a plan: who signed that plan (only its metadata knows)
+            what, plan_ids = "signer", state.plan_ids
         if what is None:
             return None
-        plans = plan_meta.scope(u.plan_ids, u.folded, u.years, u.plan_kind)
+        plans = plan_meta.scope(plan_ids, u.folded, u.years, u.plan_kind)
         meta = plan_meta.meta_reply(plans, what)
         if meta is None:
             return None  # no plan of that year/kind: it may be a plan that our plans cite; search the text

@@ -684,6 +684,11 @@ _STOP = frozenset(
 )
 
 
+def _covered(q_words: set[str], procedure: Procedure) -> int:
+    """How many of the question's words the procedure's name and aliases use."""
+    return len(q_words & set(match_fold(" ".join([procedure.name, *procedure.aliases])).split()))
+
+
 def _match_score(query: str, names: list[str]) -> float:
     """Best share of a name's content words found in the query, plus a bonus for a whole-phrase hit."""
     q = match_fold(query)
@@ -869,7 +874,11 @@ class Catalogue:
         """Procedures whose name or alias best matches `text`, best first (accent/case-insensitive)."""
         scored = [(_match_score(text, [p.name, *p.aliases]), i, p) for i, p in enumerate(self.procedures)]
         scored = [s for s in scored if s[0] >= min_score]
-        scored.sort(key=lambda s: (-s[0], s[1]))
+        # Equally well named, the procedure whose names and aliases cover more of the question wins:
+        # "chưa đăng ký kết hôn, muốn vừa khai sinh vừa nhận cha cho bé" names kết hôn and khai sinh
+        # kết hợp nhận cha, mẹ, con as whole phrases, and only the latter covers "nhận cha", "khai sinh".
+        q_words = set(match_fold(text).split())
+        scored.sort(key=lambda s: (-round(s[0], 6), -_covered(q_words, s[2]), s[1]))
         return [p for _, _, p in scored[:limit]]
 
 

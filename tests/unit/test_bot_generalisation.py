@@ -82,3 +82,16 @@ def test_an_office_count_in_the_appendix_says_where_each_duty_comes_from(service
     r = ask(service, "trong phu luc ke hoach cchc hoai nhon 2021 phong tu phap chu tri bao nhieu nhiem vu")
     assert "Phòng Tư pháp" in r.reply
     assert "trong bảng phân công ở phụ lục" in r.reply and "nhiệm vụ trong bảng phân công (phụ lục)" not in r.reply
+
+
+def test_equally_named_procedures_prefer_the_one_covering_more_of_the_question(service):
+    r = ask(service, "chung toi chua dang ky ket hon, nay sinh be muon vua khai sinh vua nhan cha thi can gi")
+    assert "khai sinh kết hợp nhận cha, mẹ, con" in r.reply.split("\n")[0]
+
+
+@pytest.mark.parametrize("first,follow_up,signer", [
+    ("ke hoach cchc thi xa hoai nhon 2021 co bao nhieu nhiem vu", "nguoi ky la ai", "Phạm Trương"),
+    ("kh cchc nam 2024 cua nga nam can cu vao dau", "ai ky kh nay vay?", "Kim Thái Phong"),
+])
+def test_who_signed_after_a_plan_question_is_that_plan_s_signer(service, first, follow_up, signer):
+    assert signer in ask(service, first, follow_up).reply
