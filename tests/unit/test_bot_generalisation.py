@@ -85,7 +85,7 @@ def test_an_office_count_in_the_appendix_says_where_each_duty_comes_from(service
 
 
 def test_equally_named_procedures_prefer_the_one_covering_more_of_the_question(service):
-    r = ask(service, "chung toi chua dang ky ket hon, nay sinh be muon vua khai sinh vua nhan cha thi can gi")
+    r = ask(service, "chung toi chua dang ky ket hon, nay sinh con muon vua khai sinh vua nhan cha cho be thi can giay to gi")
     assert "khai sinh kết hợp nhận cha, mẹ, con" in r.reply.split("\n")[0]
 
 
