@@ -3,8 +3,9 @@
 Flow of one message: load the conversation state (`bot/dialogue.py`: typed, with a typed pending
 step) → read the message once into a frozen `Query` (intent and slots as written; typos mended and
 follow-ups resolved against the last turn) → ask the handlers in their one written order
-(`ChatService._handlers`), the first `Turn` wins: a pending petition, greetings, petitions, refusals,
-plan facts, duties (structured tasks), the procedure catalogue and plan passages (retrieval) →
+(`ChatService._handlers`), the first `Turn` wins: a pending petition, the pick of a procedure variant we
+offered, greetings, petitions, refusals, plan facts, duties (structured tasks), a procedure family whose
+variant the words do not decide (`bot/variants.py`), the procedure catalogue and plan passages (retrieval) →
 a cited reply, or a `Refusal` worded in one place (`_refuse`) → save state.
 Answers are deterministic; an optional LLM may only rephrase them (see `bot/llm.py`).
 """
@@ -32,6 +33,7 @@ from bot.dialogue import (
     Query,
     Refusal,
     Turn,
+    VariantChoice,
 )
 from bot.evidence import (
     ASKS_ADDRESS,
@@ -44,8 +46,18 @@ from bot.state import StateStore
 from bot.text import terms
 from bot.types import InboundMessage, Reply
 from bot.understand import Understanding, procedure_subject, understand
+from bot.variants import (
+    ask_reply,
+    choice_for,
+    is_unclear,
+    names_something_else,
+    offer_others,
+    pick,
+    read_variant,
+)
 from knowledge.dialogue_lexicon import DialogueLexicon, dialogue_lexicon
 from knowledge.plans import fold, get_plan, load_plans, plan_of
+from knowledge.procedure_variants import ProcedureVariants, procedure_variants
 from retrieval.singleflight import single_flight
 
 log = logging.getLogger(__name__)
@@ -67,10 +79,12 @@ class ChatService:
 
     def __init__(self, database_url: str | None = None, engine: Any | None = None,
                  phraser: Any | None = None, clock: Callable[[], date] | None = None,
-                 max_fact_age_days: int | None = None, lexicon: DialogueLexicon | None = None) -> None:
+                 max_fact_age_days: int | None = None, lexicon: DialogueLexicon | None = None,
+                 variants: ProcedureVariants | None = None) -> None:
         """`clock` gives the day a question is asked (which fees and rules are in force, which facts
         are stale); tests pass a fixed one. `max_fact_age_days` defaults to the setting. `lexicon`
-        holds the dialogue phrases (where-phrases, duty counts); the shipped file by default."""
+        holds the dialogue phrases (where-phrases, duty counts); `variants` the procedure families
+        whose variant must be chosen; the shipped files by default."""
         from bot.llm import build_phraser
 
         if max_fact_age_days is None:
@@ -85,6 +99,7 @@ class ChatService:
         self._lock = threading.Lock()
         self.phraser = phraser if phraser is not None else build_phraser()
         self.lexicon = lexicon or dialogue_lexicon()
+        self.variants = variants or procedure_variants()
         self.handlers: tuple[Handler, ...] = self._handlers()
 
     # ------------------------------------------------------------------ plumbing
@@ -139,6 +154,7 @@ class ChatService:
         handler groups and Haystack's pipelines are the model): the first that returns a Turn wins."""
         return (
             self._continue_petition,       # a petition being drafted takes every message
+            self._answer_variant_choice,   # "2", a button's label, "bị mất": the variant we offered
             self._nothing_to_read,         # empty, emoji, punctuation, a lone digit
             self._refuse_injection,
             self._greet_or_thank,
@@ -150,6 +166,7 @@ class ChatService:
             self._refuse_years_without_plan,
             self._plan_facts,              # who signed the plan, when, how many tasks
             self._duties,
+            self._procedure_variant,       # "làm căn cước": which one? (the default, or one question)
             self._continue_procedure,      # a follow-up about the procedure of the last answer
             self._continue_task,           # a follow-up about the task of the last answer
             self._plan_or_procedure,       # the catalogue, then plan passages; else "I don't know"
@@ -157,11 +174,15 @@ class ChatService:
 
     def _read(self, msg: InboundMessage, state: ConversationState) -> tuple[Query, ConversationState]:
         """The message read once: as written, and as meant (typos mended, a follow-up filled in
-        from the last turn). Reading it as a question ends a pending clarification; a petition being
-        drafted, or a message with nothing to read, is not read."""
+        from the last turn). Reading it as a question ends a pending clarification; a variant choice
+        moves from the state to the query (only the next message may answer it); a petition being
+        drafted, or a message with nothing to read ("2" is one), is not read."""
         text = (msg.text or "").strip()
+        choice = state.pending if isinstance(state.pending, VariantChoice) else None
+        if choice is not None:
+            state = state.without_pending()
         if isinstance(state.pending, PetitionDraft) or not READABLE.search(text):
-            return Query(msg=msg, text=text, folded=fold(text), terms=tuple(terms(text))), state
+            return Query(msg=msg, text=text, folded=fold(text), terms=tuple(terms(text)), choice=choice), state
         read = understand(text, self.lexicon)
         if isinstance(state.pending, Clarification) and read.plan_ids and read.intent == Intent.UNKNOWN:
             # The person answered our "which locality?" question: re-ask the original with it.
@@ -169,7 +190,7 @@ class ChatService:
         state = state.without_pending()
         meant = self._apply_follow_up(self._mend_typos(read), state)
         return Query(msg=msg, text=text, folded=fold(text), terms=tuple(terms(text)), read=read,
-                     understanding=meant), state
+                     understanding=meant, choice=choice), state
 
     @staticmethod
     def _refuse(decision: Refusal) -> Reply:
@@ -186,6 +207,37 @@ class ChatService:
 
         reply, flow = continue_pakn(query.msg, state.pending.as_flow())
         return Turn(reply, state.but(pending=flow, last_intent=Intent.PAKN_SUBMIT))
+
+    def _answer_variant_choice(self, query: Query, state: ConversationState) -> Turn | None:
+        """The message picks one of the variants the last turn offered: the originally asked fields of
+        that procedure (or the fields this message asks). After our question, a message that picks
+        nothing but is too short to be a question of its own gets the question again; anything
+        else is a new question and the choice is dropped."""
+        from knowledge.procedures import load_catalogue
+
+        choice = query.choice
+        if choice is None:
+            return None
+        catalogue = load_catalogue()
+        texts = [query.text] + ([query.understanding.text] if query.understanding is not None else [])
+        picked = next((key for t in texts if (key := pick(choice, t, self.variants, catalogue))), None)
+        asked_now = query.understanding.fields if query.understanding is not None else []
+        fields = asked_now or choice.fields
+        if picked is not None:
+            reply = procedure_reply(picked, fields, self.clock(), self.max_fact_age_days)
+            return Turn(reply, state.but(last_intent=Intent.PROCEDURE, procedure=picked, fields=fields)) if reply \
+                else None
+        family = self.variants.get(choice.family)
+        if not choice.asked or family is None:
+            return None
+        read = query.read
+        unclear = read is None or (
+            read.intent == Intent.UNKNOWN and not read.has_plan_words and not read.office_ids
+            and is_unclear(query.text) and not names_something_else(choice, read.folded, self.variants, catalogue)
+            and (bool(read.fields) or len(procedure_subject(read.folded)) < 2))
+        if not unclear:
+            return None
+        return Turn(ask_reply(family, again=True), state.but(pending=choice.model_copy(update={"fields": fields})))
 
     @staticmethod
     def _nothing_to_read(query: Query, state: ConversationState) -> Turn | None:
@@ -272,6 +324,35 @@ class ChatService:
 
     def _duties(self, query: Query, state: ConversationState) -> Turn | None:
         return self._duty(query.meant, state) if query.meant.intent == Intent.DUTY else None
+
+    def _procedure_variant(self, query: Query, state: ConversationState) -> Turn | None:
+        """A question naming a family of procedures ("làm căn cước", "chứng thực"): the variant its
+        words choose; else the variant of the last answer, if of this family (a follow-up stays on
+        it); else the family's default with the others as buttons; else (no default) one short
+        question with one button per variant (`knowledge/lexicon/procedure_variants.yaml`)."""
+        from knowledge.procedures import load_catalogue
+
+        u = query.meant
+        if (u.intent not in (Intent.UNKNOWN, Intent.PROCEDURE_FOLLOW_UP) or u.has_plan_words or u.office_ids
+                or u.task_number or u.out_of_scope):
+            return None
+        match = read_variant(u.subject_text, self.variants, load_catalogue())
+        if match is None:
+            return None
+        family, fields = match.family, u.fields
+        if match.chosen is not None or (state.last_intent == Intent.PROCEDURE and state.procedure in family.procedures):
+            key = match.chosen.procedure if match.chosen is not None else state.procedure
+            reply = procedure_reply(key or "", fields, self.clock(), self.max_fact_age_days)
+            return Turn(reply, state.but(last_intent=Intent.PROCEDURE, procedure=key, fields=fields)) if reply else None
+        if family.default is not None:
+            reply = procedure_reply(family.default, fields, self.clock(), self.max_fact_age_days)
+            if reply is None:
+                return None
+            return Turn(offer_others(reply, family, family.default),
+                        state.but(last_intent=Intent.PROCEDURE, procedure=family.default, fields=fields,
+                                  pending=choice_for(family, u.text, fields, asked=False)))
+        return Turn(ask_reply(family), state.but(last_intent=Intent.PROCEDURE, procedure=None, fields=fields,
+                                                 pending=choice_for(family, u.text, fields, asked=True)))
 
     def _continue_procedure(self, query: Query, state: ConversationState) -> Turn | None:
         """"còn lệ phí?", "mất bao lâu?" after a procedure answer: the asked field of that procedure."""
