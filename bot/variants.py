@@ -40,19 +40,19 @@ class VariantMatch:
 def read_variant(text: str, variants: ProcedureVariants, catalogue: Catalogue) -> VariantMatch | None:
     """The family `text` names and the option its words choose, if any.
 
-    A family counts only when the procedure the text names best by name or alias (if any) is one of
-    its options: "xin bản sao giấy khai sinh" names "khai sinh" but asks for a copy, another
-    procedure, which the catalogue answers as before. When several families are named, the one whose
-    words choose with the longest phrase wins; when none choose, the one named by the longest trigger.
+    The procedure the text names best by name or alias (if any) must be an option of a named family:
+    "xin bản sao giấy khai sinh" names "khai sinh" but asks for a copy, another procedure, which the
+    catalogue answers as before. When several families are named ("khai tử và xóa hộ khẩu"), the one
+    whose words choose with the longest phrase wins; when none choose, the family of the procedure
+    named by name, else the one named by the longest trigger.
     """
     folded = match_fold(text)
     named = variants.named_in(folded)
     if not named:
         return None
-    top = catalogue.find_by_name(folded, limit=1, min_score=0.75)
-    if top:
-        named = [(f, n) for f, n in named if top[0].key in f.procedures]
-    if not named:
+    found = catalogue.find_by_name(folded, limit=1, min_score=0.75)
+    top = found[0].key if found else None
+    if top is not None and not any(top in f.procedures for f, _ in named):
         return None
     decided = [(f, o, k) for f, _ in named for o, k in [f.decide(folded)] if o is not None]
     if decided:
@@ -60,7 +60,7 @@ def read_variant(text: str, variants: ProcedureVariants, catalogue: Catalogue) -
         best = [(f, o) for f, o, k in decided if k == longest]
         if len({o.procedure for _, o in best}) == 1:
             return VariantMatch(*best[0])
-    family = max(named, key=lambda fn: fn[1])[0]
+    family = max(named, key=lambda fn: (top in fn[0].procedures, fn[1]))[0]
     return VariantMatch(family, None)
 
 
