@@ -91,6 +91,7 @@ class VariantChoice(BaseModel):
     options: list[str] = Field(min_length=1)
     labels: list[str] = Field(default_factory=list)
     asked: bool = True
+    asked_again: bool = False  # the answer picked nothing and we asked once more (never a third time)
 
 
 Pending = Annotated[PetitionDraft | Clarification | VariantChoice, Field(discriminator="type")]

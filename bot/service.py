@@ -212,7 +212,8 @@ class ChatService:
         """The message picks one of the variants the last turn offered: the originally asked fields of
         that procedure (or the fields this message asks). After our question, a message that picks
         nothing but is too short to be a question of its own gets the question again; anything
-        else is a new question and the choice is dropped."""
+        else is a new question and the choice is dropped. The question is asked again once only, so a
+        short question we cannot read as an answer ("làm hộ chiếu ở đâu") is not trapped."""
         from knowledge.procedures import load_catalogue
 
         choice = query.choice
@@ -228,16 +229,16 @@ class ChatService:
             return Turn(reply, state.but(last_intent=Intent.PROCEDURE, procedure=picked, fields=fields)) if reply \
                 else None
         family = self.variants.get(choice.family)
-        if not choice.asked or family is None:
+        if not choice.asked or choice.asked_again or family is None:
             return None
         read = query.read
         unclear = read is None or (
             read.intent == Intent.UNKNOWN and not read.has_plan_words and not read.office_ids
-            and is_unclear(query.text) and not names_something_else(choice, read.folded, self.variants, catalogue)
-            and (bool(read.fields) or len(procedure_subject(read.folded)) < 2))
+            and is_unclear(query.text) and not names_something_else(choice, read.folded, self.variants, catalogue))
         if not unclear:
             return None
-        return Turn(ask_reply(family, again=True), state.but(pending=choice.model_copy(update={"fields": fields})))
+        return Turn(ask_reply(family, again=True),
+                    state.but(pending=choice.model_copy(update={"fields": fields, "asked_again": True})))
 
     @staticmethod
     def _nothing_to_read(query: Query, state: ConversationState) -> Turn | None:

@@ -23,6 +23,7 @@ from knowledge.procedures import Catalogue, load_catalogue, match_fold
 VARIANTS_PATH = Path(__file__).resolve().parent / "lexicon" / "procedure_variants.yaml"
 
 MAX_LABEL = 60  # Zalo takes 100 characters per button; a phone screen shows about this many
+MAX_BUTTONS = 5  # Zalo shows five quick-reply buttons: a question, or the others under a default answer
 _ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
@@ -77,6 +78,9 @@ class FamilySpec(_Strict):
             raise ValueError("two options have the same label")
         if self.default is not None and self.default not in procedures:
             raise ValueError(f"default {self.default!r} is not the procedure of any option ({procedures})")
+        buttons = len(self.options) - (self.default is not None)
+        if buttons > MAX_BUTTONS:
+            raise ValueError(f"{buttons} buttons to show, Zalo shows {MAX_BUTTONS}: split the family or give it a default")
         return self
 
 
