@@ -57,7 +57,7 @@ from bot.variants import (
 )
 from knowledge.dialogue_lexicon import DialogueLexicon, dialogue_lexicon
 from knowledge.plans import fold, get_plan, load_plans, plan_of
-from knowledge.procedure_variants import ProcedureVariants, procedure_variants
+from knowledge.procedure_variants import Family, ProcedureVariants, procedure_variants
 from retrieval.singleflight import single_flight
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,10 @@ NEEDS_PAPER = re.compile(r"\b(co can|can co|phai co|co phai nop|can phai co|co b
 MIN_SUBJECT_COVERAGE = 0.5
 # The same share when a place is the question's only tie to the plans: all but a stray word.
 MIN_FULL_SUBJECT_COVERAGE = 0.8
+# Share of what a question is about that a procedure family (its procedures' names and aliases, the
+# family's triggers, the chosen option's words) must hold before the family answers instead of the
+# catalogue search: "số hóa dữ liệu hộ tịch khai sinh giao cho ai" names "khai sinh" but asks about a plan.
+MIN_VARIANT_COVERAGE = 0.45
 
 
 class ChatService:
@@ -341,8 +345,11 @@ class ChatService:
         if match is None:
             return None
         family, fields = match.family, u.fields
-        if match.chosen is not None or (state.last_intent == Intent.PROCEDURE and state.procedure in family.procedures):
-            key = match.chosen.procedure if match.chosen is not None else state.procedure
+        stays = state.last_intent == Intent.PROCEDURE and state.procedure in family.procedures
+        key = match.chosen.procedure if match.chosen is not None else state.procedure if stays else family.default
+        if not self._about_family(u, family, key):
+            return None  # the catalogue search and its checks decide (and `_plan_or_procedure` offers the others)
+        if match.chosen is not None or stays:
             reply = procedure_reply(key or "", fields, self.clock(), self.max_fact_age_days)
             return Turn(reply, state.but(last_intent=Intent.PROCEDURE, procedure=key, fields=fields)) if reply else None
         if family.default is not None:
@@ -373,7 +380,40 @@ class ChatService:
         return Turn(plan_answers.task_reply(plan_id, task), state) if task is not None else None
 
     def _plan_or_procedure(self, query: Query, state: ConversationState) -> Turn:
-        return self._answer_from_knowledge(query.meant, state)
+        """The catalogue, then plan passages. When the catalogue answers the default of a procedure
+        family the question names without choosing ("báo tử cho mẹ mất bao lâu"), the family's other
+        variants are offered as buttons, as `_procedure_variant` does."""
+        from knowledge.procedures import load_catalogue
+
+        turn = self._answer_from_knowledge(query.meant, state)
+        answered = turn.state.procedure
+        if not (isinstance(turn.reply, Reply) and turn.reply.intent == "procedure" and answered
+                and turn.state.last_intent == Intent.PROCEDURE):
+            return turn
+        match = read_variant(query.meant.subject_text, self.variants, load_catalogue())
+        if match is None or match.chosen is not None or match.family.default != answered:
+            return turn
+        return Turn(offer_others(turn.reply, match.family, answered),
+                    turn.state.but(pending=choice_for(match.family, query.meant.text, turn.state.fields, asked=False)))
+
+    @staticmethod
+    def _about_family(u: Understanding, family: Family, key: str | None) -> bool:
+        """What the question is about is mostly named by the family: the names, aliases and field of
+        the procedure to answer (of every option when we would ask), the family's triggers and that
+        option's words (`MIN_VARIANT_COVERAGE`)."""
+        from knowledge.procedures import load_catalogue
+
+        subject = procedure_subject(fold(u.subject_text))
+        if len(subject) < 2:
+            return True
+        catalogue = load_catalogue()
+        options = [o for o in family.options if key is None or o.procedure == key]
+        identity = [*family.triggers]
+        for option in options:
+            identity.extend(option.words)
+            if (procedure := catalogue.get(option.procedure)) is not None:
+                identity.extend([procedure.name, *procedure.aliases, procedure.field])
+        return evidence_check().judge(" ".join(subject), " ".join(identity)).coverage >= MIN_VARIANT_COVERAGE
 
     # ------------------------------------------------------------------ reading helpers
     def _plans_for_years(self, u: Understanding) -> list[str]:

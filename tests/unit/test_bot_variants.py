@@ -182,3 +182,16 @@ def test_the_pending_choice_is_stored_as_a_typed_step():
     stored = state.to_stored()
     assert stored["pending"]["type"] == "variant" and stored["pending"]["labels"] == CERTIFY
     assert ConversationState.from_stored(stored) == state
+
+
+def test_a_question_the_family_does_not_cover_is_left_to_the_catalogue_search(chat):
+    # "chứng thực" named, but the question is about a plan target: the family does not ask.
+    r = chat("tỷ lệ hồ sơ chứng thực điện tử đạt bao nhiêu phần trăm")
+    assert r.intent != "clarify" and chat.state.pending is None
+
+
+def test_when_the_catalogue_search_answers_a_family_default_the_others_are_offered(chat):
+    r = chat("bao tu cho me mat bao lau")  # found by the search, not by the family's words
+    assert r.reply.startswith("Thủ tục đăng ký khai tử:")
+    assert r.suggestions[0] == "Liên thông khai tử, xóa thường trú, mai táng phí"
+    assert chat("Liên thông khai tử, xóa thường trú, mai táng phí").reply.startswith("Thủ tục liên thông")
