@@ -74,7 +74,8 @@ MIN_SUBJECT_COVERAGE = 0.5
 MIN_FULL_SUBJECT_COVERAGE = 0.8
 # Share of what a question is about that a procedure family (its procedures' names and aliases, the
 # family's triggers, the chosen option's words) must hold before the family answers instead of the
-# catalogue search: "số hóa dữ liệu hộ tịch khai sinh giao cho ai" names "khai sinh" but asks about a plan.
+# catalogue search: "tỷ lệ hồ sơ chứng thực điện tử đạt bao nhiêu phần trăm" names "chứng thực" but asks
+# about a plan target, and must not get "which certification?".
 MIN_VARIANT_COVERAGE = 0.45
 
 
