@@ -136,3 +136,23 @@ def import_cmd(export: Path = typer.Argument(..., exists=True, help="Tệp xuấ
     console.print(f"[green]Đã ghi[/green] {len(report.written)} thủ tục.")
     for row, reason in report.skipped:
         console.print(f"[yellow]Bỏ qua dòng {row}[/yellow]: {reason}")
+
+
+@app.command()
+def variants(path: Path | None = typer.Option(None, "--file", help="Tệp họ thủ tục (mặc định knowledge/lexicon/procedure_variants.yaml)")) -> None:
+    """Check the procedure variant families against the catalogue and list them: the question, the default,
+    each option's button and the words that choose it."""
+    from knowledge.errors import KnowledgeError
+    from knowledge.procedure_variants import load_variants
+
+    try:
+        families = load_variants(path).families
+    except KnowledgeError as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(1) from e
+    for family in families:
+        typer.echo(f"{family.id}: {family.question}  (nhận ra qua: {', '.join(family.triggers)})")
+        for option in family.options:
+            mark = "*" if option.procedure == family.default else " "
+            typer.echo(f"  {mark} {option.label} → {option.procedure}  [{', '.join(option.words)}]")
+    typer.echo(f"{len(families)} họ thủ tục hợp lệ; * là phương án trả lời mặc định khi câu hỏi chưa rõ.")

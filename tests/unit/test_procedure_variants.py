@@ -120,3 +120,16 @@ def test_every_family_s_buttons_reach_zalo_as_quick_replies_that_send_the_label_
             buttons = _buttons(reply.suggestions)
             assert [(b["title"], b["payload"], b["type"]) for b in buttons][:len(labels)] == \
                 [(label, label, "oa.query.show") for label in labels]
+
+
+def test_the_cli_checks_a_file_and_names_the_bad_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from knowledge.tthc_cli import app
+
+    runner = CliRunner()
+    good = runner.invoke(app, ["variants", "--file", str(write(tmp_path, GOOD))])
+    assert good.exit_code == 0 and "ket-hon: Bạn cần giấy tờ nào về hôn nhân?" in good.output
+    bad = write(tmp_path, GOOD.replace("procedure: dang-ky-ket-hon", "procedure: dang-ky-ket-hon-2"))
+    result = runner.invoke(app, ["variants", "--file", str(bad)])
+    assert result.exit_code == 1 and f"{bad}:7:" in result.output and "'dang-ky-ket-hon-2'" in result.output
