@@ -77,6 +77,8 @@ MIN_FULL_SUBJECT_COVERAGE = 0.8
 # catalogue search: "tỷ lệ hồ sơ chứng thực điện tử đạt bao nhiêu phần trăm" names "chứng thực" but asks
 # about a plan target, and must not get "which certification?".
 MIN_VARIANT_COVERAGE = 0.45
+# A follow-up that switches variant ("còn hợp đồng thì sao?") is short; a longer message is a question.
+MAX_SWITCH_WORDS = 8
 
 
 class ChatService:
@@ -344,7 +346,7 @@ class ChatService:
             return None
         match = read_variant(u.subject_text, self.variants, load_catalogue())
         if match is None:
-            return None
+            return self._switch_variant(u, state)
         family, fields = match.family, u.fields
         stays = state.last_intent == Intent.PROCEDURE and state.procedure in family.procedures
         key = match.chosen.procedure if match.chosen is not None else state.procedure if stays else family.default
@@ -362,6 +364,28 @@ class ChatService:
                                   pending=choice_for(family, u.text, fields, asked=False)))
         return Turn(ask_reply(family), state.but(last_intent=Intent.PROCEDURE, procedure=None, fields=fields,
                                                  pending=choice_for(family, u.text, fields, asked=True)))
+
+    def _switch_variant(self, u: Understanding, state: ConversationState) -> Turn | None:
+        """"còn hợp đồng thì sao?" after a certified-signature answer: a short message naming no family,
+        whose words choose another option of the last answer's family, gets that option (with the
+        fields it asks, else the fields asked before)."""
+        from knowledge.procedures import load_catalogue, match_fold
+
+        if state.last_intent != Intent.PROCEDURE or not state.procedure or len(u.folded.split()) > MAX_SWITCH_WORDS:
+            return None
+        folded = match_fold(u.subject_text)
+        found = load_catalogue().find_by_name(folded, limit=1, min_score=0.75)
+        chosen = [(option, n) for family in self.variants.families if state.procedure in family.procedures
+                  for option, n in [family.decide(folded)] if option is not None and option.procedure != state.procedure]
+        if not chosen or (found and found[0].key not in {o.procedure for o, _ in chosen}):
+            return None
+        longest = max(n for _, n in chosen)
+        keys = {o.procedure for o, n in chosen if n == longest}
+        if len(keys) != 1:
+            return None
+        key, fields = keys.pop(), u.fields or state.fields
+        reply = procedure_reply(key, fields, self.clock(), self.max_fact_age_days)
+        return Turn(reply, state.but(last_intent=Intent.PROCEDURE, procedure=key, fields=fields)) if reply else None
 
     def _continue_procedure(self, query: Query, state: ConversationState) -> Turn | None:
         """"còn lệ phí?", "mất bao lâu?" after a procedure answer: the asked field of that procedure."""

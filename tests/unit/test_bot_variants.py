@@ -150,6 +150,19 @@ class TestNotAsking:
         r = chat("so do bi mat thi lam sao")  # "bị mất" picks cấp lại — of the land certificate
         assert r.reply.startswith("Thủ tục cấp lại Giấy chứng nhận quyền sử dụng đất")
 
+    @pytest.mark.parametrize(("first", "follow_up", "title"), [
+        ("chung thuc chu ky phi bn", "con hop dong thi sao", "Thủ tục chứng thực hợp đồng, giao dịch:"),
+        ("mat cccd lam lai o dau", "neu chi het han thi sao", "Thủ tục cấp đổi thẻ căn cước:"),
+        ("dk tam tru can gi", "con gia han thi sao", "Thủ tục gia hạn tạm trú:"),
+    ])
+    def test_a_short_follow_up_choosing_another_variant_switches_to_it(self, chat, first, follow_up, title):
+        chat(first)
+        assert chat(follow_up).reply.startswith(title)
+
+    def test_a_bare_field_follow_up_does_not_switch(self, chat):
+        chat("mat cccd lam lai o dau")
+        assert chat("mat bao lau").reply.startswith("Thủ tục cấp lại thẻ căn cước:")  # "mất" is not "bị mất"
+
     def test_a_variant_answer_is_kept_when_the_family_is_named_again(self, chat):
         chat("mat cccd lam lai o dau")
         r = chat("con lam cccd mat bao lau")
