@@ -75,7 +75,26 @@ class Clarification(BaseModel):
     text: str
 
 
-Pending = Annotated[PetitionDraft | Clarification, Field(discriminator="type")]
+class VariantChoice(BaseModel):
+    """Several procedures fit the question ("làm căn cước": lần đầu, đổi or lại?); the next message may
+    pick one by its button label, its number or its own words (`bot/variants.py`), and is then
+    answered with the fields the original question asked.
+
+    `asked`: True when we asked the family's question and answered nothing yet; False when we
+    answered the family's default and offered the others as buttons. `options` are catalogue keys,
+    `labels` their buttons, in the order shown (the numbers the citizen may type)."""
+
+    type: Literal["variant"] = "variant"
+    family: str
+    question: str
+    fields: list[str] = Field(default_factory=list)
+    options: list[str] = Field(min_length=1)
+    labels: list[str] = Field(default_factory=list)
+    asked: bool = True
+    asked_again: bool = False  # the answer picked nothing and we asked once more (never a third time)
+
+
+Pending = Annotated[PetitionDraft | Clarification | VariantChoice, Field(discriminator="type")]
 
 
 class ConversationState(BaseModel):
@@ -128,7 +147,8 @@ class Query:
     `read` is the message as written (with the question it answers, after a clarification);
     `understanding` is what it means in this conversation: typos mended, a follow-up filled in from
     the last turn. Both are None when the message is not read (nothing to read, or a petition draft
-    takes it as it is)."""
+    takes it as it is). `choice` is the variant choice the last turn offered, which this message
+    may answer ("2", a button's label); the state handed to the handlers no longer holds it."""
 
     msg: InboundMessage
     text: str
@@ -136,6 +156,7 @@ class Query:
     terms: tuple[str, ...]
     read: Understanding | None = None
     understanding: Understanding | None = None
+    choice: VariantChoice | None = None
 
     @property
     def as_read(self) -> Understanding:

@@ -3,8 +3,9 @@
 Flow of one message: load the conversation state (`bot/dialogue.py`: typed, with a typed pending
 step) → read the message once into a frozen `Query` (intent and slots as written; typos mended and
 follow-ups resolved against the last turn) → ask the handlers in their one written order
-(`ChatService._handlers`), the first `Turn` wins: a pending petition, greetings, petitions, refusals,
-plan facts, duties (structured tasks), the procedure catalogue and plan passages (retrieval) →
+(`ChatService._handlers`), the first `Turn` wins: a pending petition, the pick of a procedure variant we
+offered, greetings, petitions, refusals, plan facts, duties (structured tasks), a procedure family whose
+variant the words do not decide (`bot/variants.py`), the procedure catalogue and plan passages (retrieval) →
 a cited reply, or a `Refusal` worded in one place (`_refuse`) → save state.
 Answers are deterministic; an optional LLM may only rephrase them (see `bot/llm.py`).
 """
@@ -32,6 +33,7 @@ from bot.dialogue import (
     Query,
     Refusal,
     Turn,
+    VariantChoice,
 )
 from bot.evidence import (
     ASKS_ADDRESS,
@@ -44,8 +46,18 @@ from bot.state import StateStore
 from bot.text import terms
 from bot.types import InboundMessage, Reply
 from bot.understand import Understanding, procedure_subject, understand
+from bot.variants import (
+    ask_reply,
+    choice_for,
+    is_unclear,
+    names_something_else,
+    offer_others,
+    pick,
+    read_variant,
+)
 from knowledge.dialogue_lexicon import DialogueLexicon, dialogue_lexicon
 from knowledge.plans import get_plan, load_plans, plan_of
+from knowledge.procedure_variants import Family, ProcedureVariants, procedure_variants
 from retrieval.singleflight import single_flight
 from vntext import fold
 
@@ -61,6 +73,13 @@ NEEDS_PAPER = re.compile(r"\b(co can|can co|phai co|co phai nop|can phai co|co b
 MIN_SUBJECT_COVERAGE = 0.5
 # The same share when a place is the question's only tie to the plans: all but a stray word.
 MIN_FULL_SUBJECT_COVERAGE = 0.8
+# Share of what a question is about that a procedure family (its procedures' names and aliases, the
+# family's triggers, the chosen option's words) must hold before the family answers instead of the
+# catalogue search: "tỷ lệ hồ sơ chứng thực điện tử đạt bao nhiêu phần trăm" names "chứng thực" but asks
+# about a plan target, and must not get "which certification?".
+MIN_VARIANT_COVERAGE = 0.45
+# A follow-up that switches variant ("còn hợp đồng thì sao?") is short; a longer message is a question.
+MAX_SWITCH_WORDS = 8
 
 
 class ChatService:
@@ -68,10 +87,12 @@ class ChatService:
 
     def __init__(self, database_url: str | None = None, engine: Any | None = None,
                  phraser: Any | None = None, clock: Callable[[], date] | None = None,
-                 max_fact_age_days: int | None = None, lexicon: DialogueLexicon | None = None) -> None:
+                 max_fact_age_days: int | None = None, lexicon: DialogueLexicon | None = None,
+                 variants: ProcedureVariants | None = None) -> None:
         """`clock` gives the day a question is asked (which fees and rules are in force, which facts
         are stale); tests pass a fixed one. `max_fact_age_days` defaults to the setting. `lexicon`
-        holds the dialogue phrases (where-phrases, duty counts); the shipped file by default."""
+        holds the dialogue phrases (where-phrases, duty counts); `variants` the procedure families
+        whose variant must be chosen; the shipped files by default."""
         from bot.llm import build_phraser
 
         if max_fact_age_days is None:
@@ -86,6 +107,7 @@ class ChatService:
         self._lock = threading.Lock()
         self.phraser = phraser if phraser is not None else build_phraser()
         self.lexicon = lexicon or dialogue_lexicon()
+        self.variants = variants or procedure_variants()
         self.handlers: tuple[Handler, ...] = self._handlers()
 
     # ------------------------------------------------------------------ plumbing
@@ -140,6 +162,7 @@ class ChatService:
         handler groups and Haystack's pipelines are the model): the first that returns a Turn wins."""
         return (
             self._continue_petition,       # a petition being drafted takes every message
+            self._answer_variant_choice,   # "2", a button's label, "bị mất": the variant we offered
             self._nothing_to_read,         # empty, emoji, punctuation, a lone digit
             self._refuse_injection,
             self._greet_or_thank,
@@ -151,6 +174,7 @@ class ChatService:
             self._refuse_years_without_plan,
             self._plan_facts,              # who signed the plan, when, how many tasks
             self._duties,
+            self._procedure_variant,       # "làm căn cước": which one? (the default, or one question)
             self._continue_procedure,      # a follow-up about the procedure of the last answer
             self._continue_task,           # a follow-up about the task of the last answer
             self._plan_or_procedure,       # the catalogue, then plan passages; else "I don't know"
@@ -158,11 +182,15 @@ class ChatService:
 
     def _read(self, msg: InboundMessage, state: ConversationState) -> tuple[Query, ConversationState]:
         """The message read once: as written, and as meant (typos mended, a follow-up filled in
-        from the last turn). Reading it as a question ends a pending clarification; a petition being
-        drafted, or a message with nothing to read, is not read."""
+        from the last turn). Reading it as a question ends a pending clarification; a variant choice
+        moves from the state to the query (only the next message may answer it); a petition being
+        drafted, or a message with nothing to read ("2" is one), is not read."""
         text = (msg.text or "").strip()
+        choice = state.pending if isinstance(state.pending, VariantChoice) else None
+        if choice is not None:
+            state = state.without_pending()
         if isinstance(state.pending, PetitionDraft) or not READABLE.search(text):
-            return Query(msg=msg, text=text, folded=fold(text), terms=tuple(terms(text))), state
+            return Query(msg=msg, text=text, folded=fold(text), terms=tuple(terms(text)), choice=choice), state
         read = understand(text, self.lexicon)
         if isinstance(state.pending, Clarification) and read.plan_ids and read.intent == Intent.UNKNOWN:
             # The person answered our "which locality?" question: re-ask the original with it.
@@ -170,7 +198,7 @@ class ChatService:
         state = state.without_pending()
         meant = self._apply_follow_up(self._mend_typos(read), state)
         return Query(msg=msg, text=text, folded=fold(text), terms=tuple(terms(text)), read=read,
-                     understanding=meant), state
+                     understanding=meant, choice=choice), state
 
     @staticmethod
     def _refuse(decision: Refusal) -> Reply:
@@ -187,6 +215,38 @@ class ChatService:
 
         reply, flow = continue_pakn(query.msg, state.pending.as_flow())
         return Turn(reply, state.but(pending=flow, last_intent=Intent.PAKN_SUBMIT))
+
+    def _answer_variant_choice(self, query: Query, state: ConversationState) -> Turn | None:
+        """The message picks one of the variants the last turn offered: the originally asked fields of
+        that procedure (or the fields this message asks). After our question, a message that picks
+        nothing but is too short to be a question of its own gets the question again; anything
+        else is a new question and the choice is dropped. The question is asked again once only, so a
+        short question we cannot read as an answer ("làm hộ chiếu ở đâu") is not trapped."""
+        from knowledge.procedures import load_catalogue
+
+        choice = query.choice
+        if choice is None:
+            return None
+        catalogue = load_catalogue()
+        texts = [query.text] + ([query.understanding.text] if query.understanding is not None else [])
+        picked = next((key for t in texts if (key := pick(choice, t, self.variants, catalogue))), None)
+        asked_now = query.understanding.fields if query.understanding is not None else []
+        fields = asked_now or choice.fields
+        if picked is not None:
+            reply = procedure_reply(picked, fields, self.clock(), self.max_fact_age_days)
+            return Turn(reply, state.but(last_intent=Intent.PROCEDURE, procedure=picked, fields=fields)) if reply \
+                else None
+        family = self.variants.get(choice.family)
+        if not choice.asked or choice.asked_again or family is None:
+            return None
+        read = query.read
+        unclear = read is None or (
+            read.intent == Intent.UNKNOWN and not read.has_plan_words and not read.office_ids
+            and is_unclear(query.text) and not names_something_else(choice, read.folded, self.variants, catalogue))
+        if not unclear:
+            return None
+        return Turn(ask_reply(family, again=True),
+                    state.but(pending=choice.model_copy(update={"fields": fields, "asked_again": True})))
 
     @staticmethod
     def _nothing_to_read(query: Query, state: ConversationState) -> Turn | None:
@@ -288,6 +348,60 @@ class ChatService:
     def _duties(self, query: Query, state: ConversationState) -> Turn | None:
         return self._duty(query.meant, state) if query.meant.intent == Intent.DUTY else None
 
+    def _procedure_variant(self, query: Query, state: ConversationState) -> Turn | None:
+        """A question naming a family of procedures ("làm căn cước", "chứng thực"): the variant its
+        words choose; else the variant of the last answer, if of this family (a follow-up stays on
+        it); else the family's default with the others as buttons; else (no default) one short
+        question with one button per variant (`knowledge/lexicon/procedure_variants.yaml`)."""
+        from knowledge.procedures import load_catalogue
+
+        u = query.meant
+        if (u.intent not in (Intent.UNKNOWN, Intent.PROCEDURE_FOLLOW_UP) or u.has_plan_words or u.office_ids
+                or u.task_number or u.out_of_scope):
+            return None
+        match = read_variant(u.subject_text, self.variants, load_catalogue())
+        if match is None:
+            return self._switch_variant(u, state)
+        family, fields = match.family, u.fields
+        stays = state.last_intent == Intent.PROCEDURE and state.procedure in family.procedures
+        key = match.chosen.procedure if match.chosen is not None else state.procedure if stays else family.default
+        if not self._about_family(u, family, key):
+            return None  # the catalogue search and its checks decide (and `_plan_or_procedure` offers the others)
+        if match.chosen is not None or stays:
+            reply = procedure_reply(key or "", fields, self.clock(), self.max_fact_age_days)
+            return Turn(reply, state.but(last_intent=Intent.PROCEDURE, procedure=key, fields=fields)) if reply else None
+        if family.default is not None:
+            reply = procedure_reply(family.default, fields, self.clock(), self.max_fact_age_days)
+            if reply is None:
+                return None
+            return Turn(offer_others(reply, family, family.default),
+                        state.but(last_intent=Intent.PROCEDURE, procedure=family.default, fields=fields,
+                                  pending=choice_for(family, u.text, fields, asked=False)))
+        return Turn(ask_reply(family), state.but(last_intent=Intent.PROCEDURE, procedure=None, fields=fields,
+                                                 pending=choice_for(family, u.text, fields, asked=True)))
+
+    def _switch_variant(self, u: Understanding, state: ConversationState) -> Turn | None:
+        """"còn hợp đồng thì sao?" after a certified-signature answer: a short message naming no family,
+        whose words choose another option of the last answer's family, gets that option (with the
+        fields it asks, else the fields asked before)."""
+        from knowledge.procedures import load_catalogue, match_fold
+
+        if state.last_intent != Intent.PROCEDURE or not state.procedure or len(u.folded.split()) > MAX_SWITCH_WORDS:
+            return None
+        folded = match_fold(u.subject_text)
+        found = load_catalogue().find_by_name(folded, limit=1, min_score=0.75)
+        chosen = [(option, n) for family in self.variants.families if state.procedure in family.procedures
+                  for option, n in [family.decide(folded)] if option is not None and option.procedure != state.procedure]
+        if not chosen or (found and found[0].key not in {o.procedure for o, _ in chosen}):
+            return None
+        longest = max(n for _, n in chosen)
+        keys = {o.procedure for o, n in chosen if n == longest}
+        if len(keys) != 1:
+            return None
+        key, fields = keys.pop(), u.fields or state.fields
+        reply = procedure_reply(key, fields, self.clock(), self.max_fact_age_days)
+        return Turn(reply, state.but(last_intent=Intent.PROCEDURE, procedure=key, fields=fields)) if reply else None
+
     def _continue_procedure(self, query: Query, state: ConversationState) -> Turn | None:
         """"còn lệ phí?", "mất bao lâu?" after a procedure answer: the asked field of that procedure."""
         u = query.meant
@@ -306,7 +420,40 @@ class ChatService:
         return Turn(plan_answers.task_reply(plan_id, task), state) if task is not None else None
 
     def _plan_or_procedure(self, query: Query, state: ConversationState) -> Turn:
-        return self._answer_from_knowledge(query.meant, state)
+        """The catalogue, then plan passages. When the catalogue answers the default of a procedure
+        family the question names without choosing ("báo tử cho mẹ mất bao lâu"), the family's other
+        variants are offered as buttons, as `_procedure_variant` does."""
+        from knowledge.procedures import load_catalogue
+
+        turn = self._answer_from_knowledge(query.meant, state)
+        answered = turn.state.procedure
+        if not (isinstance(turn.reply, Reply) and turn.reply.intent == "procedure" and answered
+                and turn.state.last_intent == Intent.PROCEDURE):
+            return turn
+        match = read_variant(query.meant.subject_text, self.variants, load_catalogue())
+        if match is None or match.chosen is not None or match.family.default != answered:
+            return turn
+        return Turn(offer_others(turn.reply, match.family, answered),
+                    turn.state.but(pending=choice_for(match.family, query.meant.text, turn.state.fields, asked=False)))
+
+    @staticmethod
+    def _about_family(u: Understanding, family: Family, key: str | None) -> bool:
+        """What the question is about is mostly named by the family: the names, aliases and field of
+        the procedure to answer (of every option when we would ask), the family's triggers and that
+        option's words (`MIN_VARIANT_COVERAGE`)."""
+        from knowledge.procedures import load_catalogue
+
+        subject = procedure_subject(fold(u.subject_text))
+        if len(subject) < 2:
+            return True
+        catalogue = load_catalogue()
+        options = [o for o in family.options if key is None or o.procedure == key]
+        identity = [*family.triggers]
+        for option in options:
+            identity.extend(option.words)
+            if (procedure := catalogue.get(option.procedure)) is not None:
+                identity.extend([procedure.name, *procedure.aliases, procedure.field])
+        return evidence_check().judge(" ".join(subject), " ".join(identity)).coverage >= MIN_VARIANT_COVERAGE
 
     # ------------------------------------------------------------------ reading helpers
     def _plans_for_years(self, u: Understanding) -> list[str]:

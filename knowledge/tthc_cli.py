@@ -172,3 +172,23 @@ def import_cmd(export: Path = typer.Argument(..., exists=True, help="Tệp xuấ
         except Exception as exc:  # noqa: BLE001 - the files are written; say the history is missing, do not fail
             console.print(f"[yellow]Không lưu được lịch sử thay đổi[/yellow]: {exc}")
     typer.echo("Chạy `python -m knowledge build` để tìm kiếm theo nội dung mới (xem README).")
+
+
+@app.command()
+def variants(path: Path | None = typer.Option(None, "--file", help="Tệp họ thủ tục (mặc định knowledge/lexicon/procedure_variants.yaml)")) -> None:
+    """Check the procedure variant families against the catalogue and list them: the question, the default,
+    each option's button and the words that choose it."""
+    from knowledge.errors import KnowledgeError
+    from knowledge.procedure_variants import load_variants
+
+    try:
+        families = load_variants(path).families
+    except KnowledgeError as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(1) from e
+    for family in families:
+        typer.echo(f"{family.id}: {family.question}  (nhận ra qua: {', '.join(family.triggers)})")
+        for option in family.options:
+            mark = "*" if option.procedure == family.default else " "
+            typer.echo(f"  {mark} {option.label} → {option.procedure}  [{', '.join(option.words)}]")
+    typer.echo(f"{len(families)} họ thủ tục hợp lệ; * là phương án trả lời mặc định khi câu hỏi chưa rõ.")

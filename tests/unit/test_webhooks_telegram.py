@@ -172,3 +172,58 @@ class TestTelegram:
     def test_notification_sender_reaches_the_chat(self, client, tg_api):
         client.app.state.channels.telegram.send_text(str(CHAT), "Phản ánh PA-1 đã có trả lời.")
         assert [m["text"] for m in tg_api.sent(CHAT)] == ["Phản ánh PA-1 đã có trả lời."]
+
+
+@pytest.fixture(scope="module")
+def chat_service(default_store, tmp_path_factory):
+    """The real bot (BM25-only retrieval), for what only the whole path shows: buttons that answer."""
+    from datetime import date
+
+    from bot.service import ChatService
+    from retrieval.engine import RetrievalEngine
+    from retrieval.sources import all_units
+
+    tmp = tmp_path_factory.mktemp("bm25")
+    engine = RetrievalEngine(all_units(), embedder=None,
+                             settings=Settings(index_dir=tmp / "index", chroma_path=tmp / "chroma",
+                                               embedding_backend="none"))
+    engine.warm_up()
+    return ChatService(engine=engine, clock=lambda: date(2026, 12, 2), max_fact_age_days=180)
+
+
+@pytest.fixture
+def bot_client(db, tg_api, chat_service):
+    settings = Settings(database_url=db, telegram_token=TOKEN, telegram_secret_token=SECRET,
+                        telegram_api_base=tg_api.base_url, telegram_webhook_url="https://example.gov.vn/webhooks/telegram",
+                        zalo_app_id="", inbox_poll_interval_s=0.1, max_body_bytes=4000)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await start_channels(app, Channels(settings, service=lambda: chat_service))
+        yield
+        await stop_channels(app)
+
+    app = FastAPI(lifespan=lifespan)
+    app.include_router(router)
+    with TestClient(app) as c:
+        yield c
+
+
+def test_a_variant_button_tapped_answers_that_variant(bot_client, tg_api, chat_service):
+    """Which certification? The question's buttons reach Telegram, and the tapped one is answered."""
+    chat_service.forget("telegram", str(CHAT))
+    assert post(bot_client, update(11, "chung thuc het bao nhieu tien")).status_code == 200
+    asked = tg_api.wait_for_sent(1)[-1]
+    assert asked["text"].startswith("Bạn cần chứng thực loại nào?")
+    markup = asked["reply_markup"]
+    labels = [row[0]["text"] for row in markup["inline_keyboard"]]
+    assert labels == ["Bản sao từ bản chính", "Chữ ký", "Hợp đồng, giao dịch", "Chữ ký người dịch"]
+    body = {"update_id": 12, "callback_query": {
+        "id": "cbq-2", "chat_instance": "ci", "data": markup["inline_keyboard"][1][0]["callback_data"],
+        "from": {"id": CHAT, "is_bot": False, "first_name": "An"},
+        "message": {"message_id": 120, "date": int(time.time()), "chat": {"id": CHAT, "type": "private"},
+                    "text": asked["text"], "reply_markup": markup}}}
+    assert post(bot_client, body).status_code == 200
+    answer = tg_api.wait_for_sent(2)[-1]
+    assert answer["text"].startswith("Thủ tục chứng thực chữ ký trong giấy tờ, văn bản:")
+    assert "10.000 đồng" in answer["text"]
