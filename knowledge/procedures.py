@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from knowledge.errors import KnowledgeError
 from retrieval.types import Unit
-from vntext import fold_words, unify_i_y
+from vntext import fold_words, is_syllable, unify_i_y
 
 TTHC_DIR = Path(__file__).resolve().parent / "tthc"
 
@@ -648,8 +648,10 @@ def _guard_money(text: str, prov: Provenance) -> str:
 def _shorthand() -> dict[str, str]:
     """One-word shorthand ("dk", "cccd", "gks") → its folded phrase, from the one abbreviation lexicon
     (knowledge/lexicon/abbreviations.yaml), so a new abbreviation is a data change that both search
-    and procedure matching see. Only variants typed without accents (but "đ") are taken: matching
-    compares folded words, and a folded accented variant ("hông") would swallow other words ("hỏng")."""
+    and procedure matching see. Only shorthand is taken: variants typed without accents (but "đ"),
+    since matching compares folded words and a folded accented variant ("hông") would swallow other
+    words ("hỏng"), and not spelled like a Vietnamese syllable: "xong" is listed as a synonym of
+    "hoàn thành" for search, but in a question it is a word of its own ("bao lâu thì xong")."""
     from retrieval.normalize import lexicon_entries
 
     table: dict[str, str] = {}
@@ -657,7 +659,7 @@ def _shorthand() -> dict[str, str]:
         canonical = fold_words(entry.canonical)
         for variant in entry.variants:
             word = fold_words(variant)
-            if " " not in word and word != canonical and word == variant.replace("đ", "d"):
+            if " " not in word and word != canonical and word == variant.replace("đ", "d") and not is_syllable(word):
                 table[word] = canonical
     return table
 

@@ -74,3 +74,15 @@ def slugify(name: str) -> str:
 def has_diacritics(text: str) -> bool:
     """Whether the text carries any Vietnamese accent (decides which index forms a query uses)."""
     return strip_diacritics(text) != text
+
+
+# A folded Vietnamese syllable: onset, vowel nucleus, coda; "k", "gh", "ngh" only before e, i, y.
+_SYLLABLE = re.compile(
+    r"(?:(?:ngh|gh|k)(?=[eiy])|ch|gi|kh|ng|nh|ph|qu|th|tr|[bcdghlmnprstvx])?"
+    r"[aeiouy]{1,3}(?:ch|ng|nh|[cmnpt])?")
+
+
+def is_syllable(word: str) -> bool:
+    """Whether a folded word is spelled like a Vietnamese syllable ("xong", "hong") rather than
+    shorthand ("ko", "dc", "ubnd", "cccd", "j"): shorthand may be spelled out, a word must stay."""
+    return _SYLLABLE.fullmatch(word) is not None

@@ -78,3 +78,20 @@ def test_accent_free_hong_is_not_read_as_khong() -> None:
 
     assert "khong" not in fold(normalize("the can cuoc bi hong thi lam sao", query=True))
     assert "không" in normalize("co dc hông", query=True)
+
+
+@pytest.mark.parametrize("word,expected", [
+    ("xong", True), ("nguyen", True), ("khuyen", True), ("nghe", True), ("quy", True),
+    ("ko", False), ("dc", False), ("ubnd", False), ("cccd", False), ("j", False), ("kh", False), ("ka", False),
+])
+def test_is_syllable_tells_words_from_shorthand(word: str, expected: bool) -> None:
+    from vntext import is_syllable
+
+    assert is_syllable(word) is expected
+
+
+def test_a_synonym_that_is_a_word_is_not_spelled_out_in_procedure_matching() -> None:
+    """"xong" is a synonym of "hoàn thành" for search, but "bao lâu thì xong" must keep its word."""
+    from knowledge import procedures
+
+    assert procedures.fold("bao lau thi xong") == "bao lau thi xong"
