@@ -86,7 +86,8 @@ def main() -> None:
           f"(positives lost to triage: {e[4]})")
 
     for split in ("tune",) if args.tune_only else ("tune", "holdout"):
-        rows, kinds = [], {}
+        rows: list[tuple[int, bool]] = []
+        kinds: dict[str, list[bool]] = {}
         for p, a, b in prepared:
             if p["split"] != split:
                 continue

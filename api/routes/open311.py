@@ -336,6 +336,10 @@ def _create_sync(params: dict, idempotency_key: str | None, user: str | None) ->
         notice = f"Đã tiếp nhận. Cơ quan xử lý: {office}. Hạn xử lý dự kiến: {due}."
         if r.notice:
             notice += " " + r.notice
+        from pakn.clusters import intake_notice
+
+        if cluster := intake_notice(session, r):  # joined an open case (pakn.clusters)
+            notice += " " + cluster
         return {"service_request_id": r.code, "service_notice": notice, "account_id": None}, res.created
 
 
