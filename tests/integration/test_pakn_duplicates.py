@@ -239,3 +239,21 @@ def test_deferred_classification_links_before_delivery(app_env: str, ward: WardT
         jobs = db.scalars(select(OutboxJob.kind).where(OutboxJob.record_id == rec.id)).all()
         assert DELIVER_OFFICE not in jobs
         assert "linked" in [e.kind for e in db.scalars(select(PaknEvent).where(PaknEvent.record_id == rec.id))]
+
+
+def test_rest_and_open311_acknowledgements_say_it_is_being_handled(client: TestClient, app_env: str,
+                                                                    ward: WardTriage) -> None:
+    first = client.post("/api/v1/pakn", json={"content": POTHOLE[0], "location": PLACE, "contact": "0912345678"})
+    assert first.status_code == 201 and "cluster" not in first.json()
+    c1 = first.json()["code"]
+    second = client.post("/api/v1/pakn", json={"content": POTHOLE[1], "location": PLACE})
+    ack = second.json()
+    assert second.status_code == 201 and ack["code"] != c1
+    assert ack["cluster"] == {"primary_code": c1, "reports": 2,
+                              "message": f"Đã có 2 người phản ánh việc này (mã {c1}), đang được xử lý."}
+    assert "0912345678" not in second.text
+    r = client.post("/open311/v2/requests.json", data={"service_code": "giao_thong_ha_tang",
+                                                       "address_string": PLACE, "description": POTHOLE[2]})
+    assert r.status_code == 201, r.text
+    notice = r.json()[0]["service_notice"]
+    assert f"Đã có 3 người phản ánh việc này (mã {c1}), đang được xử lý." in notice
