@@ -88,14 +88,17 @@ def main() -> None:
     for split in ("tune",) if args.tune_only else ("tune", "holdout"):
         rows: list[tuple[int, bool]] = []
         kinds: dict[str, list[bool]] = {}
+        passed = 0  # duplicates that reach the text test (triage agreed on category and ward)
         for p, a, b in prepared:
             if p["split"] != split:
                 continue
             linked = find_primary(b, [a], params) is not None
             rows.append((p["label"], linked))
             kinds.setdefault(p["kind"], []).append(linked)
+            passed += int(bool(p["label"]) and eligible(b, a, params))
         prec, rec, tp, fp, fn = pr(rows)
-        print(f"\n{split:8s} n={len(rows)}  precision {prec:.3f}  recall {rec:.3f}  (tp={tp} fp={fp} fn={fn})")
+        print(f"\n{split:8s} n={len(rows)}  precision {prec:.3f}  recall {rec:.3f}  (tp={tp} fp={fp} fn={fn}); "
+              f"text test alone: {tp}/{passed} of the duplicates triage placed in one ward and category")
         for kind, got in sorted(kinds.items()):
             print(f"  {kind:28s} linked {sum(got)}/{len(got)}")
 
