@@ -96,14 +96,20 @@ def find_open_case(session: Session, new: Report, p: Params | None = None) -> Pa
         d_lon = d_lat * 2  # generous (a degree of longitude is shorter); the matcher measures exactly
         place.append(PaknRecord.latitude.between(new.latitude - d_lat, new.latitude + d_lat)
                      & PaknRecord.longitude.between(new.longitude - d_lon, new.longitude + d_lon))
-    stmt = select(PaknRecord).where(
+    cols = (PaknRecord.id, PaknRecord.content, PaknRecord.category, PaknRecord.ward_code, PaknRecord.latitude,
+            PaknRecord.longitude, PaknRecord.created_at)
+    stmt = select(*cols).where(
         or_(*place), PaknRecord.primary_id.is_(None), PaknRecord.status.in_(OPEN_STATUSES),
         PaknRecord.is_complaint.is_not(True), PaknRecord.triage_pending.is_not(True),
         PaknRecord.created_at >= new.created_at - timedelta(days=p.window_days), PaknRecord.id != new.id)
     if new.category != UNSURE:
         stmt = stmt.where(PaknRecord.category.in_((new.category, UNSURE)))
-    rows = list(session.scalars(stmt.order_by(PaknRecord.created_at.desc()).limit(p.max_candidates)))
-    match = find_primary(new, [report_of(r) for r in reversed(rows)], p)  # oldest first: ties go to it
+    # Columns, not records: no history is loaded for candidates that are only compared.
+    rows = session.execute(stmt.order_by(PaknRecord.created_at.desc()).limit(p.max_candidates)).all()
+    candidates = [Report(id=r.id, content=r.content, category=r.category, ward_code=r.ward_code,
+                         latitude=r.latitude, longitude=r.longitude, created_at=r.created_at,
+                         sensitive=complaint_words().is_sensitive(r.content)) for r in reversed(rows)]
+    match = find_primary(new, candidates, p)  # oldest first: a tie goes to the oldest case
     if match is None:
         return None
     lock = (select(PaknRecord).where(PaknRecord.id == match.primary_id).with_for_update()

@@ -38,6 +38,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from pakn import fold
 
@@ -53,7 +54,7 @@ class Params:
     window_days: float = 14.0
     radius_m: float = 150.0
     threshold: float = 0.32  # character 4-gram cosine; see the module docstring
-    max_candidates: int = 200  # the newest open cases of that category and place that are compared
+    max_candidates: int = 50  # the newest open cases of that category and place that are compared
 
 
 @dataclass(frozen=True)
@@ -154,8 +155,11 @@ class LexicalModel:
         size = len(background)
         self._idf = {t: math.log((1 + size) / (1 + c)) + 1.0 for t, c in df.items()}
         self._unseen = math.log(1 + size) + 1.0  # a gram no example has: as rare as can be
+        # Open cases are compared with every new report of their ward: their vectors repeat.
+        self.vector = lru_cache(maxsize=4096)(self._vector)
 
-    def vector(self, text: str) -> dict[str, float]:
+    def _vector(self, text: str) -> dict[str, float]:
+        """L2-normalised weights of the text's grams (shared from a cache: never modify it)."""
         counts = Counter(self.features(text))
         vec = {t: (1.0 + math.log(c)) * self._idf.get(t, self._unseen) for t, c in counts.items()}
         norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
