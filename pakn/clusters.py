@@ -18,7 +18,9 @@ The matching itself is `pakn.duplicates` (pure); this module reads candidates an
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -64,7 +66,21 @@ def enabled() -> bool:
 
 
 def _sensitive(is_complaint: bool | None, content: str | None) -> bool:
-    return bool(is_complaint) or complaint_words().is_sensitive(content)
+    return bool(is_complaint) or _sensitive_words(content or "")
+
+
+@lru_cache(maxsize=4096)
+def _sensitive_words(content: str) -> bool:
+    """`is_sensitive`, cached: an open case is checked again with every new report of its ward."""
+    return complaint_words().is_sensitive(content)
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    """The case a report joins, as intake needs it (read under a row lock, without its history)."""
+
+    id: int
+    code: str
 
 
 def report_of(record: PaknRecord) -> Report:
@@ -82,7 +98,7 @@ def report_of_values(values: dict[str, Any]) -> Report:
                   created_at=values["created_at"], sensitive=_sensitive(values.get("is_complaint"), values["content"]))
 
 
-def find_open_case(session: Session, new: Report, p: Params | None = None) -> PaknRecord | None:
+def find_open_case(session: Session, new: Report, p: Params | None = None) -> OpenCase | None:
     """The open case `new` repeats, locked for this transaction (PostgreSQL) and re-checked open,
     or None. Nothing is read for a sensitive petition or one whose place is known only roughly."""
     p = p or params()
@@ -108,20 +124,22 @@ def find_open_case(session: Session, new: Report, p: Params | None = None) -> Pa
     rows = session.execute(stmt.order_by(PaknRecord.created_at.desc()).limit(p.max_candidates)).all()
     candidates = [Report(id=r.id, content=r.content, category=r.category, ward_code=r.ward_code,
                          latitude=r.latitude, longitude=r.longitude, created_at=r.created_at,
-                         sensitive=complaint_words().is_sensitive(r.content)) for r in reversed(rows)]
+                         sensitive=_sensitive_words(r.content)) for r in reversed(rows)]
     match = find_primary(new, candidates, p)  # oldest first: a tie goes to the oldest case
     if match is None:
         return None
-    lock = (select(PaknRecord).where(PaknRecord.id == match.primary_id).with_for_update()
-            .execution_options(populate_existing=True))
-    primary = session.scalars(lock).first()  # answered meanwhile by a committed reply? then no link
-    if primary is None or primary.status not in OPEN_STATUSES or primary.primary_id is not None:
+    # Answered meanwhile by a reply that committed? Then no link: the lock orders this intake after
+    # that reply (PostgreSQL; SQLite has one writer), and the re-read sees its status.
+    lock = (select(PaknRecord.id, PaknRecord.code, PaknRecord.status, PaknRecord.primary_id)
+            .where(PaknRecord.id == match.primary_id).with_for_update())
+    row = session.execute(lock).first()
+    if row is None or row.status not in OPEN_STATUSES or row.primary_id is not None:
         return None
-    log.info("pakn duplicate found", extra={"pakn_code": primary.code, "score": round(match.score, 3)})
-    return primary
+    log.info("pakn duplicate found", extra={"pakn_code": row.code, "score": round(match.score, 3)})
+    return OpenCase(row.id, row.code)
 
 
-def linked_events(record_id: int, code: str, primary: PaknRecord, now: datetime) -> list[dict[str, Any]]:
+def linked_events(record_id: int, code: str, primary: OpenCase, now: datetime) -> list[dict[str, Any]]:
     """The two history rows of a new link: on the report and on the case it joined."""
     return [
         {"record_id": record_id, "kind": "linked", "from_status": None, "to_status": None, "actor": ACTOR, "at": now,
@@ -132,7 +150,7 @@ def linked_events(record_id: int, code: str, primary: PaknRecord, now: datetime)
     ]
 
 
-def link_after_classification(session: Session, record: PaknRecord, now: datetime) -> PaknRecord | None:
+def link_after_classification(session: Session, record: PaknRecord, now: datetime) -> OpenCase | None:
     """For a petition whose category the worker has just decided: join the open case it repeats
     (then it is not delivered on its own). Returns the case joined, or None."""
     if not enabled() or record.primary_id is not None:
@@ -265,6 +283,6 @@ def unlink(session: Session, record: PaknRecord, actor: str, now: datetime) -> P
     return record
 
 
-__all__ = ["OPEN_STATUSES", "cluster_size", "cluster_sizes", "enabled", "fan_out_reply", "find_open_case",
+__all__ = ["OPEN_STATUSES", "OpenCase", "cluster_size", "cluster_sizes", "enabled", "fan_out_reply", "find_open_case",
            "follow_primary", "intake_notice", "link_after_classification", "linked_events", "linked_reports",
            "params", "report_of", "report_of_values", "require_primary", "shared", "unlink"]

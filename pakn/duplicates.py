@@ -171,7 +171,7 @@ class LexicalModel:
         for other in others:
             d = self.vector(other)
             small, big = (q, d) if len(q) <= len(d) else (d, q)
-            out.append(sum(v * big.get(t, 0.0) for t, v in small.items()))
+            out.append(sum(small[t] * big[t] for t in small.keys() & big.keys()))
         return out
 
 
