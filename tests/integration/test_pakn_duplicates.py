@@ -257,3 +257,18 @@ def test_rest_and_open311_acknowledgements_say_it_is_being_handled(client: TestC
     assert r.status_code == 201, r.text
     notice = r.json()[0]["service_notice"]
     assert f"Đã có 3 người phản ánh việc này (mã {c1}), đang được xử lý." in notice
+
+
+def test_dashboard_counts_a_cluster_as_one_case(app_env: str, ward: WardTriage) -> None:
+    from console.auth import Principal
+    from console.dashboard import figures
+    from pakn.models import utcnow
+
+    ward.office_id = f"test-office-{uuid.uuid4().hex[:8]}"
+    codes = [code_in(chat_submit("web", f"u-{i}", text)) for i, text in enumerate(POTHOLE)]
+    assert [record(app_env, c).primary_id is None for c in codes] == [True, False, False]
+    staff = Principal(user_id=0, email="x@example.vn", display_name=None, role="staff", office_id=ward.office_id,
+                      session_id="", csrf_token="")
+    with session_scope(app_env) as db:
+        totals = figures(db, staff, utcnow())["totals"]
+    assert (totals["total"], totals["open"]) == (1, 1)
