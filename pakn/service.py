@@ -30,6 +30,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from knowledge.store.models import table_of
+from pakn import clusters
 from pakn.errors import (
     PaknConflictError,
     PaknNotFoundError,
@@ -391,8 +392,6 @@ def store_submission(session: Session, prepared: PreparedSubmission) -> SubmitRe
     transactions make SAVEPOINT-only transactions commit on RELEASE). PostgreSQL makes a racing
     insert of the same key wait for the other to commit, so the re-read sees the winner.
     """
-    from pakn import clusters
-
     values = dict(prepared.values)
     channel, external_id = values["channel"], values["external_id"]
     idempotency_key, now = values["idempotency_key"], values["created_at"]
@@ -495,9 +494,7 @@ def apply_classification(session: Session, record: PaknRecord, t: Any, now: date
     record.events.append(PaknEvent(kind="classified", from_status=RECEIVED, to_status=RECEIVED,
                                    actor="system:classifier", at=now,
                                    note=f"Phân loại: {t.category_name}; chuyển đến {t.office_name}."))
-    from pakn.clusters import link_after_classification
-
-    if link_after_classification(session, record, now) is None:
+    if clusters.link_after_classification(session, record, now) is None:
         session.add(_delivery_job(record, 1, now))
     log.info("pakn classified", extra={"pakn_code": record.code, "category": record.category,
                                        "office_id": record.office_id})
@@ -555,8 +552,6 @@ def transition(session: Session, code: str, to_status: str, actor: str, note: st
     if to_status in NEEDS_REASON and not note:
         raise PaknValidationError(f"Cần ghi rõ lý do khi chuyển sang “{STATUS_VI[to_status]}”.", field="note")
     record = _require(session, code)
-    from pakn import clusters
-
     clusters.require_primary(record, "xử lý")
     if to_status not in TRANSITIONS[record.status]:
         raise PaknTransitionError(f"Không thể chuyển phản ánh {record.code} từ “{STATUS_VI[record.status]}” "
@@ -593,8 +588,6 @@ def add_reply(session: Session, code: str, office_id: str, text: str) -> PaknRec
     if len(text) > MAX_CONTENT_CHARS:
         raise PaknValidationError("Nội dung trả lời quá dài (tối đa 5000 ký tự).", field="text")
     record = _require(session, code)
-    from pakn import clusters
-
     clusters.require_primary(record, "trả lời")
     if record.office_id and office_id != record.office_id:
         raise PaknPermissionError(f"Cơ quan “{office_id}” không phụ trách phản ánh {record.code}.")
@@ -625,8 +618,6 @@ def add_reply(session: Session, code: str, office_id: str, text: str) -> PaknRec
 def unlink(session: Session, code: str, actor: str) -> PaknRecord:
     """Staff undo a link ("Tách khỏi nhóm"): the report becomes a case of its own again, delivered
     to its own office (see `pakn.clusters.unlink`)."""
-    from pakn import clusters
-
     actor = (actor or "").strip()[:120]
     if not actor:
         raise PaknValidationError("Thiếu người thực hiện (actor).", field="actor")
