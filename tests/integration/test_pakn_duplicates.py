@@ -257,6 +257,14 @@ def test_rest_and_open311_acknowledgements_say_it_is_being_handled(client: TestC
     assert r.status_code == 201, r.text
     notice = r.json()[0]["service_notice"]
     assert f"Đã có 3 người phản ánh việc này (mã {c1}), đang được xử lý." in notice
+    rid = r.json()[0]["service_request_id"]
+    [before] = client.get(f"/open311/v2/requests/{rid}.json").json()
+    assert before["status"] == "open" and before["expected_datetime"]
+    with session_scope(app_env) as db:
+        service.add_reply(db, c1, OFFICE_A, "Đã vá ổ gà, gọi 0912000111 nếu còn hỏng.")
+    [after] = client.get(f"/open311/v2/requests/{rid}.json").json()
+    assert after["service_request_id"] == rid and after["status"] == "closed"
+    assert "Đã vá ổ gà" in after["status_notes"] and "0912000111" not in after["status_notes"]
 
 
 def test_dashboard_counts_a_cluster_as_one_case(app_env: str, ward: WardTriage) -> None:
