@@ -280,8 +280,12 @@ def _detail(request: Request, db: Session, principal: Principal, code: str, *, e
     allowed = TRANSITIONS.get(record.status, frozenset()) if record.primary_id is None else frozenset()
     primary = clusters.shared(db, record) if record.primary_id is not None else None
     # The other citizens' reports, as other staff views show them: masked words, no contact.
+    # With how the latest answer reached each of them (their own citizen_reply job).
+    last = next((e.id for e in reversed(record.events) if e.kind == "reply"), None)
     linked = [{"code": x.code, "channel": x.channel, "created_at": x.created_at, "content": redact(x.content),
-               "visible": principal.can_see_office(x.office_id)} for x in clusters.linked_reports(db, record)]
+               "visible": principal.can_see_office(x.office_id),
+               "delivery": inbox.reply_deliveries(db, x).get(last) if last is not None else None}
+              for x in clusters.linked_reports(db, record)]
     return render(request, "detail.html", {
         "r": record, "badge": inbox.due_badge(record, utcnow()), "error": error, "form": form or {},
         "deliveries": inbox.reply_deliveries(db, record), "primary": primary, "linked": linked,

@@ -188,6 +188,9 @@ def test_three_citizens_one_pothole_answered_once(client: TestClient, app_env: s
         assert "unlinked" in [e.kind for e in service.get_by_code(db, c1).events]
     page = client.get(f"/console/pakn/{c1}").text
     assert "Nhóm cùng sự việc: 2 phản ánh" in page and "Tách khỏi nhóm" in page
+    linked_part = page[page.index("Nhóm cùng sự việc"):page.index("Lịch sử xử lý")]
+    assert c2 in linked_part and c3 not in linked_part
+    assert 'class="badge delivery d-sent">Đã gửi</span>' in linked_part  # how the answer reached citizen 2
     assert "Nhóm 2 phản ánh" in client.get("/console/inbox").text
 
 
