@@ -10,6 +10,7 @@ be undoable without losing anything. A linked report (`primary_id` set):
 * gets, when the primary is answered, a `citizen_reply` job of its own on its own channel, with a
   dedupe key of its code and the reply — one message per citizen per answer, whatever re-runs;
 * is shown by code with the shared status (`shared`), never with another citizen's data;
+* is never a complaint, a denunciation or a petition about an official's conduct, on either side;
 * can be unlinked by staff (`unlink`): it becomes a case of its own again, with its own office and
   due date from its own triage, and is delivered to that office.
 
@@ -46,6 +47,9 @@ from pakn.models import (
 
 log = logging.getLogger(__name__)
 OPEN_STATUSES = (RECEIVED, FORWARDED, IN_PROGRESS, TRANSFERRED)
+# Petitions about an official's conduct name people (pakn.published keeps their words private):
+# "N people reported this" would disclose that others complained about that person.
+PRIVATE_CATEGORIES = ("can_bo_cong_vu",)
 FINISHED = (ANSWERED, CLOSED, REJECTED)
 ACTOR = "system:cluster"
 METRES_PER_DEGREE = 111_000.0
@@ -102,7 +106,8 @@ def find_open_case(session: Session, new: Report, p: Params | None = None) -> Op
     """The open case `new` repeats, locked for this transaction (PostgreSQL) and re-checked open,
     or None. Nothing is read for a sensitive petition or one whose place is known only roughly."""
     p = p or params()
-    if new.sensitive or (new.ward_code is None and (new.latitude is None or new.longitude is None)):
+    if new.sensitive or new.category in PRIVATE_CATEGORIES \
+            or (new.ward_code is None and (new.latitude is None or new.longitude is None)):
         return None
     place = []
     if new.ward_code is not None:
@@ -117,6 +122,7 @@ def find_open_case(session: Session, new: Report, p: Params | None = None) -> Op
     stmt = select(*cols).where(
         or_(*place), PaknRecord.primary_id.is_(None), PaknRecord.status.in_(OPEN_STATUSES),
         PaknRecord.is_complaint.is_not(True), PaknRecord.triage_pending.is_not(True),
+        PaknRecord.category.not_in(PRIVATE_CATEGORIES),
         PaknRecord.created_at >= new.created_at - timedelta(days=p.window_days), PaknRecord.id != new.id)
     if new.category != UNSURE:
         stmt = stmt.where(PaknRecord.category.in_((new.category, UNSURE)))

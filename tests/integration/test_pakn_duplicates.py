@@ -37,10 +37,11 @@ class WardTriage(StubTriage):
         super().__init__()
         self.ward = random.randint(10**6, 10**9)
         self.complaint = False
+        self.category = "giao_thong_ha_tang"
 
     def __call__(self, content: str, location: str | None = None, **kw):
         t = super().__call__(content, location, **kw)
-        t.category, t.category_name = "giao_thong_ha_tang", "Giao thông, hạ tầng"
+        t.category, t.category_name = self.category, "Giao thông, hạ tầng"
         t.locality = {"province_slug": "tay-ninh", "ward_code": self.ward, "ward_name": "Phường Tân Ninh"}
         t.is_complaint_or_denunciation = self.complaint
         return t
@@ -212,6 +213,11 @@ def test_a_denunciation_is_never_linked_nor_disclosed(app_env: str, ward: WardTr
     ward.complaint = False
     assert "Đã có" not in chat_submit("web", "u-f", POTHOLE[1])
     assert record(app_env, first).is_complaint
+    # Nor a petition about an official's conduct: "others reported this" would name that person.
+    ward.ward += 1
+    ward.category = "can_bo_cong_vu"
+    code_in(chat_submit("web", "u-g", "Cán bộ địa chính phường Tân Ninh hẹn lên hẹn xuống, thái độ hách dịch"))
+    assert "Đã có" not in chat_submit("web", "u-h", "can bo dia chinh phuong tan ninh hen len hen xuong, hach dich")
 
 
 def test_only_open_cases_in_the_window_are_joined(app_env: str, ward: WardTriage) -> None:
