@@ -130,6 +130,13 @@ class Settings(BaseSettings):
     outbox_concurrency: int = Field(8, description="outbox jobs a worker runs at once (deliveries wait on "
                                                    "mail and web servers)")
     pakn_worker_in_api: bool = Field(True, description="run one PAKN outbox worker thread inside the API process")
+    # Duplicate petitions (pakn.duplicates): the same problem at the same place joins the open case.
+    pakn_duplicates: bool = Field(True, description="link a petition to the open case it repeats (same category, "
+                                                    "ward or map pin, similar text)")
+    pakn_duplicate_window_days: float = Field(14.0, gt=0, description="an open case received this many days ago "
+                                                                      "or less can be joined")
+    pakn_duplicate_radius_m: float = Field(150.0, gt=0, description="two map pins this close (metres) are one "
+                                                                    "place")
 
     # Open311 GeoReport v2 (api/routes/open311.py)
     open311_jurisdiction_id: str = Field("tayninh.gov.vn", description="the one jurisdiction this endpoint serves; "

@@ -30,7 +30,10 @@ def figures(db: Session, principal: Principal, now: datetime) -> dict:
                    .where(PaknEvent.kind == "reply").group_by(PaknEvent.record_id).subquery())
     stmt = (select(PaknRecord.category, PaknRecord.category_name, PaknRecord.office_id, PaknRecord.office_name,
                    PaknRecord.status, PaknRecord.created_at, PaknRecord.due_at, first_reply.c.replied_at)
-            .outerjoin(first_reply, first_reply.c.record_id == PaknRecord.id))
+            .outerjoin(first_reply, first_reply.c.record_id == PaknRecord.id)
+            # Cases, not reports: a cluster of duplicates (pakn.clusters) is one case, answered once;
+            # its linked reports have no reply of their own and would count as late.
+            .where(PaknRecord.primary_id.is_(None)))
     if not principal.is_admin:
         stmt = stmt.where(PaknRecord.office_id == principal.office_id)
     rows = db.execute(stmt).all()

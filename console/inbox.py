@@ -105,6 +105,10 @@ def list_records(db: Session, principal: Principal, f: InboxFilters, now: dateti
     if f.due_before:
         end = datetime.combine(f.due_before + timedelta(days=1), datetime.min.time(), VN_TZ)
         stmt = stmt.where(PaknRecord.due_at.is_not(None), PaknRecord.due_at < end)
+    if not (f.q and f.q.strip()):
+        # A cluster is one item: its primary (with its count, `pakn.clusters.cluster_sizes`); a
+        # search shows linked reports too, so a citizen's code always finds their report.
+        stmt = stmt.where(PaknRecord.primary_id.is_(None))
     if f.q and f.q.strip():
         like = f"%{_escape_like(f.q.strip()[:200])}%"
         stmt = stmt.where(or_(PaknRecord.code.ilike(like, escape="\\"), PaknRecord.content.ilike(like, escape="\\"),

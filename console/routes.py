@@ -65,6 +65,7 @@ DONE_VI = {
     "reply": "Đã ghi nhận trả lời; hệ thống sẽ gửi đến người dân qua kênh họ đã dùng.",
     "close": "Đã đóng phản ánh.",
     "reject": "Đã ghi nhận không thụ lý phản ánh.",
+    "unlink": "Đã tách phản ánh khỏi nhóm: phản ánh được xử lý riêng và chuyển đến cơ quan của nó.",
     "progress": "Đã cập nhật tiến độ nhiệm vụ.",
     "user_created": "Đã tạo tài khoản.",
     "user_disabled": "Đã khóa tài khoản.",
@@ -76,7 +77,8 @@ DONE_VI = {
 }
 EVENT_VI = {"received": "Tiếp nhận", "transition": "Chuyển trạng thái", "reply": "Trả lời",
             "delivered": "Đã chuyển đến cơ quan", "delivery_failed": "Gửi không thành công",
-            "delivery_waiting": "Chờ người dân nhắn lại"}
+            "delivery_waiting": "Chờ người dân nhắn lại", "linked": "Gộp vào nhóm cùng sự việc",
+            "duplicate": "Thêm người phản ánh cùng sự việc", "unlinked": "Tách khỏi nhóm"}
 ERROR_STATUS = {PaknValidationError: 422, PaknNotFoundError: 404, PaknTransitionError: 409,
                 PaknPermissionError: 403}
 
@@ -269,11 +271,14 @@ def inbox_page(*, request: Request, status: str = "", category: str = "", due: s
                            q=q[:200] or None, office=office or None, page=max(1, min(page, 10_000)))
     now = utcnow()
     records, total = inbox.list_records(db, principal, f, now)
+    from pakn.clusters import cluster_sizes
+
+    sizes = cluster_sizes(db, [r.id for r in records])
     query = {k: v for k, v in {"status": status, "category": category, "due": due, "due_before": due_before,
                                "q": q, "office": office}.items() if v}
     pages = max(1, -(-total // inbox.PER_PAGE))
     return render(request, "inbox.html", {
-        "records": [(r, inbox.due_badge(r, now)) for r in records], "total": total, "filters": f,
+        "records": [(r, inbox.due_badge(r, now)) for r in records], "total": total, "filters": f, "sizes": sizes,
         "statuses": STATUS_VI, "categories": inbox.categories(db, principal), "due_filters": inbox.DUE_FILTERS_VI,
         "page": f.page, "pages": pages, "query": urlencode(query),
         "raw": {"due_before": f"{f.due_before:%d/%m/%Y}" if f.due_before else due_before[:40], "q": q},
@@ -282,18 +287,30 @@ def inbox_page(*, request: Request, status: str = "", category: str = "", due: s
 
 def _detail(request: Request, db: Session, principal: Principal, code: str, *, error: str | None = None,
             status_code: int = 200, form: dict | None = None) -> HTMLResponse:
+    from pakn import clusters
+    from pakn.privacy import redact
     from pakn.service import NEEDS_REASON, REPLYABLE, TRANSITIONS
 
     record = inbox.get_visible(db, principal, code)
     if record is None:
         return not_found(request)
-    allowed = TRANSITIONS.get(record.status, frozenset())
+    # A linked report is handled through its primary: no actions of its own but "Tách khỏi nhóm".
+    allowed = TRANSITIONS.get(record.status, frozenset()) if record.primary_id is None else frozenset()
+    primary = clusters.shared(db, record) if record.primary_id is not None else None
+    # The other citizens' reports, as other staff views show them: masked words, no contact.
+    # With how the latest answer reached each of them (their own citizen_reply job).
+    last = next((e.id for e in reversed(record.events) if e.kind == "reply"), None)
+    linked = [{"code": x.code, "channel": x.channel, "created_at": x.created_at, "content": redact(x.content),
+               "visible": principal.can_see_office(x.office_id),
+               "delivery": inbox.reply_deliveries(db, x).get(last) if last is not None else None}
+              for x in clusters.linked_reports(db, record)]
     return render(request, "detail.html", {
         "r": record, "badge": inbox.due_badge(record, utcnow()), "error": error, "form": form or {},
-        "deliveries": inbox.reply_deliveries(db, record),
+        "deliveries": inbox.reply_deliveries(db, record), "primary": primary, "linked": linked,
         "can": {"accept": "in_progress" in allowed, "transfer": "transferred" in allowed,
                 "close": "closed" in allowed, "reject": "rejected" in allowed,
-                "reply": record.status in REPLYABLE},
+                "reply": record.primary_id is None and record.status in REPLYABLE,
+                "unlink": record.primary_id is not None},
         "needs_reason": NEEDS_REASON,
         "choices": inbox.transfer_choices(record) if "transferred" in allowed else [],
     }, status_code)
@@ -311,10 +328,19 @@ def _act(request: Request, db: Session, principal: Principal, code: str, action:
 
     code = code[:40]
     record = inbox.get_visible(db, principal, code)
+    if record is None and action == "unlink":
+        record = _linked_to_visible(db, principal, code)  # listed on the primary's page, unlinked from there
     if record is None:
         return not_found(request)
+    back = record.code
     try:
-        if action == "reply":
+        if action == "unlink":
+            from pakn.clusters import shared
+
+            case_code = shared(db, record).code
+            back = case_code if form.get("back") == case_code else record.code
+            service.unlink(db, record.code, principal.actor)
+        elif action == "reply":
             office_id = record.office_id or principal.office_id
             if not office_id:
                 raise PaknValidationError("Phản ánh chưa được giao cho cơ quan nào; hãy chuyển phản ánh trước.")
@@ -332,7 +358,25 @@ def _act(request: Request, db: Session, principal: Principal, code: str, action:
     db.commit()
     if action == "transfer" and not principal.is_admin:
         return redirect(f"/console/inbox?done={action}")  # no longer ours to see
-    return redirect(f"/console/pakn/{record.code}?done={action}")
+    return redirect(f"/console/pakn/{back}?done={action}")
+
+
+def _linked_to_visible(db: Session, principal: Principal, code: str):
+    """A report linked to a case the principal may see (its own office may be another's)."""
+    from pakn.clusters import shared
+    from pakn.service import get_by_code
+
+    record = get_by_code(db, code)
+    if record is None or record.primary_id is None:
+        return None
+    return record if principal.can_see_office(shared(db, record).office_id) else None
+
+
+@router.post("/pakn/{code}/unlink")
+def pakn_unlink(*, request: Request, code: str, back: str = Form(""), principal: CurrentUser,
+                db: DB) -> Response:
+    """"Tách khỏi nhóm": a falsely linked report becomes a case of its own again."""
+    return _act(request, db, principal, code, "unlink", {"back": back[:40]})
 
 
 @router.post("/pakn/{code}/accept")

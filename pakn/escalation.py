@@ -189,7 +189,8 @@ def enqueue_overdue(factory: sessionmaker[Session] | None = None, *, now: dateti
     now = now or utcnow()
     stats = SweepStats()
     base = (select(PaknRecord).where(PaknRecord.status.in_(OPEN_STATUSES), PaknRecord.due_at.is_not(None),
-                                     PaknRecord.due_at < now, PaknRecord.office_id.is_not(None))
+                                     PaknRecord.due_at < now, PaknRecord.office_id.is_not(None),
+                                     PaknRecord.primary_id.is_(None))  # a linked report is its primary's case
             .order_by(PaknRecord.due_at).limit(limit))
     with factory() as session:  # the common case, nothing overdue, takes no write lock
         reminders = [r.id for r in session.scalars(base.where(_not_yet(OVERDUE_REMINDER)))]

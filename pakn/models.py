@@ -63,13 +63,15 @@ class PaknRecord(Base):
     """One citizen petition (phản ánh, kiến nghị) and its triage result."""
 
     __tablename__ = "pakn_records"
-    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_pakn_channel_external"),)
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_pakn_channel_external"),
+                      Index("ix_pakn_records_cluster_lookup", "category", "ward_code", "created_at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     code: Mapped[str] = mapped_column(String(20), unique=True)
     content: Mapped[str] = mapped_column(Text)
     location: Mapped[str | None] = mapped_column(Text)
     locality: Mapped[dict | None] = mapped_column(JSON)
+    ward_code: Mapped[int | None] = mapped_column(Integer)  # today's ward (also in locality), for the matcher
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     contact: Mapped[dict | None] = mapped_column(JSON)  # {"phone","email","name"}; never logged
@@ -96,6 +98,10 @@ class PaknRecord(Base):
     media: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # The open case this report repeats (pakn.duplicates): it keeps its own code and record, is not
+    # delivered on its own, follows the primary's status and hears its answer. NULL: its own case.
+    primary_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pakn_records.id", ondelete="SET NULL", name="fk_pakn_records_primary"), index=True)
 
     events: Mapped[list[PaknEvent]] = relationship(
         back_populates="record", order_by="PaknEvent.id", cascade="all, delete-orphan", lazy="selectin"
@@ -113,7 +119,7 @@ class PaknEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     record_id: Mapped[int] = mapped_column(ForeignKey("pakn_records.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(24))  # received | transition | reply | delivered | delivery_failed
-    #                                                | delivery_waiting | overdue_reminder | escalated
+    #                                  | delivery_waiting | overdue_reminder | escalated | linked | duplicate | unlinked
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str | None] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(120))

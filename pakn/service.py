@@ -30,6 +30,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from knowledge.store.models import table_of
+from pakn import clusters
 from pakn.errors import (
     PaknConflictError,
     PaknNotFoundError,
@@ -368,7 +369,7 @@ def prepare_submission(*, content: str, location: str | None, contact: str | dic
     pending = bool(getattr(t, "deferred", False))
     now = utcnow()
     values = dict(  # noqa: C408 - keyword form reads as the record's columns
-        content=content, location=location, locality=t.locality,
+        content=content, location=location, locality=t.locality, ward_code=(t.locality or {}).get("ward_code"),
         latitude=coords[0] if coords else None, longitude=coords[1] if coords else None,
         contact=contact_data, channel=channel, channel_user_id=channel_user_id, external_id=external_id,
         idempotency_key=idempotency_key, fingerprint=_fingerprint(content, location, channel),
@@ -391,9 +392,14 @@ def store_submission(session: Session, prepared: PreparedSubmission) -> SubmitRe
     transactions make SAVEPOINT-only transactions commit on RELEASE). PostgreSQL makes a racing
     insert of the same key wait for the other to commit, so the re-read sees the winner.
     """
-    values = prepared.values
+    values = dict(prepared.values)
     channel, external_id = values["channel"], values["external_id"]
     idempotency_key, now = values["idempotency_key"], values["created_at"]
+    # The same problem at the same place as an open case: this report joins it (pakn.clusters).
+    primary = None
+    if not prepared.pending and clusters.enabled():
+        primary = clusters.find_open_case(session, clusters.report_of_values(values))
+    values["primary_id"] = primary.id if primary is not None else None
     for _attempt in range(5):
         code = new_code(now)
         new_id = session.connection().execute(_insert_ignore(session), {"code": code, **values}).scalar()
@@ -409,10 +415,14 @@ def store_submission(session: Session, prepared: PreparedSubmission) -> SubmitRe
         conn.execute(table_of(PaknEvent).insert(), {
             "record_id": new_id, "kind": "received", "from_status": None, "to_status": RECEIVED,
             "actor": f"channel:{channel}", "note": None, "at": now})
-        job = _classify_job_values(record, now) if prepared.pending else _delivery_job_values(record, 1, now)
-        conn.execute(table_of(OutboxJob).insert(), job)
+        if primary is not None:  # the office has the case already: no delivery of its own
+            conn.execute(table_of(PaknEvent).insert(), clusters.linked_events(new_id, code, primary, now))
+        else:
+            job = _classify_job_values(record, now) if prepared.pending else _delivery_job_values(record, 1, now)
+            conn.execute(table_of(OutboxJob).insert(), job)
         log.info("pakn received", extra={"pakn_code": record.code, "category": record.category,
-                                         "office_id": record.office_id, "channel": channel})
+                                         "office_id": record.office_id, "channel": channel,
+                                         "primary_code": primary.code if primary is not None else None})
         return SubmitResult(record, True)
     raise RuntimeError("could not allocate a unique PAKN code")  # pragma: no cover - 5 collisions in a row
 
@@ -484,7 +494,8 @@ def apply_classification(session: Session, record: PaknRecord, t: Any, now: date
     record.events.append(PaknEvent(kind="classified", from_status=RECEIVED, to_status=RECEIVED,
                                    actor="system:classifier", at=now,
                                    note=f"Phân loại: {t.category_name}; chuyển đến {t.office_name}."))
-    session.add(_delivery_job(record, 1, now))
+    if clusters.link_after_classification(session, record, now) is None:
+        session.add(_delivery_job(record, 1, now))
     log.info("pakn classified", extra={"pakn_code": record.code, "category": record.category,
                                        "office_id": record.office_id})
     return True
@@ -541,6 +552,7 @@ def transition(session: Session, code: str, to_status: str, actor: str, note: st
     if to_status in NEEDS_REASON and not note:
         raise PaknValidationError(f"Cần ghi rõ lý do khi chuyển sang “{STATUS_VI[to_status]}”.", field="note")
     record = _require(session, code)
+    clusters.require_primary(record, "xử lý")
     if to_status not in TRANSITIONS[record.status]:
         raise PaknTransitionError(f"Không thể chuyển phản ánh {record.code} từ “{STATUS_VI[record.status]}” "
                                   f"sang “{STATUS_VI[to_status]}”.")
@@ -562,6 +574,7 @@ def transition(session: Session, code: str, to_status: str, actor: str, note: st
         session.add(_delivery_job(record, n + 1, now))
     else:
         _change_status(record, to_status, actor, note, now)
+    clusters.follow_primary(session, record, now)
     session.flush()
     log.info("pakn transition", extra={"pakn_code": record.code, "to_status": to_status})
     return record
@@ -575,6 +588,7 @@ def add_reply(session: Session, code: str, office_id: str, text: str) -> PaknRec
     if len(text) > MAX_CONTENT_CHARS:
         raise PaknValidationError("Nội dung trả lời quá dài (tối đa 5000 ký tự).", field="text")
     record = _require(session, code)
+    clusters.require_primary(record, "trả lời")
     if record.office_id and office_id != record.office_id:
         raise PaknPermissionError(f"Cơ quan “{office_id}” không phụ trách phản ánh {record.code}.")
     if record.status not in REPLYABLE:
@@ -593,8 +607,23 @@ def add_reply(session: Session, code: str, office_id: str, text: str) -> PaknRec
                                    "user_id": record.channel_user_id, "text": message, "reply": text,
                                    "office": record.office_name or office_id, "event_id": reply.id},
                           dedupe_key=f"{CITIZEN_REPLY}:{record.code}:{reply.id}"))
+    # Answered once for the cluster: every linked citizen hears it on their own channel.
+    linked = clusters.fan_out_reply(session, record, reply, text, record.office_name or office_id, now)
+    clusters.follow_primary(session, record, now)
     session.flush()
-    log.info("pakn reply", extra={"pakn_code": record.code, "office_id": office_id})
+    log.info("pakn reply", extra={"pakn_code": record.code, "office_id": office_id, "linked": linked})
+    return record
+
+
+def unlink(session: Session, code: str, actor: str) -> PaknRecord:
+    """Staff undo a link ("Tách khỏi nhóm"): the report becomes a case of its own again, delivered
+    to its own office (see `pakn.clusters.unlink`)."""
+    actor = (actor or "").strip()[:120]
+    if not actor:
+        raise PaknValidationError("Thiếu người thực hiện (actor).", field="actor")
+    record = _require(session, code)
+    clusters.unlink(session, record, actor, utcnow())
+    session.flush()
     return record
 
 
@@ -623,4 +652,5 @@ __all__ = [
     "submit",
     "submit_result",
     "transition",
+    "unlink",
 ]

@@ -156,7 +156,10 @@ def triage(content: str, location: str | None = None, *, now: datetime | None = 
 
 def warm_up() -> None:
     """Load everything triage reads — the classifier with its example vectors, the ward index, the
-    routing rules — before the first petition (called from the app lifespan): the loads are
-    single-flight, but a request should not pay for them at all."""
+    routing rules — and the duplicate matcher before the first petition (called from the app
+    lifespan): the loads are single-flight, but a request should not pay for them at all."""
     get_classifier()
     triage("Đèn đường ở phường Bến Thành, TP. Hồ Chí Minh hỏng đã lâu", semantic=True)
+    from pakn.duplicates import lexical_model
+
+    lexical_model()  # the duplicate matcher's IDF: never built inside an intake's write transaction

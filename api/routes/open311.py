@@ -218,7 +218,7 @@ def _status(record) -> str:
     return "closed" if record.status in CLOSED_STATUSES else "open"
 
 
-def request_view(record) -> dict:
+def request_view(record, case=None) -> dict:
     """A service request as GeoReport v2 returns it: the same view for a lookup by code and for the
     public listing.
 
@@ -232,27 +232,31 @@ def request_view(record) -> dict:
     contact, or anything of a complaint or denunciation but its status: the law protects the
     denouncer's identity (Luật Tố cáo 2018, Điều 47). Complaints and denunciations are also left
     out of the listing (`_list_sync`).
+
+    `case` is the open case a duplicate report was linked to (`pakn.clusters.shared`): its status,
+    answer, office and due date are the report's; the words, place and notice stay the report's own.
     """
     from pakn.service import STATUS_VI
 
-    status_name = STATUS_VI.get(record.status, record.status)
+    case = case if case is not None else record
+    status_name = STATUS_VI.get(case.status, case.status)
     published = is_published(record)
     notes = status_name
-    if answer_is_public(record):
-        reply = last_reply(record)
+    if answer_is_public(record) and answer_is_public(case):
+        reply = last_reply(case)
         if reply is not None:
             notes = f"{notes}: {redact_public(reply.note)}"
-        elif record.status == "rejected":
-            last = next((e for e in reversed(record.events) if e.to_status == "rejected"), None)
+        elif case.status == "rejected":
+            last = next((e for e in reversed(case.events) if e.to_status == "rejected"), None)
             notes = f"{notes}: {redact_public(last.note)}" if last and last.note else notes
     media = record.media or []
     media_url = next((m.get("url") for m in media if isinstance(m, dict) and m.get("url")), None)
     return {
-        "service_request_id": record.code, "status": _status(record), "status_notes": notes,
+        "service_request_id": record.code, "status": _status(case), "status_notes": notes,
         "service_name": record.category_name, "service_code": record.category,
-        "description": redact_public(record.content) if published else None, "agency_responsible": record.office_name,
+        "description": redact_public(record.content) if published else None, "agency_responsible": case.office_name,
         "service_notice": record.notice, "requested_datetime": iso(record.created_at),
-        "updated_datetime": iso(record.updated_at), "expected_datetime": iso(record.due_at),
+        "updated_datetime": iso(case.updated_at), "expected_datetime": iso(case.due_at),
         "address": None if is_private(record) else public_address(record),
         "address_id": None, "zipcode": None,
         "lat": round(record.latitude, 3) if published and record.latitude is not None else None,
@@ -336,6 +340,10 @@ def _create_sync(params: dict, idempotency_key: str | None, user: str | None) ->
         notice = f"Đã tiếp nhận. Cơ quan xử lý: {office}. Hạn xử lý dự kiến: {due}."
         if r.notice:
             notice += " " + r.notice
+        from pakn.clusters import intake_notice
+
+        if cluster := intake_notice(session, r):  # joined an open case (pakn.clusters)
+            notice += " " + cluster
         return {"service_request_id": r.code, "service_notice": notice, "account_id": None}, res.created
 
 
@@ -387,7 +395,9 @@ def _list_sync(ids: list[str], service_code: str | None, start: datetime | None,
         records = session.scalars(stmt.order_by(PaknRecord.created_at.desc()).limit(MAX_LIST)).all()
         if not ids:  # the listing leaves out what triage missed, too (pakn.published.is_private)
             records = [r for r in records if not is_private(r)]
-        return [request_view(r) for r in records]
+        from pakn.clusters import shared
+
+        return [request_view(r, shared(session, r)) for r in records]
 
 
 def _api_key_required() -> bool:

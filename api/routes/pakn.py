@@ -142,12 +142,28 @@ def iso(dt: datetime | None) -> str | None:
     return dt.astimezone(VN_TZ).isoformat() if dt else None
 
 
-def ack_view(record) -> dict:
-    """The acknowledgement returned by POST (also on an idempotent repeat)."""
-    return {"code": record.code, "category": record.category, "category_name": record.category_name,
+def ack_view(record, cluster: dict | None = None) -> dict:
+    """The acknowledgement returned by POST (also on an idempotent repeat); `cluster` when the
+    petition joined an open case (`cluster_view`)."""
+    view = {"code": record.code, "category": record.category, "category_name": record.category_name,
             "office": {"id": record.office_id, "name": record.office_name}, "status": record.status,
             "due_at": iso(record.due_at), "needs_human": record.needs_human, "notice": record.notice,
             "triage_pending": record.triage_pending}
+    if cluster:
+        view["cluster"] = cluster
+    return view
+
+
+def cluster_view(session, record) -> dict | None:
+    """For a report linked to an open case: that case's code, how many reported it and the
+    sentence the citizen reads — nothing of the other citizens (pakn.clusters)."""
+    from pakn import clusters
+
+    case = clusters.shared(session, record)
+    if case is record:
+        return None
+    return {"primary_code": case.code, "reports": clusters.cluster_size(session, case.id),
+            "message": clusters.intake_notice(session, record)}
 
 
 def public_view(record) -> dict:
@@ -238,7 +254,7 @@ def _submit_sync(body: SubmitBody, idempotency_key: str | None, channel_user_id:
                                   media=body.media, defer_semantic=True)
     with session_scope(write=True) as session:
         res = store_submission(session, prepared)
-        return ack_view(res.record), res.created
+        return ack_view(res.record, cluster_view(session, res.record)), res.created
 
 
 IDEMPOTENCY_HEADER = {"name": "Idempotency-Key", "in": "header", "required": False,
@@ -295,11 +311,22 @@ async def classify_pakn(request: Request) -> dict:
 
 def _get_sync(code: str) -> dict | None:
     from knowledge.store import session_scope
+    from pakn import clusters
     from pakn.service import get_by_code
 
     with session_scope() as session:
         record = get_by_code(session, code)
-        return public_view(record) if record else None
+        if record is None:
+            return None
+        case = clusters.shared(session, record)
+        if case is record:
+            return public_view(record)
+        # A linked report shows its case's status, office, due date, history and answers under its
+        # own code; its own notice (the primary's may speak of the primary's address).
+        view = public_view(case)
+        view.update(code=record.code, created_at=iso(record.created_at), notice=record.notice,
+                    cluster=cluster_view(session, record))
+        return view
 
 
 @router.get("/{code}")

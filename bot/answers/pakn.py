@@ -201,6 +201,7 @@ def _submit(msg: InboundMessage, pending: dict) -> tuple[Reply, dict | None]:
                             external_id=external_id, media=pending.get("media") or None)
             code, office, due = record.code, record.office_name, record.due_at
             notice = _legal_notice(record.content) if getattr(record, "is_complaint", False) else None
+            cluster = _cluster_notice(session, record)
             # An old address (before 1/7/2025) was read as today's unit: say which, or the office
             # named below would puzzle someone who wrote "Phường 3, TP Tây Ninh".
             successor = (getattr(record, "locality", None) or {}).get("successor_note")
@@ -209,6 +210,13 @@ def _submit(msg: InboundMessage, pending: dict) -> tuple[Reply, dict | None]:
         step = exc.field if exc.field in QUESTIONS else "content"
         return Reply(reply=f"Chưa gửi được phản ánh: {str(exc).rstrip('.')}. {QUESTIONS[step]}",
                      intent="pakn_submit", answered=False, suggestions=["Hủy"]), {**pending, "step": step}
+    if cluster:
+        # The same problem at the same place is an open case already: say so, with its code, and
+        # that the answer will come here — nothing about the other people who reported it.
+        return Reply(reply="\n".join([f"Đã tiếp nhận phản ánh của bạn. Mã tra cứu: {code}", cluster,
+                                       "Khi cơ quan trả lời, bạn sẽ nhận được câu trả lời qua kênh này.",
+                                       f"Bạn có thể gõ “tra cứu {code}” để xem tình trạng xử lý."]),
+                     intent="pakn_submit", answered=True, suggestions=[f"Tra cứu {code}"]), None
     due_text = due.strftime("%d/%m/%Y") if due else "theo quy định"
     lines = [f"Đã tiếp nhận phản ánh của bạn. Mã tra cứu: {code}",
              f"Cơ quan xử lý: {office}", f"Hạn xử lý dự kiến: {due_text}",
@@ -218,6 +226,16 @@ def _submit(msg: InboundMessage, pending: dict) -> tuple[Reply, dict | None]:
     if notice:
         lines.append(f"Lưu ý: {notice}")
     return Reply(reply="\n".join(lines), intent="pakn_submit", answered=True, suggestions=[f"Tra cứu {code}"]), None
+
+
+def _cluster_notice(session, record) -> str | None:
+    """"Đã có N người phản ánh việc này (mã …), đang được xử lý." for a report that joined an open
+    case (pakn.clusters); None otherwise (and for stand-ins of the record in tests)."""
+    if getattr(record, "primary_id", None) is None:
+        return None
+    from pakn.clusters import intake_notice
+
+    return intake_notice(session, record)
 
 
 def help_reply() -> Reply:
@@ -247,17 +265,24 @@ def status_reply(code: str | None, *, channel: str | None = None, user_id: str |
     else:
         return Reply(reply="Bạn cho tôi mã tra cứu phản ánh (dạng PA-2612-XXXXX-XXXXX) để tôi xem tình trạng xử lý.",
                      intent="pakn_status", answered=False)
+    from pakn.clusters import shared
+
     with session_scope() as session:
         record = get_by_code(session, code)
         if record is None:
             return Reply(reply=f"Không tìm thấy phản ánh có mã {code}. Bạn kiểm tra lại mã tra cứu giúp tôi.",
                          intent="pakn_status", answered=False)
-        due = record.due_at.strftime("%d/%m/%Y") if record.due_at else "—"
-        lines = [f"Phản ánh {record.code}: {STATUS_VI.get(record.status, record.status)}.",
-                 f"Cơ quan xử lý: {record.office_name}. Hạn xử lý: {due}."]
-        own = bool(channel and user_id and record.channel == channel and record.channel_user_id == user_id)
-        reply_text = _last_reply(record)
-        if reply_text and is_private(record) and not own:
+        # A report linked to an open case shows that case's status, office, due date and answer.
+        case = shared(session, record)
+        due = case.due_at.strftime("%d/%m/%Y") if case.due_at else "—"
+        same = f" (cùng sự việc với phản ánh {case.code})" if case is not record else ""
+        lines = [f"Phản ánh {record.code}{same}: {STATUS_VI.get(case.status, case.status)}.",
+                 f"Cơ quan xử lý: {case.office_name}. Hạn xử lý: {due}."]
+        # "Own" answers are read unmasked: the sender's own record; never another citizen's case.
+        own = case is record and bool(channel and user_id and record.channel == channel
+                                      and record.channel_user_id == user_id)
+        reply_text = _last_reply(case)
+        if reply_text and is_private(case) and not own:
             # Someone else holding the code of a complaint or denunciation learns its status only.
             lines.append("Cơ quan đã có văn bản trả lời; nội dung được gửi trực tiếp cho người gửi.")
         elif reply_text:

@@ -30,6 +30,9 @@ def client(monkeypatch: pytest.MonkeyPatch, db_url: str):
     monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("STAFF_API_TOKEN", TOKEN)
     monkeypatch.setenv("MAX_BODY_BYTES", "20000")
+    # These tests post the same petitions at the same place again and again to test intake itself;
+    # linking them as duplicates (tests/integration/test_pakn_duplicates.py) is not what they check.
+    monkeypatch.setenv("PAKN_DUPLICATES", "false")
     get_settings.cache_clear()
     from api.main import create_app
 
