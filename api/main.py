@@ -17,7 +17,7 @@ from settings import get_settings
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    from knowledge.store import migrate
+    from db import migrate
 
     settings = get_settings()
     migrate(settings.database_url)
@@ -63,7 +63,7 @@ def create_app() -> FastAPI:
     from api.limits import BodySizeLimitMiddleware, RateLimitMiddleware
     from api.observability import MetricsMiddleware
     from api.proxy import TrustedProxyMiddleware
-    from knowledge.store import session_scope
+    from db import session_scope
 
     app.state.api_clients = ClientRegistry(session_scope)  # API keys (api.clients), verified per request
     # Added innermost first, so the last added runs first: the client address is settled (trusted

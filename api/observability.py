@@ -126,7 +126,7 @@ class MetricsMiddleware:
 def _counts(column: Any, where: Any = None) -> dict[str, int]:
     from sqlalchemy import func, select
 
-    from knowledge.store import session_factory
+    from db import session_factory
 
     stmt = select(column, func.count()).group_by(column)
     if where is not None:
@@ -157,7 +157,7 @@ def delivery_failures() -> int:
     """Failed delivery attempts recorded in petition histories (one event per failed attempt)."""
     from sqlalchemy import func, select
 
-    from knowledge.store import session_factory
+    from db import session_factory
     from pakn.models import PaknEvent
 
     with session_factory()() as session:
@@ -233,7 +233,7 @@ def metrics_payload() -> tuple[bytes, str]:
 def check_database() -> dict[str, Any]:
     from sqlalchemy import text
 
-    from knowledge.store import session_factory
+    from db import session_factory
 
     with session_factory()() as session:
         session.execute(text("SELECT 1"))
@@ -263,7 +263,7 @@ def outbox_backlog() -> tuple[int, float]:
     """(jobs pending or running, seconds the oldest due pending job has waited; 0 when none)."""
     from sqlalchemy import func, select
 
-    from knowledge.store import session_factory
+    from db import session_factory
     from pakn.models import JOB_PENDING, JOB_RUNNING, OutboxJob, utcnow
 
     now = utcnow()

@@ -447,7 +447,7 @@ async def submit_all(server: Server, db_url: str, hook: WebhookReceiver, subs: l
 
 def _engine(db_url: str) -> Engine:
     """A private engine (disposed by the caller), apart from the product's cached factories."""
-    from knowledge.store.db import make_engine
+    from db.engine import make_engine
 
     return make_engine(db_url)
 
@@ -608,7 +608,7 @@ def count(db_url: str, subs: list[Submission], hook: WebhookReceiver, report: Re
 def run(cfg: Config) -> Report:
     """Start endpoint and server, submit while killing, drain, count. Everything started is stopped."""
     say: Callable[[str], None] = print if cfg.verbose else (lambda _m: None)
-    from knowledge.store import migrate
+    from db import migrate
 
     tmp = Path(tempfile.mkdtemp(prefix="pakn-durability-"))
     clean = False  # keep the server log (and SQLite file) of a failed or violated run

@@ -166,7 +166,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict:
         env["EMBEDDING_BACKEND"] = "none"
     if args.stub_triage:
         env["BENCH_PAKN_STUB_TRIAGE"] = "1"
-    from knowledge.store import migrate
+    from db import migrate
 
     migrate(db_url)  # before uvicorn, so several workers do not race on the migration
     app = "api.main:app" if args.full_app else "bench.pakn:pakn_app"

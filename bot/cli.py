@@ -1,4 +1,7 @@
-"""`python -m bot`: ask one question, chat in the terminal, classify a petition, manage staff."""
+"""The chatbot's commands: ask one question, chat in the terminal, classify a petition.
+
+`python -m bot` runs them through `runtime.cli`, which adds the console's `admin` group.
+"""
 from __future__ import annotations
 
 import json
@@ -93,7 +96,3 @@ def pakn_classify(
     else:
         typer.echo(f"{t.category_name} → {t.office_name} (độ tin cậy {t.confidence:.2f})\n{t.explanation}")
 
-
-from console.cli import admin_app
-
-app.add_typer(admin_app, name="admin")

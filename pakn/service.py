@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from knowledge.store.models import table_of
+from db import table_of
 from pakn.errors import (
     PaknConflictError,
     PaknNotFoundError,
@@ -336,7 +336,7 @@ def prepare_submission(*, content: str, location: str | None, contact: str | dic
                        coordinates: tuple[float, float] | None = None,
                        defer_semantic: bool = False) -> PreparedSubmission:
     """Validate and triage a petition; no database work, so intake can do it before taking the
-    SQLite write gate (see `knowledge.store.db.WriteGate`).
+    SQLite write gate (see `db.engine.WriteGate`).
 
     `coordinates` is a map pin sent apart from the address (Open311 lat/long).
     `defer_semantic=True` (the high-volume API paths) never waits for the embedding model: a

@@ -31,7 +31,7 @@ class Worker:
 
     def __init__(self, database_url: str | None = None, *, worker_id: str | None = None, batch: int | None = None,
                  poll_interval_s: float | None = None) -> None:
-        from knowledge.store import session_factory
+        from db import session_factory
 
         self.factory = session_factory(database_url)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     url = args.database_url or get_settings().database_url
     if args.migrate:
-        from knowledge.store import migrate
+        from db import migrate
 
         migrate(url)
     _load_channel_senders()

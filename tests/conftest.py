@@ -39,7 +39,7 @@ def pg_url() -> Iterator[str]:
 
     url, drop = pg_database("t")
     yield url
-    from knowledge.store.db import _factory
+    from db.engine import _factory
 
     _factory.cache_clear()
     drop()
@@ -54,7 +54,7 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest) -> str:
     """Run a test on SQLite and on PostgreSQL, each migrated to head."""
-    from knowledge.store import migrate
+    from db import migrate
 
     url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
     migrate(url)

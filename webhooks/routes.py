@@ -126,7 +126,7 @@ class Channels:
             from pakn.outbox import release_waiting
         except ImportError:
             return
-        from knowledge.store import session_factory
+        from db import session_factory
 
         released = release_waiting(session_factory(self.settings.database_url), channel, user_id)
         if released:

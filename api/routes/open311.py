@@ -302,7 +302,7 @@ def _float(params: dict, key: str, bound: float) -> float | None:
 
 
 def _create_sync(params: dict, idempotency_key: str | None, user: str | None) -> tuple[dict, bool]:
-    from knowledge.store import session_scope
+    from db import session_scope
     from pakn.service import prepare_submission, store_submission
 
     code = (params.get("service_code") or "").strip()
@@ -362,7 +362,7 @@ def _list_sync(ids: list[str], service_code: str | None, start: datetime | None,
                statuses: set[str]) -> list[dict]:
     from sqlalchemy import select
 
-    from knowledge.store import session_scope
+    from db import session_scope
     from pakn.models import PaknRecord
     from pakn.service import normalise_code
 

@@ -227,7 +227,7 @@ def submitter_key(client: ApiClient, user: str | None, contact: str | dict | Non
 
 
 def _submit_sync(body: SubmitBody, idempotency_key: str | None, channel_user_id: str | None) -> tuple[dict, bool]:
-    from knowledge.store import session_scope
+    from db import session_scope
     from pakn.service import prepare_submission, store_submission
 
     # Triage happens before the write transaction, so the SQLite write gate is held for the
@@ -294,7 +294,7 @@ async def classify_pakn(request: Request) -> dict:
 
 
 def _get_sync(code: str) -> dict | None:
-    from knowledge.store import session_scope
+    from db import session_scope
     from pakn.service import get_by_code
 
     with session_scope() as session:
@@ -312,7 +312,7 @@ async def get_pakn(code: str) -> dict:
 
 
 def _staff_sync(fn_name: str, code: str, kwargs: dict, office: str | None) -> dict:
-    from knowledge.store import session_scope
+    from db import session_scope
     from pakn import service
 
     with session_scope() as session:

@@ -187,7 +187,7 @@ def _legal_notice(content: str) -> str:
 def _submit(msg: InboundMessage, pending: dict) -> tuple[Reply, dict | None]:
     """Store the petition. One draft is one petition: a double tap or a retried message sends the
     same draft id as external id, and the store answers the second with the first's record."""
-    from knowledge.store import session_scope
+    from db import session_scope
     from pakn.errors import PaknValidationError
     from pakn.service import submit
 
@@ -235,7 +235,7 @@ def help_reply() -> Reply:
 def status_reply(code: str | None, *, channel: str | None = None, user_id: str | None = None) -> Reply:
     """The status of one petition by its code; without a code, the petitions this person sent
     from this channel (a code is not something people keep)."""
-    from knowledge.store import session_scope
+    from db import session_scope
     from pakn.privacy import redact_public
     from pakn.published import is_private
     from pakn.service import get_by_code
@@ -269,7 +269,7 @@ def status_reply(code: str | None, *, channel: str | None = None, user_id: str |
 def _my_petitions(channel: str, user_id: str, limit: int = 5) -> Reply:
     from sqlalchemy import select
 
-    from knowledge.store import session_scope
+    from db import session_scope
     from pakn.models import PaknRecord
 
     with session_scope() as session:

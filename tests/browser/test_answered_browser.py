@@ -33,7 +33,7 @@ def _free_port() -> int:
 def server(tmp_path, monkeypatch: pytest.MonkeyPatch, fake_triage):
     import uvicorn
 
-    from knowledge.store import migrate
+    from db import migrate
 
     url = f"sqlite:///{tmp_path / 'answered.db'}"
     migrate(url)

@@ -58,7 +58,7 @@ def _create_user(env: dict, email: str, office: str, role: str = "staff") -> Non
 
 def _seed(db_url: str) -> str:
     """Petitions for office A (one from a Zalo citizen, one overdue, two answered) and one for office B."""
-    from knowledge.store import session_scope
+    from db import session_scope
     from pakn import service
 
     triage = Triage()
@@ -95,7 +95,7 @@ def _seed(db_url: str) -> str:
 
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
-    from knowledge.store import migrate
+    from db import migrate
     from tests.fakes.zalo_api import FakeZaloAPI
 
     tmp = tmp_path_factory.mktemp("console-browser")
@@ -162,7 +162,7 @@ def _login(page, base: str, email: str) -> None:
 
 def _push_replies_if_no_embedded_worker(app_server: SimpleNamespace) -> None:
     """When the API process runs no outbox worker, run one here with the product's Zalo sender."""
-    from knowledge.store import session_factory
+    from db import session_factory
     from pakn import notify, outbox
     from settings import get_settings
     from webhooks.routes import Channels

@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.clients import SCOPE_OFFICE, create_client
-from knowledge.store import session_scope
+from db import session_scope
 
 pytestmark = pytest.mark.integration
 DRAFT = "Bãi rác sau chợ Long Hoa bốc mùi cả tuần nay, đề nghị thu gom"

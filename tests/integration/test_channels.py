@@ -14,7 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from knowledge.store import ConversationRow, session_scope
+from bot.models import ConversationRow
+from db import session_scope
 from settings import get_settings
 from tests.fakes.smtp_server import FakeSMTPServer
 from tests.fakes.telegram_api import FakeTelegramAPI

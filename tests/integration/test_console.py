@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 
 from console import auth
 from console.models import ConsoleSession, ConsoleUser, DutyProgress, LoginAttempt
-from knowledge.store import session_scope
+from db import session_scope
 from pakn import notify, outbox, service
 from pakn.models import CITIZEN_REPLY, OutboxJob
 from settings import get_settings

@@ -94,7 +94,7 @@ def staff_cookie(default_store: str) -> dict[str, str]:
     import uuid
 
     from console import auth
-    from knowledge.store import session_scope
+    from db import session_scope
 
     with session_scope(default_store) as db:
         user = auth.create_user(db, email=f"fuzz-{uuid.uuid4().hex[:6]}@example.vn",

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import delete, func, select
 
-from knowledge.store import session_scope
+from db import session_scope
 from pakn.models import JOB_DEAD, JOB_PENDING, OutboxJob, PaknRecord
 from settings import get_settings
 

@@ -10,8 +10,8 @@ from sqlalchemy import delete, select, update
 
 from console import inbox
 from console.auth import Principal
-from knowledge.store import session_factory, session_scope
-from knowledge.store.models import OfficeRow
+from db import session_factory, session_scope
+from knowledge.models import OfficeRow
 from pakn import outbox, service
 from pakn.escalation import enqueue_overdue
 from pakn.models import ESCALATE, OVERDUE_REMINDER, OutboxJob, PaknEvent, PaknRecord

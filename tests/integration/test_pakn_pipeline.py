@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import delete, func, select
 
-from knowledge.store import session_factory, session_scope
-from knowledge.store.models import OfficeRow
+from db import session_factory, session_scope
+from knowledge.models import OfficeRow
 from pakn import delivery, notify, outbox, service
 from pakn.errors import PaknConflictError, PaknTransitionError, PaknValidationError
 from pakn.models import OutboxJob, PaknEvent, PaknRecord

@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, select
 
-from knowledge.store import session_factory, session_scope
-from knowledge.store.models import OfficeRow
+from db import session_factory, session_scope
+from knowledge.models import OfficeRow
 from pakn import outbox
 from pakn.models import OutboxJob, PaknRecord
 from settings import get_settings

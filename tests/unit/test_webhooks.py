@@ -235,7 +235,7 @@ def test_purge_drops_only_old_finished_events(tmp_path):
 
     from sqlalchemy import update
 
-    from knowledge.store import migrate, session_scope
+    from db import migrate, session_scope
     from webhooks.inbox import Inbox
     from webhooks.models import InboxEventRow, utcnow
 
@@ -257,7 +257,7 @@ def test_purge_drops_only_old_finished_events(tmp_path):
 async def test_worker_runs_at_most_max_active_people_and_leaves_the_rest_unclaimed(tmp_path):
     import asyncio
 
-    from knowledge.store import migrate
+    from db import migrate
     from webhooks.inbox import Inbox
     from webhooks.models import PENDING, PROCESSING
     from webhooks.queue import InboxWorker
@@ -290,7 +290,7 @@ async def test_worker_runs_at_most_max_active_people_and_leaves_the_rest_unclaim
         await asyncio.sleep(0.1)  # time for a third person to start, if the bound did not hold
         from sqlalchemy import func, select
 
-        from knowledge.store import session_scope
+        from db import session_scope
         from webhooks.models import InboxEventRow
 
         with session_scope(url) as s:

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.types import Citation, InboundMessage, Reply
-from knowledge.store import migrate, session_scope
+from db import migrate, session_scope
 from settings import Settings
 from tests.fakes.telegram_api import FakeTelegramAPI
 from webhooks.models import InboxEventRow
