@@ -250,16 +250,12 @@ def durability_app() -> FastAPI:
 
     Why not `api.main:app`: its lifespan builds the chat knowledge store and retrieval index,
     unrelated to PAKN and minutes long on a fresh database; every restart after a SIGKILL would
-    wait for it. Why set the lifespan here rather than rely on the PAKN router's: exactly one
-    worker thread per process, whichever part of the app starts it in production;
-    PAKN_WORKER_IN_API decides whether it runs, as in production.
+    wait for it. The services start as in production otherwise: PAKN_WORKER_IN_API decides whether
+    the embedded outbox worker runs.
     """
     from api.main import create_app
-    from pakn.worker import embedded_worker
 
-    app = create_app()
-    app.router.lifespan_context = embedded_worker
-    return app
+    return create_app(build_store=False, warm=False, start_channels=False)
 
 
 

@@ -20,15 +20,17 @@ def _quiet() -> None:
 
 
 def _service():
-    from bot.service import ChatService, get_chat_service
+    """The chat service of the same `Services` the API builds (runtime.services), for one process."""
     from bot.setup import ensure_ready, quick_engine
     from retrieval.readiness import dense_index_ready
+    from runtime.services import build_services
     from settings import get_settings
 
     ensure_ready()
-    if get_settings().embedding_backend != "none" and not dense_index_ready():
-        return ChatService(engine=quick_engine())
-    return get_chat_service()
+    settings = get_settings()
+    # No dense index yet: a one-shot answer ranks lexically instead of embedding every unit first.
+    engine = quick_engine() if settings.embedding_backend != "none" and not dense_index_ready() else None
+    return build_services(settings, engine=engine).chat
 
 
 @app.command()

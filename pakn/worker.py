@@ -8,15 +8,12 @@ and the dedupe key cover it).
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import logging
 import os
 import signal
 import socket
 import threading
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime
 
 from pakn.models import utcnow
@@ -80,28 +77,6 @@ class Worker:
         t = threading.Thread(target=self.run_forever, name=f"pakn-worker-{self.worker_id}", daemon=True)
         t.start()
         return t
-
-
-@contextlib.asynccontextmanager
-async def embedded_worker(_app: object = None) -> AsyncIterator[None]:
-    """Lifespan hook: one worker thread inside the API process when `settings.pakn_worker_in_api`.
-
-    Why in-process by default: a single-container deployment then delivers without a second
-    service, and citizen replies run where the channel adapters registered their senders.
-    Dedicated `python -m pakn.worker` processes can run alongside (claims are atomic) or instead
-    (set PAKN_WORKER_IN_API=false).
-    """
-    settings = get_settings()
-    if not settings.pakn_worker_in_api:
-        yield
-        return
-    worker = Worker(settings.database_url, worker_id=f"api:{socket.gethostname()}:{os.getpid()}")
-    thread = worker.start_thread()
-    try:
-        yield
-    finally:
-        worker.stop()
-        await asyncio.to_thread(thread.join, 15)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,10 +48,8 @@ class StubTriage:
 
 
 @pytest.fixture
-def triage(monkeypatch: pytest.MonkeyPatch) -> StubTriage:
-    stub = StubTriage()
-    monkeypatch.setattr(service, "TRIAGE", stub)
-    return stub
+def triage() -> StubTriage:
+    return StubTriage()
 
 
 @pytest.fixture
@@ -83,7 +81,7 @@ def submit(db_url: str, triage: StubTriage, office: str, text: str = "Rác thả
     triage.office_id = office
     with session_scope(db_url) as db:
         rec = service.submit(db, content=f"{text} {uid()}", location=None, contact="0912345678", channel=channel,
-                             channel_user_id=user_id)
+                             channel_user_id=user_id, triage=triage)
         return rec.code
 
 
