@@ -71,6 +71,16 @@ def default_store() -> str:
     return get_settings().database_url
 
 
+@pytest.fixture(scope="session")
+def store_engine(default_store: str):
+    """The retrieval engine over the default store, built once per test session through the same
+    `Services` the API builds; chat tests build their own `ChatService` around it (state apart,
+    one index load), as runtime.services does for a process."""
+    from runtime.services import build_services
+
+    return build_services().chat.engine
+
+
 @pytest.fixture
 def semantic_classifier(monkeypatch: pytest.MonkeyPatch):
     """The process-wide PAKN classifier with its embedding view, whatever earlier tests configured

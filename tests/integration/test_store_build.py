@@ -12,6 +12,8 @@ from knowledge.deadlines import parse_period
 from knowledge.duties import find_tasks
 from knowledge.models import PlanRow, SectionRow, TaskOfficeRow, TaskRow
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def built(db_url):

@@ -24,6 +24,8 @@ from tests.fakes.zalo_api import FakeZaloAPI, signed
 from webhooks.models import DONE, FAILED, ChannelInteractionRow, InboxEventRow, ZaloTokenRow
 from webhooks.routes import Channels, router, start_channels, stop_channels
 
+pytestmark = pytest.mark.integration
+
 APP_ID = "1234567890"
 OA_SECRET = "oa-secret-key"
 APP_SECRET = "app-secret"

@@ -16,6 +16,8 @@ from tests.fakes.telegram_api import FakeTelegramAPI
 from webhooks.models import InboxEventRow
 from webhooks.routes import Channels, router, start_channels, stop_channels
 
+pytestmark = pytest.mark.integration
+
 TOKEN = "123456:TEST-TOKEN"
 SECRET = "tg-secret-token"
 CHAT = 777001
