@@ -25,7 +25,7 @@ DEV_TARGET := .[dev,st]
 STAMP_INSTALL := $(VENV)/.stamp-install
 STAMP_DEV := $(VENV)/.stamp-install-dev
 STAMP_BUILD := $(VAR)/.stamp-build
-KNOWLEDGE_INPUTS := $(shell find knowledge retrieval -type f -not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null)
+KNOWLEDGE_INPUTS := $(shell find knowledge retrieval db -type f -not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null)
 
 .PHONY: install install-dev reinstall demo build test screenshots bench lint check clean
 

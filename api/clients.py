@@ -25,8 +25,8 @@ from datetime import datetime
 from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from knowledge.store.models import Base
-from knowledge.store.types import UTCDateTime, utcnow
+from db import Base
+from db.types import UTCDateTime, utcnow
 
 SCOPE_CHAT = "chat"      # chat and petition intake on behalf of the integration's own users
 SCOPE_OFFICE = "office"  # the staff API (reply, transition) for one office's petitions

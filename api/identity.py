@@ -64,7 +64,7 @@ def fold_label(label: str | None) -> str:
 def _registry(request: Request) -> ClientRegistry:
     registry = getattr(request.app.state, "api_clients", None)
     if registry is None:
-        from knowledge.store import session_scope
+        from db import session_scope
 
         registry = request.app.state.api_clients = ClientRegistry(session_scope)
     return registry

@@ -1,50 +1,67 @@
 """The FastAPI application: one place where every router is registered.
 
-`create_app()` builds the app; the lifespan loads settings, migrates the store and loads every
-model and index — the retrieval index, the chat service, the PAKN classifier and ward index — once,
-before the server accepts a connection, so the first requests are as fast as the rest and `/readyz`
-never says ready while a load is pending. In development it also starts the local mail sink
-(pakn/mailsink.py) so petitions e-mailed to offices arrive somewhere visible.
+`create_app()` builds the app; its lifespan builds the running parts once (runtime.services: it
+migrates the store and loads every model and index — the retrieval index, the chat service, the
+PAKN classifier and ward index — before the server accepts a connection, so the first requests are
+as fast as the rest and `/readyz` never says ready while a load is pending; it starts the channel
+layer, the embedded outbox worker and, in development, the local mail sink) and hands them to
+routes through `api.deps.get_services`.
 """
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
+from retrieval.budget import DenseSignals
+from retrieval.singleflight import SingleFlight
 from settings import get_settings
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI):
-    from knowledge.store import migrate
+def lifespan_with(**parts: Any) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The app's lifespan: build the services once (runtime.services) and keep them on
+    `app.state.services` for routes (`api.deps.get_services`) until shutdown. `parts` replace real
+    parts in tests (`triage=FakeTriage()`, `chat=…`)."""
 
-    settings = get_settings()
-    migrate(settings.database_url)
-    from bot.service import get_chat_service
-    from bot.setup import ensure_ready
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from runtime.services import running_services
 
-    ensure_ready()
-    get_chat_service().warm_up()
-    from pakn.triage import warm_up as warm_up_triage
+        async with running_services(get_settings(), signals=dense_signals(), **parts) as services:
+            app.state.services = services
+            app.state.channels = services.channels  # the webhook routes' own view (webhooks.routes)
+            app.state.mail_sink = services.mail_sink
+            try:
+                yield
+            finally:
+                app.state.services = None
+                app.state.channels = None
 
-    warm_up_triage()  # PAKN classifier (shipped example vectors), ward index, routing rules
-    from pakn.mailsink import start_dev_mail_sink
-
-    app.state.mail_sink = start_dev_mail_sink(settings)  # development only; None otherwise
-    from webhooks.routes import start_channels, stop_channels
-
-    await start_channels(app)  # inbox worker, Zalo/Telegram senders for PAKN replies
-    try:
-        yield
-    finally:
-        await stop_channels(app)
-        if app.state.mail_sink is not None:
-            app.state.mail_sink.stop()
+    return lifespan
 
 
-def create_app() -> FastAPI:
-    """Build the application with all routers."""
+def dense_signals() -> DenseSignals:
+    """What the API tells its retrieval engine (retrieval/budget.py): questions waiting for an
+    answer thread count as pressure, and each dense lookup is counted on /metrics."""
+    from api.observability import count_dense_query
+    from api.routes.chat import questions_waiting
+
+    return DenseSignals(pressure=[questions_waiting], observers=[count_dense_query])
+
+
+def _unstarted(parts: dict[str, Any]) -> SingleFlight[Any]:
+    """Services for an app whose lifespan never ran: built once, on first use, without starting
+    anything (the keyword arguments that only steer the start-up are not parts)."""
+    from runtime.services import build_services
+
+    given = {k: v for k, v in parts.items() if k in ("chat", "engine", "triage")}
+    return SingleFlight(lambda: build_services(get_settings(), signals=dense_signals(), **given))
+
+
+def create_app(**parts: Any) -> FastAPI:
+    """Build the application with all routers; `parts` replace real running parts (tests)."""
     from api.logging import setup_logging
 
     setup_logging()  # JSON lines with personal data masked, before anything logs
@@ -52,8 +69,10 @@ def create_app() -> FastAPI:
     # Production serves no API explorer: the schema is published with the code, not by the server.
     # Elsewhere /docs and /redoc are api.docs's pages, which load nothing from a CDN.
     production = settings.env == "production"
-    app = FastAPI(title="Trợ lý hành chính công", version="0.1.0", lifespan=lifespan, docs_url=None,
+    app = FastAPI(title="Trợ lý hành chính công", version="0.1.0", lifespan=lifespan_with(**parts), docs_url=None,
                   redoc_url=None, openapi_url=None if production else "/openapi.json")
+    app.state.services = None
+    app.state.unstarted_services = _unstarted(parts)  # see api.deps.get_services
     if not production:
         from api import docs
 
@@ -63,7 +82,7 @@ def create_app() -> FastAPI:
     from api.limits import BodySizeLimitMiddleware, RateLimitMiddleware
     from api.observability import MetricsMiddleware
     from api.proxy import TrustedProxyMiddleware
-    from knowledge.store import session_scope
+    from db import session_scope
 
     app.state.api_clients = ClientRegistry(session_scope)  # API keys (api.clients), verified per request
     # Added innermost first, so the last added runs first: the client address is settled (trusted

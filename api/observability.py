@@ -126,7 +126,7 @@ class MetricsMiddleware:
 def _counts(column: Any, where: Any = None) -> dict[str, int]:
     from sqlalchemy import func, select
 
-    from knowledge.store import session_factory
+    from db import session_factory
 
     stmt = select(column, func.count()).group_by(column)
     if where is not None:
@@ -157,7 +157,7 @@ def delivery_failures() -> int:
     """Failed delivery attempts recorded in petition histories (one event per failed attempt)."""
     from sqlalchemy import func, select
 
-    from knowledge.store import session_factory
+    from db import session_factory
     from pakn.models import PaknEvent
 
     with session_factory()() as session:
@@ -206,7 +206,13 @@ REGISTRY.register(PIPELINE)
 DENSE_QUERIES = Counter("retrieval_dense_queries_total", "Dense lookups of hybrid search by outcome (cached, "
                         "embedded, decisive = BM25 clear, shed = over the embedding budget: ranked by BM25 alone)",
                         ["outcome"], registry=REGISTRY)
-budget.OBSERVERS.append(lambda outcome: DENSE_QUERIES.labels(outcome).inc())
+
+
+def count_dense_query(outcome: str) -> None:
+    """An observer of the retrieval engine's dense lookups (handed to it by the app's lifespan)."""
+    DENSE_QUERIES.labels(outcome).inc()
+
+
 for _outcome in budget.OUTCOMES:  # every series exists from the start, so rates work from the first scrape
     DENSE_QUERIES.labels(_outcome)
 
@@ -233,26 +239,29 @@ def metrics_payload() -> tuple[bytes, str]:
 def check_database() -> dict[str, Any]:
     from sqlalchemy import text
 
-    from knowledge.store import session_factory
+    from db import session_factory
 
     with session_factory()() as session:
         session.execute(text("SELECT 1"))
     return {"ok": True}
 
 
-def check_retrieval() -> dict[str, Any]:
-    """Loaded means the process-wide engine exists; never builds it."""
-    from retrieval import engine
-
-    current = engine._ENGINE  # read without the lock: a reference read is atomic
+def check_retrieval(services: Any) -> dict[str, Any]:
+    """Loaded means the services' engine exists; never builds it."""
+    current = services.engine if services is not None else None  # a reference read is atomic
     if current is None:
         return {"ok": False, "error": "chỉ mục tra cứu chưa được nạp"}
     return {"ok": True, "units": len(getattr(current, "units", ()) or ())}
 
 
-def check_classifier() -> dict[str, Any]:
-    """Loaded means the process-wide PAKN classifier exists; never builds it (a cold build embeds)."""
+def check_classifier(services: Any) -> dict[str, Any]:
+    """Loaded means the PAKN classifier exists; never builds it (a cold build embeds). A triage the
+    services were built with instead of the real one (tests, benches) loads nothing: ready."""
     from pakn.classifier import get_classifier
+    from runtime.services import default_triage
+
+    if services is not None and services.triage is not default_triage:
+        return {"ok": True, "semantic": False}
 
     if not get_classifier.loaded:
         return {"ok": False, "error": "bộ phân loại phản ánh chưa được nạp"}
@@ -263,7 +272,7 @@ def outbox_backlog() -> tuple[int, float]:
     """(jobs pending or running, seconds the oldest due pending job has waited; 0 when none)."""
     from sqlalchemy import func, select
 
-    from knowledge.store import session_factory
+    from db import session_factory
     from pakn.models import JOB_PENDING, JOB_RUNNING, OutboxJob, utcnow
 
     now = utcnow()
@@ -285,11 +294,12 @@ def check_outbox() -> dict[str, Any]:
     return {"ok": True, "depth": depth, "oldest_due_s": round(oldest, 1), "dead": outbox_counts()["dead"]}
 
 
-def readiness() -> tuple[bool, dict[str, Any]]:
-    """Run every check; returns (all ok, body). A check that raises is reported down with the error type."""
+def readiness(services: Any = None) -> tuple[bool, dict[str, Any]]:
+    """Run every check against the app's services (None before the lifespan built them); returns
+    (all ok, body). A check that raises is reported down with the error type."""
     checks: dict[str, Any] = {}
-    for name, fn in (("database", check_database), ("retrieval", check_retrieval),
-                     ("pakn_classifier", check_classifier), ("pakn_outbox", check_outbox)):
+    for name, fn in (("database", check_database), ("retrieval", lambda: check_retrieval(services)),
+                     ("pakn_classifier", lambda: check_classifier(services)), ("pakn_outbox", check_outbox)):
         try:
             checks[name] = fn()
         except Exception as exc:  # noqa: BLE001 - a probe reports, it does not crash

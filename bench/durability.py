@@ -250,16 +250,12 @@ def durability_app() -> FastAPI:
 
     Why not `api.main:app`: its lifespan builds the chat knowledge store and retrieval index,
     unrelated to PAKN and minutes long on a fresh database; every restart after a SIGKILL would
-    wait for it. Why set the lifespan here rather than rely on the PAKN router's: exactly one
-    worker thread per process, whichever part of the app starts it in production;
-    PAKN_WORKER_IN_API decides whether it runs, as in production.
+    wait for it. The services start as in production otherwise: PAKN_WORKER_IN_API decides whether
+    the embedded outbox worker runs.
     """
     from api.main import create_app
-    from pakn.worker import embedded_worker
 
-    app = create_app()
-    app.router.lifespan_context = embedded_worker
-    return app
+    return create_app(build_store=False, warm=False, start_channels=False)
 
 
 
@@ -447,7 +443,7 @@ async def submit_all(server: Server, db_url: str, hook: WebhookReceiver, subs: l
 
 def _engine(db_url: str) -> Engine:
     """A private engine (disposed by the caller), apart from the product's cached factories."""
-    from knowledge.store.db import make_engine
+    from db.engine import make_engine
 
     return make_engine(db_url)
 
@@ -608,7 +604,7 @@ def count(db_url: str, subs: list[Submission], hook: WebhookReceiver, report: Re
 def run(cfg: Config) -> Report:
     """Start endpoint and server, submit while killing, drain, count. Everything started is stopped."""
     say: Callable[[str], None] = print if cfg.verbose else (lambda _m: None)
-    from knowledge.store import migrate
+    from db import migrate
 
     tmp = Path(tempfile.mkdtemp(prefix="pakn-durability-"))
     clean = False  # keep the server log (and SQLite file) of a failed or violated run

@@ -300,7 +300,7 @@ def statuses(database_url: str, channel: str, since: datetime) -> dict[str, int]
     """Inbox rows of `channel` since `since` by status: how far the inbox worker got (`on`)."""
     from sqlalchemy import func, select
 
-    from knowledge.store import session_scope
+    from db import session_scope
     from webhooks.models import InboxEventRow
 
     with session_scope(database_url) as session:
@@ -312,7 +312,7 @@ def durable_ids(database_url: str, channel: str, since: datetime) -> set[str]:
     """Event ids of the inbox rows of `channel` received since `since` (what survived the 200)."""
     from sqlalchemy import select
 
-    from knowledge.store import session_scope
+    from db import session_scope
     from webhooks.models import InboxEventRow
 
     with session_scope(database_url) as session:

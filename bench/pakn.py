@@ -56,31 +56,19 @@ def pakn_app():
     without the chat start-up: the full lifespan builds the chat knowledge store and retrieval
     index, which is unrelated to intake and takes minutes on a fresh database. The bench migrates
     the database itself before starting the server."""
-    from contextlib import asynccontextmanager
-
     from api.main import create_app
 
-    if os.environ.get("BENCH_PAKN_STUB_TRIAGE") == "1":
-        _stub_triage()
-
-    @asynccontextmanager
-    async def intake_only(_app):
-        yield
-
-    app = create_app()
-    app.router.lifespan_context = intake_only
-    return app
+    parts = {"triage": _stub_triage()} if os.environ.get("BENCH_PAKN_STUB_TRIAGE") == "1" else {}
+    return create_app(build_store=False, warm=False, start_channels=False, start_worker=False, **parts)
 
 
-def _stub_triage() -> None:
+def _stub_triage():
     """Constant triage (`--stub-triage`): measures HTTP + validation + database alone."""
     from datetime import datetime, timedelta
     from types import SimpleNamespace
 
-    from pakn import service
-
     due = datetime.now(UTC) + timedelta(days=10)
-    service.TRIAGE = lambda content, location=None, **_kw: SimpleNamespace(
+    return lambda content, location=None, **_kw: SimpleNamespace(
         category="moi_truong", category_name="Môi trường", confidence=0.9, needs_human=False,
         office_id="bench-office", office_name="UBND bench", locality=None, due_at=due,
         is_complaint_or_denunciation=False, notice=None, explanation="bench")
@@ -166,7 +154,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict:
         env["EMBEDDING_BACKEND"] = "none"
     if args.stub_triage:
         env["BENCH_PAKN_STUB_TRIAGE"] = "1"
-    from knowledge.store import migrate
+    from db import migrate
 
     migrate(db_url)  # before uvicorn, so several workers do not race on the migration
     app = "api.main:app" if args.full_app else "bench.pakn:pakn_app"

@@ -1,3 +1,3 @@
-from bot.cli import app
+from runtime.cli import main
 
-app()
+main()

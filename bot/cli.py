@@ -1,4 +1,7 @@
-"""`python -m bot`: ask one question, chat in the terminal, classify a petition, manage staff."""
+"""The chatbot's commands: ask one question, chat in the terminal, classify a petition.
+
+`python -m bot` runs them through `runtime.cli`, which adds the console's `admin` group.
+"""
 from __future__ import annotations
 
 import json
@@ -17,15 +20,17 @@ def _quiet() -> None:
 
 
 def _service():
-    from bot.service import ChatService, get_chat_service
+    """The chat service of the same `Services` the API builds (runtime.services), for one process."""
     from bot.setup import ensure_ready, quick_engine
     from retrieval.readiness import dense_index_ready
+    from runtime.services import build_services
     from settings import get_settings
 
     ensure_ready()
-    if get_settings().embedding_backend != "none" and not dense_index_ready():
-        return ChatService(engine=quick_engine())
-    return get_chat_service()
+    settings = get_settings()
+    # No dense index yet: a one-shot answer ranks lexically instead of embedding every unit first.
+    engine = quick_engine() if settings.embedding_backend != "none" and not dense_index_ready() else None
+    return build_services(settings, engine=engine).chat
 
 
 @app.command()
@@ -93,7 +98,3 @@ def pakn_classify(
     else:
         typer.echo(f"{t.category_name} → {t.office_name} (độ tin cậy {t.confidence:.2f})\n{t.explanation}")
 
-
-from console.cli import admin_app
-
-app.add_typer(admin_app, name="admin")

@@ -58,7 +58,6 @@ from bot.variants import (
 from knowledge.dialogue_lexicon import DialogueLexicon, dialogue_lexicon
 from knowledge.plans import get_plan, load_plans, plan_of
 from knowledge.procedure_variants import Family, ProcedureVariants, procedure_variants
-from retrieval.singleflight import single_flight
 from vntext import fold
 
 log = logging.getLogger(__name__)
@@ -88,11 +87,14 @@ class ChatService:
     def __init__(self, database_url: str | None = None, engine: Any | None = None,
                  phraser: Any | None = None, clock: Callable[[], date] | None = None,
                  max_fact_age_days: int | None = None, lexicon: DialogueLexicon | None = None,
-                 variants: ProcedureVariants | None = None) -> None:
+                 variants: ProcedureVariants | None = None, signals: Any | None = None,
+                 triage: Callable[..., Any] | None = None) -> None:
         """`clock` gives the day a question is asked (which fees and rules are in force, which facts
         are stale); tests pass a fixed one. `max_fact_age_days` defaults to the setting. `lexicon`
         holds the dialogue phrases (where-phrases, duty counts); `variants` the procedure families
-        whose variant must be chosen; the shipped files by default."""
+        whose variant must be chosen; the shipped files by default. `engine` is the retrieval
+        engine (built on first use, with `signals`, when not given); `triage` the petitions' triage
+        (pakn.service's default when not given). One service per process is built by runtime.services."""
         from bot.llm import build_phraser
 
         if max_fact_age_days is None:
@@ -104,6 +106,8 @@ class ChatService:
         self.url = database_url
         self.state = StateStore(database_url)
         self._engine = engine
+        self._signals = signals
+        self.triage = triage
         self._lock = threading.Lock()
         self.phraser = phraser if phraser is not None else build_phraser()
         self.lexicon = lexicon or dialogue_lexicon()
@@ -116,9 +120,17 @@ class ChatService:
         if self._engine is None:
             with self._lock:
                 if self._engine is None:
-                    from retrieval.engine import get_engine
+                    from retrieval.engine import RetrievalEngine
+                    from retrieval.sources import all_units
 
-                    self._engine = get_engine()
+                    engine = RetrievalEngine(all_units(), signals=self._signals)
+                    engine.warm_up()
+                    self._engine = engine
+        return self._engine
+
+    @property
+    def loaded_engine(self):
+        """The engine if it exists (never builds it: for readiness probes)."""
         return self._engine
 
     def warm_up(self) -> None:
@@ -213,7 +225,7 @@ class ChatService:
             return None
         from bot.answers.pakn import continue_pakn
 
-        reply, flow = continue_pakn(query.msg, state.pending.as_flow())
+        reply, flow = continue_pakn(query.msg, state.pending.as_flow(), database_url=self.url, triage=self.triage)
         return Turn(reply, state.but(pending=flow, last_intent=Intent.PAKN_SUBMIT))
 
     def _answer_variant_choice(self, query: Query, state: ConversationState) -> Turn | None:
@@ -268,13 +280,13 @@ class ChatService:
             return Turn(refusal.help_reply(), state)
         return None
 
-    @staticmethod
-    def _petition_status(query: Query, state: ConversationState) -> Turn | None:
+    def _petition_status(self, query: Query, state: ConversationState) -> Turn | None:
         if query.as_read.intent != Intent.PAKN_STATUS:
             return None
         from bot.answers.pakn import status_reply
 
-        return Turn(status_reply(query.as_read.pakn_code, channel=query.msg.channel, user_id=query.msg.user_id),
+        return Turn(status_reply(query.as_read.pakn_code, channel=query.msg.channel, user_id=query.msg.user_id,
+                                 database_url=self.url),
                     state.but(last_intent=Intent.PAKN_STATUS))
 
     @staticmethod
@@ -834,10 +846,3 @@ def _office_label(text: str, office_ids: list[str]) -> str:
         if idx > 0:
             return name[:idx]
     return name
-
-
-@single_flight
-def get_chat_service() -> ChatService:
-    """The process-wide service, built once even when first requests race (`warm_up()` is called
-    from the app lifespan)."""
-    return ChatService()

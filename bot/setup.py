@@ -19,9 +19,10 @@ def ensure_ready(database_url: str | None = None) -> None:
     with _lock:
         if _ready:
             return
+        from db import migrate, session_scope
         from knowledge.build import build_store
+        from knowledge.models import PlanRow
         from knowledge.plans import load_plans
-        from knowledge.store import PlanRow, migrate, session_scope
 
         migrate(database_url) if database_url else _migrate_default()
         with session_scope(database_url) as session:
@@ -35,7 +36,7 @@ def ensure_ready(database_url: str | None = None) -> None:
 
 
 def _migrate_default() -> None:
-    from knowledge.store import migrate
+    from db import migrate
     from settings import get_settings
 
     migrate(get_settings().database_url)

@@ -13,8 +13,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from knowledge.store import ConversationRow, session_scope
-from knowledge.store.models import table_of
+from bot.models import ConversationRow
+from db import session_scope, table_of
 
 TTL = timedelta(minutes=30)
 

@@ -25,7 +25,7 @@ def create_user(
     """Create a console account."""
     from console.auth import AuthError
     from console.auth import create_user as _create
-    from knowledge.store import migrate, session_scope
+    from db import migrate, session_scope
     from settings import get_settings
 
     if password_stdin:
@@ -50,7 +50,7 @@ def list_users(database_url: str = typer.Option(None, "--database-url")) -> None
     from sqlalchemy import select
 
     from console.models import ConsoleUser
-    from knowledge.store import session_scope
+    from db import session_scope
 
     with session_scope(database_url) as db:
         for u in db.scalars(select(ConsoleUser).order_by(ConsoleUser.id)):
@@ -66,7 +66,7 @@ def disable_user(email: str = typer.Option(..., "--email"), database_url: str = 
 
     from console.auth import normalise_email, set_active
     from console.models import ConsoleUser
-    from knowledge.store import session_scope
+    from db import session_scope
 
     with session_scope(database_url) as db:
         uid = db.scalar(select(ConsoleUser.id).where(ConsoleUser.email == normalise_email(email)))
@@ -102,7 +102,7 @@ def create_api_client(
     """Create an API key; it is printed once and cannot be shown again."""
     from api.clients import ClientError, create_client
     from console.auth import office_exists
-    from knowledge.store import migrate, session_scope
+    from db import migrate, session_scope
     from settings import get_settings
 
     if office and not office_exists(office):
@@ -125,7 +125,7 @@ def revoke_api_client(client_id: str = typer.Option(..., "--id"),
                       database_url: str = typer.Option(None, "--database-url")) -> None:
     """Revoke an API key at once (every process stops accepting it within 30 seconds)."""
     from api.clients import revoke_client
-    from knowledge.store import session_scope
+    from db import session_scope
 
     with session_scope(database_url) as db:
         done = revoke_client(db, client_id)

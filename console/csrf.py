@@ -33,7 +33,7 @@ def _same_origin(request: Request) -> bool:
 
 
 def _lookup(cookie: str | None) -> Principal | None:
-    from knowledge.store import session_scope
+    from db import session_scope
 
     with session_scope() as db:
         return load_principal(db, cookie)

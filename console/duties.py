@@ -119,7 +119,7 @@ def record_progress(db: Session, *, task_id: str, office_id: str, status: str, n
     note = (note or "").strip() or None
     if note and len(note) > MAX_NOTE_CHARS:
         raise ValueError(f"Ghi chú quá dài (tối đa {MAX_NOTE_CHARS} ký tự).")
-    from knowledge.store import TaskOfficeRow
+    from knowledge.models import TaskOfficeRow
 
     allowed = db.scalar(select(TaskOfficeRow.id).where(TaskOfficeRow.task_id == task_id,
                                                        TaskOfficeRow.office_id.in_(covered_offices(office_id)))

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from knowledge.store.models import Base
+from db import Base
 from pakn.models import UTCDateTime, utcnow
 
 ROLE_ADMIN = "admin"

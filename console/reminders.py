@@ -60,8 +60,8 @@ class ReminderReport:
 
 def due_soon_by_office(db: Session, today: date, days: int = HORIZON_DAYS) -> dict[str, list[DueTask]]:
     """Open tasks whose deadline ends within [today, today+days], keyed by today's office."""
+    from knowledge.models import PlanRow, TaskOfficeRow, TaskRow
     from knowledge.offices import load_offices
-    from knowledge.store import PlanRow, TaskOfficeRow, TaskRow
 
     directory = load_offices()
     rows = db.execute(
@@ -143,8 +143,8 @@ def deliver(office_id: str, office_name: str, contact: dict, tasks: list[DueTask
 
 def send_due_soon(now: datetime | None = None, *, database_url: str | None = None) -> ReminderReport:
     """Remind every office of its tasks due within 7 days; safe to run several times a day."""
+    from db import session_scope
     from knowledge.offices import load_offices
-    from knowledge.store import session_scope
 
     now = now or utcnow()
     today = now.astimezone(VN_TZ).date()

@@ -152,7 +152,7 @@ def redirect(url: str) -> RedirectResponse:
 
 def get_db() -> Iterator[Session]:
     """One transaction per request: commit on success, roll back on error."""
-    from knowledge.store import session_factory
+    from db import session_factory
 
     db = session_factory()()
     try:

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import delete, select
 
+from db import migrate, session_scope
+from knowledge.models import OfficeRow, PlanRow, SectionRow, TaskOfficeRow, TaskRow
 from knowledge.plans import Plan, load_plans
-from knowledge.store import OfficeRow, PlanRow, SectionRow, TaskOfficeRow, TaskRow, migrate, session_scope
 
 
 @dataclass

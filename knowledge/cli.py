@@ -57,10 +57,10 @@ def tasks(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List tasks matching the filters: number, text, offices, deadline."""
+    from db import session_scope
     from knowledge.deadlines import parse_period
     from knowledge.duties import find_tasks
     from knowledge.offices import load_offices
-    from knowledge.store import session_scope
 
     office_ids = None
     if office:

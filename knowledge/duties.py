@@ -11,8 +11,8 @@ from pydantic import BaseModel
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from knowledge.models import PlanRow, TaskOfficeRow, TaskRow
 from knowledge.plans import task_locator
-from knowledge.store import PlanRow, TaskOfficeRow, TaskRow
 
 
 class TaskView(BaseModel):

@@ -79,7 +79,7 @@ def find_office(session: Session | None, office_id: str | None) -> OfficeInfo | 
     except Exception as exc:  # noqa: BLE001 - a broken directory must not stop delivery: use the table
         log.debug("office directory unavailable: %s", type(exc).__name__)
     if session is not None:
-        from knowledge.store.models import OfficeRow
+        from knowledge.models import OfficeRow
 
         row = session.get(OfficeRow, office_id)
         if row is not None:

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from pakn import fold
+from vntext import fold_words
 
 UNSURE = "khac"  # pakn.classifier.FALLBACK, not imported: the classifier loads numpy and the examples
 # A similarity function: (new text, candidate texts) → one score in [0, 1] per candidate.
@@ -139,7 +139,7 @@ def char_grams(text: str, n: int = 4) -> list[str]:
     """Character n-grams of the folded text, words joined by one space and padded: "o ga" and
     "ổ gà" give the same grams, and a typo ("kara" for "karaoke", "yte" for "y tế") spoils only
     the grams it touches instead of a whole word."""
-    s = f" {' '.join(fold(text).split())} "
+    s = f" {' '.join(fold_words(text).split())} "
     return [s[i:i + n] for i in range(len(s) - n + 1)]
 
 

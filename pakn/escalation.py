@@ -35,8 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, and_, exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from knowledge.store.db import factory_write_gate
-from knowledge.store.models import table_of
+from db import table_of
+from db.engine import factory_write_gate
 from pakn.duedates import add_working_days
 from pakn.models import (
     ESCALATE,
@@ -182,7 +182,7 @@ def _not_yet(kind: str) -> ColumnElement[bool]:
 def enqueue_overdue(factory: sessionmaker[Session] | None = None, *, now: datetime | None = None,
                     config: EscalationConfig | None = None, limit: int = 500) -> SweepStats:
     """Enqueue the reminders and escalations now due (idempotent; see the module doc)."""
-    from knowledge.store import session_factory
+    from db import session_factory
 
     factory = factory or session_factory()
     cfg = config or escalation_config()

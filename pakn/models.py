@@ -27,8 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from knowledge.store.models import Base
-from knowledge.store.types import UTCDateTime, utcnow
+from db import Base
+from db.types import UTCDateTime, utcnow
 
 # Lifecycle statuses of a petition (see pakn.service.TRANSITIONS for the allowed moves).
 RECEIVED = "received"

@@ -33,7 +33,7 @@ import tenacity
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from knowledge.store.db import factory_write_gate
+from db.engine import factory_write_gate
 from pakn.errors import DeliveryDeferred, DeliveryError
 from pakn.models import (
     CITIZEN_REPLY,
@@ -282,7 +282,7 @@ def run_once(factory: sessionmaker[Session] | None = None, *, worker_id: str = "
     """Claim and run one batch of due jobs (of `kinds`, default all), up to `concurrency` at a time
     (default `settings.outbox_concurrency`): deliveries wait on mail and web servers, so one slow
     office must not hold up the rest. `now` (claiming) and `clock` (outcomes) are for tests."""
-    from knowledge.store import session_factory
+    from db import session_factory
 
     factory = factory or session_factory()
     stats = RunStats()

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from knowledge.store.models import table_of
+from db import table_of
 from pakn import clusters
 from pakn.errors import (
     PaknConflictError,
@@ -118,14 +118,14 @@ class SubmitResult:
 
 
 def run_triage(content: str, location: str | None, *, semantic: bool = True) -> Any:
-    """Triage through `pakn.triage` (imported lazily: it loads the classifier on first use)."""
+    """Triage through `pakn.triage` (imported lazily: it loads the classifier on first use).
+
+    The default of intake's `triage=` parameter; the running process passes its own
+    (`runtime.services.Services.triage`), and tests of pipeline mechanics a deterministic fake.
+    """
     from pakn.triage import triage
 
     return triage(content, location, semantic=semantic)
-
-
-# Indirection so tests of pipeline mechanics can substitute a deterministic triage.
-TRIAGE: Callable[..., Any] = run_triage
 
 
 # ---------------------------------------------------------------- validation helpers
@@ -297,13 +297,13 @@ def submit(session: Session, *, content: str, location: str | None, contact: str
            channel_user_id: str | None = None, external_id: str | None = None,
            idempotency_key: str | None = None, media: list | None = None,
            requested_category: str | None = None, coordinates: tuple[float, float] | None = None,
-           defer_semantic: bool = False) -> PaknRecord:
+           defer_semantic: bool = False, triage: Callable[..., Any] | None = None) -> PaknRecord:
     """Validate, triage and store a petition with its delivery job; idempotent. See `submit_result`."""
     return submit_result(session, content=content, location=location, contact=contact, channel=channel,
                          channel_user_id=channel_user_id, external_id=external_id,
                          idempotency_key=idempotency_key, media=media,
                          requested_category=requested_category, coordinates=coordinates,
-                         defer_semantic=defer_semantic).record
+                         defer_semantic=defer_semantic, triage=triage).record
 
 
 def submit_result(session: Session, *, content: str, location: str | None, contact: str | dict | None,
@@ -311,14 +311,14 @@ def submit_result(session: Session, *, content: str, location: str | None, conta
                   idempotency_key: str | None = None, media: list | None = None,
                   requested_category: str | None = None,
                   coordinates: tuple[float, float] | None = None,
-                  defer_semantic: bool = False) -> SubmitResult:
+                  defer_semantic: bool = False, triage: Callable[..., Any] | None = None) -> SubmitResult:
     """Validate, triage and store a petition in the caller's transaction (`prepare_submission` then
     `store_submission`); the caller commits (e.g. `session_scope`)."""
     prepared = prepare_submission(content=content, location=location, contact=contact, channel=channel,
                                   channel_user_id=channel_user_id, external_id=external_id,
                                   idempotency_key=idempotency_key, media=media,
                                   requested_category=requested_category, coordinates=coordinates,
-                                  defer_semantic=defer_semantic)
+                                  defer_semantic=defer_semantic, triage=triage)
     return store_submission(session, prepared)
 
 
@@ -335,16 +335,17 @@ def prepare_submission(*, content: str, location: str | None, contact: str | dic
                        idempotency_key: str | None = None, media: list | None = None,
                        requested_category: str | None = None,
                        coordinates: tuple[float, float] | None = None,
-                       defer_semantic: bool = False) -> PreparedSubmission:
+                       defer_semantic: bool = False,
+                       triage: Callable[..., Any] | None = None) -> PreparedSubmission:
     """Validate and triage a petition; no database work, so intake can do it before taking the
-    SQLite write gate (see `knowledge.store.db.WriteGate`).
+    SQLite write gate (see `db.engine.WriteGate`).
 
     `coordinates` is a map pin sent apart from the address (Open311 lat/long).
     `defer_semantic=True` (the high-volume API paths) never waits for the embedding model: a
     petition the lexical classifier is unsure of is stored provisionally (`triage_pending`, triage
     desk) with a `classify` job instead of the delivery job; the worker classifies it, re-routes it
     and then enqueues the delivery. Interactive chat keeps the default and tells the citizen the
-    office at once.
+    office at once. `triage` is the running process's (`runtime.services`); default `run_triage`.
     """
     content = _validate_content(content)
     channel = (channel or "").strip().lower()
@@ -365,7 +366,7 @@ def prepare_submission(*, content: str, location: str | None, contact: str | dic
         coords = parse_coordinates(f"{coordinates[0]},{coordinates[1]}")
     if location:
         check_location(location)
-    t = TRIAGE(content, location, semantic=not defer_semantic)
+    t = (triage or run_triage)(content, location, semantic=not defer_semantic)
     pending = bool(getattr(t, "deferred", False))
     now = utcnow()
     values = dict(  # noqa: C408 - keyword form reads as the record's columns

@@ -8,15 +8,12 @@ and the dedupe key cover it).
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import logging
 import os
 import signal
 import socket
 import threading
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime
 
 from pakn.models import utcnow
@@ -31,7 +28,7 @@ class Worker:
 
     def __init__(self, database_url: str | None = None, *, worker_id: str | None = None, batch: int | None = None,
                  poll_interval_s: float | None = None) -> None:
-        from knowledge.store import session_factory
+        from db import session_factory
 
         self.factory = session_factory(database_url)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -82,28 +79,6 @@ class Worker:
         return t
 
 
-@contextlib.asynccontextmanager
-async def embedded_worker(_app: object = None) -> AsyncIterator[None]:
-    """Lifespan hook: one worker thread inside the API process when `settings.pakn_worker_in_api`.
-
-    Why in-process by default: a single-container deployment then delivers without a second
-    service, and citizen replies run where the channel adapters registered their senders.
-    Dedicated `python -m pakn.worker` processes can run alongside (claims are atomic) or instead
-    (set PAKN_WORKER_IN_API=false).
-    """
-    settings = get_settings()
-    if not settings.pakn_worker_in_api:
-        yield
-        return
-    worker = Worker(settings.database_url, worker_id=f"api:{socket.gethostname()}:{os.getpid()}")
-    thread = worker.start_thread()
-    try:
-        yield
-    finally:
-        worker.stop()
-        await asyncio.to_thread(thread.join, 15)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry: `python -m pakn.worker [--once] [--batch N] [--database-url URL]`."""
     parser = argparse.ArgumentParser(prog="python -m pakn.worker", description="Gửi PAKN đến cơ quan và trả lời người dân")
@@ -115,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     url = args.database_url or get_settings().database_url
     if args.migrate:
-        from knowledge.store import migrate
+        from db import migrate
 
         migrate(url)
     _load_channel_senders()

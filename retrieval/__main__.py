@@ -1,4 +1,4 @@
-"""Entry point for `python -m retrieval`."""
-from retrieval.cli import app
+"""Entry point for `python -m retrieval` (composed in runtime.cli: `seed` also writes pakn's vectors)."""
+from runtime.cli import retrieval_main
 
-app()
+retrieval_main()

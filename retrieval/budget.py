@@ -20,18 +20,31 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 OUTCOMES = ("cached", "embedded", "decisive", "shed")
-# Called with each outcome as it happens (the API's metrics subscribe; retrieval knows no metrics library).
-OBSERVERS: list[Callable[[str], None]] = []
-# Signals that requests are queueing in this process (the API registers its own: questions waiting
-# for an answer thread). Besides them, a second search running at the same time counts as pressure.
-PRESSURE: list[Callable[[], bool]] = []
 
 
-def under_pressure(searches_in_flight: int) -> bool:
-    """Is something else waiting on this process, so that shedding the dense path helps anyone?"""
-    return searches_in_flight > 1 or any(signal() for signal in PRESSURE)
+@dataclass
+class DenseSignals:
+    """What an engine tells and asks its process, handed to it by whoever builds it (runtime.services).
+
+    `observers` are called with each outcome as it happens (the API's metrics subscribe; retrieval
+    knows no metrics library). `pressure` signals that requests are queueing in this process (the
+    API registers its own: questions waiting for an answer thread); besides them, a second search
+    running at the same time counts as pressure.
+    """
+
+    observers: list[Callable[[str], None]] = field(default_factory=list)
+    pressure: list[Callable[[], bool]] = field(default_factory=list)
+
+    def under_pressure(self, searches_in_flight: int) -> bool:
+        """Is something else waiting on this process, so that shedding the dense path helps anyone?"""
+        return searches_in_flight > 1 or any(signal() for signal in self.pressure)
+
+    def observe(self, outcome: str) -> None:
+        for observe in self.observers:
+            observe(outcome)
 
 
 class DenseBudget:
@@ -83,15 +96,15 @@ class DenseBudget:
 class DenseStats:
     """Thread-safe counts of dense lookups by outcome (see `OUTCOMES`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, signals: DenseSignals | None = None) -> None:
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._signals = signals or DenseSignals()
 
     def add(self, outcome: str) -> None:
         with self._lock:
             self._counts[outcome] += 1
-        for observe in OBSERVERS:
-            observe(outcome)
+        self._signals.observe(outcome)
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:

@@ -1,4 +1,8 @@
-"""`python -m retrieval search "…"` and `python -m retrieval build`: look at what retrieval finds."""
+"""`python -m retrieval search "…"` and `python -m retrieval build`: look at what retrieval finds.
+
+`python -m retrieval seed` also writes the petition classifier's vectors, so it is added by
+`runtime.cli` (retrieval imports nothing of `pakn` or `knowledge`).
+"""
 from __future__ import annotations
 
 import json
@@ -38,35 +42,6 @@ def build() -> None:
     for note in report.notes:
         console.print(f"[yellow]{note}[/yellow]")
     console.print(f"Tổng thời gian: {report.total_s:.2f} s")
-
-
-@app.command()
-def seed(
-    pakn_only: bool = typer.Option(False, "--pakn-only", help="Chỉ ghi vector các phản ánh mẫu (bộ phân loại PAKN)"),
-) -> None:
-    """Ghi bộ vector có sẵn (knowledge/index): đơn vị chỉ mục và phản ánh mẫu của bộ phân loại PAKN.
-
-    Chạy lại sau khi kế hoạch, thủ tục hoặc knowledge/pakn/examples.yaml thay đổi.
-    """
-    from retrieval.seed import write_seed
-
-    logging.basicConfig(level=logging.WARNING)
-    if not pakn_only:
-        engine, _ = _engine(progress=True)
-        if engine.store is None:
-            console.print("[red]Chưa có mô hình nhúng (EMBEDDING_BACKEND=none): không có vector để ghi.[/red]")
-            raise typer.Exit(1)
-        vectors = engine.store.hashed_vectors(engine.units)
-        path = write_seed(engine.store.embedder.name, vectors)
-        console.print(f"Đã ghi {len(vectors)} vector vào {path}")
-    from pakn.classifier import default_embedder, write_example_seed
-
-    embedder = default_embedder()
-    if embedder is None:
-        console.print("[red]Chưa có mô hình nhúng (EMBEDDING_BACKEND=none): không có vector để ghi.[/red]")
-        raise typer.Exit(1)
-    path = write_example_seed(embedder)
-    console.print(f"Đã ghi vector các phản ánh mẫu vào {path}")
 
 
 @app.command()

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from retrieval import fusion
-from retrieval.budget import DenseBudget, DenseStats, under_pressure
+from retrieval.budget import DenseBudget, DenseSignals, DenseStats
 from retrieval.dense import DenseStore, SyncReport, collection_name, make_client
 from retrieval.embedders import CachedQueryEmbedder, Embedder, make_embedder
 from retrieval.filters import unit_matches
@@ -109,7 +109,9 @@ class RetrievalEngine:
     """Search units by BM25, dense vectors or both; see the module docstring for the lifecycle."""
 
     def __init__(self, units: list[Unit], *, embedder: Embedder | Literal["auto"] | None = "auto",
-                 settings: Settings | None = None, lexicon: Lexicon | None = None) -> None:
+                 settings: Settings | None = None, lexicon: Lexicon | None = None,
+                 signals: DenseSignals | None = None) -> None:
+        """`signals`: the process's pressure signals and outcome observers (retrieval/budget.py)."""
         if settings is None:
             from settings import get_settings
 
@@ -134,7 +136,8 @@ class RetrievalEngine:
         self._embed_lock = threading.Lock()
         self._in_flight = 0  # searches running now in this process (read without a lock: a hint)
         self._in_flight_lock = threading.Lock()
-        self.dense_stats = DenseStats()
+        self.signals = signals or DenseSignals()
+        self.dense_stats = DenseStats(self.signals)
 
     # ---------------------------------------------------------------- build
 
@@ -294,7 +297,7 @@ class RetrievalEngine:
         # Only a burst sheds: with nothing else waiting on the process, the model delays nobody,
         # so one person's quick questions (or a sequential evaluation) always get it.
         with self._embed_lock:
-            if may_shed and under_pressure(self._in_flight) and not self.dense_budget.allow():
+            if may_shed and self.signals.under_pressure(self._in_flight) and not self.dense_budget.allow():
                 self.dense_stats.add("shed")
                 return None
             t = time.perf_counter()
@@ -373,27 +376,3 @@ class RetrievalEngine:
     def _hits(self, idx: np.ndarray, scores: np.ndarray) -> list[SearchHit]:
         return [SearchHit(unit=self.units[int(i)], score=float(s), rank=r + 1)
                 for r, (i, s) in enumerate(zip(idx, scores))]
-
-
-_ENGINE: RetrievalEngine | None = None
-_ENGINE_LOCK = threading.Lock()
-
-
-def get_engine(settings: Settings | None = None) -> RetrievalEngine:
-    """The process-wide engine over `all_units()`, warmed on first use."""
-    global _ENGINE
-    with _ENGINE_LOCK:
-        if _ENGINE is None or (settings is not None and _ENGINE.settings is not settings):
-            from retrieval.sources import all_units
-
-            engine = RetrievalEngine(all_units(), settings=settings)
-            engine.warm_up()
-            _ENGINE = engine
-        return _ENGINE
-
-
-def reset_engine() -> None:
-    """Forget the process-wide engine (tests; after the knowledge base was rebuilt)."""
-    global _ENGINE
-    with _ENGINE_LOCK:
-        _ENGINE = None

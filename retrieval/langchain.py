@@ -25,20 +25,17 @@ def hit_to_document(hit: SearchHit) -> Document:
 
 
 class UnitRetriever(BaseRetriever):
-    """`BaseRetriever` over a `RetrievalEngine` (the process-wide one when `engine` is None)."""
+    """`BaseRetriever` over a `RetrievalEngine` (the caller's: runtime.services builds one per process)."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    engine: RetrievalEngine | None = None
+    engine: RetrievalEngine
     k: int = 5
     mode: Mode = "hybrid"
     filters: dict[str, Any] | None = None
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
                                 **kwargs: Any) -> list[Document]:
-        from retrieval.engine import get_engine
-
-        engine = self.engine or get_engine()
-        hits = engine.search(query, k=kwargs.get("k", self.k), filters=kwargs.get("filters", self.filters),
+        hits = self.engine.search(query, k=kwargs.get("k", self.k), filters=kwargs.get("filters", self.filters),
                              mode=kwargs.get("mode", self.mode))
         return [hit_to_document(h) for h in hits]

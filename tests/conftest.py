@@ -39,7 +39,7 @@ def pg_url() -> Iterator[str]:
 
     url, drop = pg_database("t")
     yield url
-    from knowledge.store.db import _factory
+    from db.engine import _factory
 
     _factory.cache_clear()
     drop()
@@ -54,7 +54,7 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest) -> str:
     """Run a test on SQLite and on PostgreSQL, each migrated to head."""
-    from knowledge.store import migrate
+    from db import migrate
 
     url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
     migrate(url)
@@ -69,6 +69,16 @@ def default_store() -> str:
 
     ensure_ready()
     return get_settings().database_url
+
+
+@pytest.fixture(scope="session")
+def store_engine(default_store: str):
+    """The retrieval engine over the default store, built once per test session through the same
+    `Services` the API builds; chat tests build their own `ChatService` around it (state apart,
+    one index load), as runtime.services does for a process."""
+    from runtime.services import build_services
+
+    return build_services().chat.engine
 
 
 @pytest.fixture
@@ -89,21 +99,24 @@ def semantic_classifier(monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture
-def fake_triage(monkeypatch: pytest.MonkeyPatch):
-    """Deterministic triage (tests/fakes/triage.py) for tests of the pipeline's mechanics."""
-    from pakn import service
+def fake_triage():
+    """Deterministic triage (tests/fakes/triage.py) for tests of the pipeline's mechanics: hand it
+    to the services (`create_app(triage=fake_triage)`, `submit(..., triage=fake_triage)`);
+    `app_with_env` does so by itself when a test asks for both."""
     from tests.fakes.triage import FakeTriage
 
-    fake = FakeTriage()
-    monkeypatch.setattr(service, "TRIAGE", fake)
-    return fake
+    return FakeTriage()
 
 
 @pytest.fixture
-def app_with_env(monkeypatch: pytest.MonkeyPatch):
+def app_with_env(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest):
     """`make(**env)`: the real app built after setting these environment variables (the app reads
-    its settings per request, so each test gets its own configuration)."""
+    its settings per request, so each test gets its own configuration); its services get the
+    test's `fake_triage` when the test uses that fixture."""
     from settings import get_settings
+    from tests.fakes.triage import services_parts
+
+    parts = services_parts(request)
 
     def make(**env: str):
         for key, value in env.items():
@@ -111,7 +124,21 @@ def app_with_env(monkeypatch: pytest.MonkeyPatch):
         get_settings.cache_clear()
         from api.main import create_app
 
-        return create_app()
+        return create_app(**parts)
 
     yield make
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def make_services(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """`make(**parts)`: the process's `Services` (runtime.services) over a fresh SQLite database,
+    with the given parts (`chat=`, `engine=`, `triage=`) instead of the real ones; nothing starts."""
+    from runtime.services import build_services
+    from settings import Settings
+
+    def make(**parts):
+        settings = Settings(database_url=f"sqlite:///{tmp_path / 'services.db'}", index_dir=tmp_path / "index")
+        return build_services(settings, **parts)
+
+    return make

@@ -54,13 +54,6 @@ class InteractionRecorder(Protocol):
 InteractionHook = Callable[[str, str], None]
 
 
-def default_service() -> ChatServiceLike:
-    """The process-wide bot (imported lazily so the channel layer loads without the models)."""
-    from bot.service import get_chat_service
-
-    return get_chat_service()
-
-
 def greeting_reply() -> Reply:
     """What a new follower or `/start` gets: the bot's own help text and suggestions."""
     from bot.answers.refusal import help_reply
@@ -82,7 +75,7 @@ class ChannelAdapter(ABC):
 
     channel: ClassVar[str]
 
-    def __init__(self, inbox: Inbox, service: ServiceProvider = default_service, *,
+    def __init__(self, inbox: Inbox, service: ServiceProvider, *,
                  interactions: InteractionRecorder | None = None, on_interaction: InteractionHook | None = None) -> None:
         self.inbox = inbox
         self._service = service

@@ -35,8 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
-from knowledge.store import session_scope
-from knowledge.store.models import table_of
+from db import session_scope, table_of
 from webhooks.models import DONE, FAILED, PENDING, PROCESSING, InboxEventRow, utcnow
 
 log = logging.getLogger(__name__)

@@ -22,8 +22,8 @@ from datetime import datetime
 from sqlalchemy import JSON, Index, Integer, PrimaryKeyConstraint, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from knowledge.store.models import Base
-from knowledge.store.types import UTCDateTime, utcnow
+from db import Base
+from db.types import UTCDateTime, utcnow
 
 # Inbox statuses.
 PENDING = "pending"

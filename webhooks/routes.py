@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse
 from telegram.request import BaseRequest
 
 from webhooks import zalo
-from webhooks.base import ChannelAdapter, ServiceProvider, default_service
+from webhooks.base import ChannelAdapter, ServiceProvider
 from webhooks.errors import BadSignature, MalformedPayload, PayloadTooLarge, WebhookError
 from webhooks.inbox import Inbox, InboxWriter
 from webhooks.queue import InboxWorker
@@ -45,7 +45,7 @@ class Channels:
     can point them at fakes without touching globals.
     """
 
-    def __init__(self, settings: Any, *, service: ServiceProvider = default_service,
+    def __init__(self, settings: Any, *, service: ServiceProvider,
                  zalo_transport: httpx.BaseTransport | None = None, telegram_request: BaseRequest | None = None,
                  telegram_transport: httpx.BaseTransport | None = None) -> None:
         self.settings = settings
@@ -126,7 +126,7 @@ class Channels:
             from pakn.outbox import release_waiting
         except ImportError:
             return
-        from knowledge.store import session_factory
+        from db import session_factory
 
         released = release_waiting(session_factory(self.settings.database_url), channel, user_id)
         if released:
@@ -170,7 +170,7 @@ async def read_limited(request: Request, limit: int) -> bytes:
 def _channels(request: Request) -> Channels:
     channels = getattr(request.app.state, "channels", None)
     if channels is None:
-        raise RuntimeError("channels are not started (start_channels in the app lifespan)")
+        raise RuntimeError("channels are not started (runtime.services in the app lifespan)")
     return channels
 
 
@@ -213,12 +213,9 @@ def register(app: FastAPI) -> None:
     register_web(app)
 
 
-async def start_channels(app: FastAPI, channels: Channels | None = None) -> Channels:
-    """Start the channel layer (called from the app lifespan, after the store is migrated)."""
-    if channels is None:
-        from settings import get_settings
-
-        channels = Channels(get_settings())
+async def start_channels(app: FastAPI, channels: Channels) -> Channels:
+    """Start a channel layer on an app of its own (tests of the channels; the product's app gets
+    its channels from runtime.services, which starts and stops them in the lifespan)."""
     await channels.start()
     app.state.channels = channels
     return channels

@@ -31,7 +31,6 @@ from webhooks.base import (
     ChannelAdapter,
     ChannelEvent,
     ServiceProvider,
-    default_service,
     greeting_reply,
     render_text,
     split_text,
@@ -54,7 +53,7 @@ class TelegramAdapter(ChannelAdapter):
     channel = "telegram"
 
     def __init__(self, inbox: Inbox, *, token: str, base_url: str = "https://api.telegram.org/bot",
-                 service: ServiceProvider = default_service, request: BaseRequest | None = None,
+                 service: ServiceProvider, request: BaseRequest | None = None,
                  transport: httpx.BaseTransport | None = None) -> None:
         super().__init__(inbox, service)
         self.token = token

@@ -27,7 +27,6 @@ from webhooks.base import (
     InteractionHook,
     InteractionRecorder,
     ServiceProvider,
-    default_service,
 )
 from webhooks.errors import BadSignature, MalformedPayload, StaleEvent
 from webhooks.inbox import Inbox
@@ -95,7 +94,7 @@ class ZaloAdapter(ChannelAdapter):
 
     channel = "zalo"
 
-    def __init__(self, inbox: Inbox, client: ZaloClient, service: ServiceProvider = default_service, *,
+    def __init__(self, inbox: Inbox, client: ZaloClient, service: ServiceProvider, *,
                  interactions: InteractionRecorder | None = None, on_interaction: InteractionHook | None = None) -> None:
         super().__init__(inbox, service, interactions=interactions, on_interaction=on_interaction)
         self.client = client

@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 
 from bot.types import Reply
-from knowledge.store import session_scope
+from db import session_scope
 from webhooks.base import render_text, split_text
 from webhooks.errors import ChannelSendError, TokenRefreshError, ZaloApiError
 from webhooks.models import ZaloTokenRow, utcnow

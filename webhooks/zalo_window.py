@@ -65,7 +65,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from knowledge.store import session_scope
+from db import session_scope
 from webhooks.base import split_text
 from webhooks.errors import RecipientUnreachable, ZaloApiError
 from webhooks.models import ChannelInteractionRow, utcnow

@@ -43,7 +43,7 @@ def item_view(item: AnsweredItem) -> dict:
 
 
 def _search(q: str | None, category: str | None, limit: int, offset: int) -> tuple[list[AnsweredItem], int]:
-    from knowledge.store import session_scope
+    from db import session_scope
     from pakn.published import search_answered
 
     with session_scope() as session:

@@ -8,10 +8,10 @@ import anyio
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
+from api.deps import ServicesDep
 from api.identity import chat_caller
 from api.limits import enforce_user_limit
 from bot.types import InboundMessage, Reply
-from retrieval import budget
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
 
@@ -51,19 +51,18 @@ def chat_limiter() -> anyio.CapacityLimiter:
 
 
 def questions_waiting() -> bool:
-    """Are questions queueing for an answer thread in this process? (read from any thread: a hint)"""
+    """Are questions queueing for an answer thread in this process? (read from any thread: a hint)
+
+    The app's lifespan hands it to the retrieval engine as a pressure signal (retrieval/budget.py):
+    retrieval sheds its dense path only under pressure."""
     return any(limiter.statistics().tasks_waiting > 0 for limiter in list(_LIMITERS.values()))
 
 
-budget.PRESSURE.append(questions_waiting)  # retrieval sheds its dense path only under pressure
-
-
 @router.post("/chat", response_model=Reply)
-async def chat(body: ChatRequest, request: Request, response: Response) -> Reply:
+async def chat(body: ChatRequest, request: Request, response: Response,
+               services: ServicesDep) -> Reply:
     """Answer one message; the conversation continues per verified identity (`api.identity`)."""
-    from bot.service import get_chat_service
-
     caller = chat_caller(request, response, body.channel, body.user_id)
     await enforce_user_limit(request, "chat", caller.limit_key)
     msg = InboundMessage(channel=caller.channel, user_id=caller.user_id, text=body.text)
-    return await anyio.to_thread.run_sync(get_chat_service().handle, msg, limiter=chat_limiter())
+    return await anyio.to_thread.run_sync(services.chat.handle, msg, limiter=chat_limiter())

@@ -15,11 +15,13 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", responses={503: {"description": "Một thành phần chưa sẵn sàng (xem `down`)"}})
-async def readyz() -> JSONResponse:
+async def readyz(request: Request) -> JSONResponse:
     """Database, retrieval index, PAKN classifier and outbox: 200 when all are ready, else 503 naming what is down."""
     from api.observability import readiness
 
-    ok, body = await run_in_threadpool(readiness)
+    # Read from app.state, not through `get_services`: before the lifespan built the services the
+    # probe must still answer (503, naming what is not loaded).
+    ok, body = await run_in_threadpool(readiness, getattr(request.app.state, "services", None))
     return JSONResponse(body, status_code=200 if ok else 503)
 
 

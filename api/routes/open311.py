@@ -48,11 +48,13 @@ from fastapi.responses import Response
 
 from api.clients import SCOPE_CHAT, ApiClient
 from api.dbcall import db_call
+from api.deps import ServicesDep
 from api.limits import charge_lookups, enforce_user_limit
 from api.routes.pakn import iso, read_body
 from pakn.errors import PaknError
 from pakn.privacy import redact_public
 from pakn.published import answer_is_public, is_private, is_published, last_reply, public_address
+from runtime.services import Triage
 from settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -305,8 +307,9 @@ def _float(params: dict, key: str, bound: float) -> float | None:
     return value
 
 
-def _create_sync(params: dict, idempotency_key: str | None, user: str | None) -> tuple[dict, bool]:
-    from knowledge.store import session_scope
+def _create_sync(params: dict, idempotency_key: str | None, user: str | None,
+                 triage: Triage) -> tuple[dict, bool]:
+    from db import session_scope
     from pakn.service import prepare_submission, store_submission
 
     code = (params.get("service_code") or "").strip()
@@ -330,7 +333,8 @@ def _create_sync(params: dict, idempotency_key: str | None, user: str | None) ->
         content=params.get("description", ""), location=address, contact=contact,
         channel="open311", channel_user_id=user,
         external_id=None, idempotency_key=idempotency_key, media=media, requested_category=code,
-        coordinates=(lat, lon) if lat is not None and lon is not None else None, defer_semantic=True)
+        coordinates=(lat, lon) if lat is not None and lon is not None else None, defer_semantic=True,
+        triage=triage)
     with session_scope(write=True) as session:
         res = store_submission(session, prepared)
         r = res.record
@@ -370,7 +374,7 @@ def _list_sync(ids: list[str], service_code: str | None, start: datetime | None,
                statuses: set[str]) -> list[dict]:
     from sqlalchemy import select
 
-    from knowledge.store import session_scope
+    from db import session_scope
     from pakn.models import PaknRecord
     from pakn.service import normalise_code
 
@@ -425,7 +429,8 @@ def open311_client(request: Request, params: dict[str, str]) -> ApiClient | None
 
 
 @router.post("/requests.{fmt}", openapi_extra=FORMAT_DOC)
-async def create_request(request: Request, fmt: str, idempotency_key: str | None = Header(None)) -> Response:
+async def create_request(request: Request, fmt: str, services: ServicesDep,
+                         idempotency_key: str | None = Header(None)) -> Response:
     """Create a service request (form-encoded per the spec, or JSON)."""
     from api.identity import fold_label, namespaced_user
 
@@ -445,7 +450,7 @@ async def create_request(request: Request, fmt: str, idempotency_key: str | None
             idempotency_key = f"o311/{owner}:{idempotency_key.strip()}"[:200]
         else:
             idempotency_key = None
-        body, created = await db_call(_create_sync, params, idempotency_key, user)
+        body, created = await db_call(_create_sync, params, idempotency_key, user, services.triage)
     except Open311Error as exc:
         return o311_error(exc.status, exc.description, fmt)
     except HTTPException as exc:

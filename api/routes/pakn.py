@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from api.clients import SCOPE_OFFICE, ApiClient
 from api.dbcall import db_call
+from api.deps import ServicesDep
 from api.identity import LOCAL_CLIENT, api_client, check_rest_channel, fold_label, namespaced_user
 from api.limits import enforce_user_limit
 from pakn.errors import (
@@ -36,17 +37,12 @@ from pakn.errors import (
     PaknTransitionError,
     PaknValidationError,
 )
+from runtime.services import Triage
 from settings import get_settings
 
 log = logging.getLogger(__name__)
-def _lifespan(app):
-    from pakn.worker import embedded_worker
-
-    return embedded_worker(app)
-
-
-# The router's lifespan is merged into the app's: it runs the embedded outbox worker.
-router = APIRouter(prefix="/api/v1/pakn", tags=["pakn"], lifespan=_lifespan)
+# The embedded outbox worker is started with the other running parts (runtime.services).
+router = APIRouter(prefix="/api/v1/pakn", tags=["pakn"])
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 ERROR_STATUS: dict[type[PaknError], int] = {
@@ -242,8 +238,9 @@ def submitter_key(client: ApiClient, user: str | None, contact: str | dict | Non
     return f"contact:{label}" if label else None
 
 
-def _submit_sync(body: SubmitBody, idempotency_key: str | None, channel_user_id: str | None) -> tuple[dict, bool]:
-    from knowledge.store import session_scope
+def _submit_sync(body: SubmitBody, idempotency_key: str | None, channel_user_id: str | None,
+                 triage: Triage) -> tuple[dict, bool]:
+    from db import session_scope
     from pakn.service import prepare_submission, store_submission
 
     # Triage happens before the write transaction, so the SQLite write gate is held for the
@@ -251,7 +248,7 @@ def _submit_sync(body: SubmitBody, idempotency_key: str | None, channel_user_id:
     prepared = prepare_submission(content=body.content, location=body.location, contact=body.contact,
                                   channel=body.channel, channel_user_id=channel_user_id,
                                   external_id=body.external_id, idempotency_key=idempotency_key,
-                                  media=body.media, defer_semantic=True)
+                                  media=body.media, defer_semantic=True, triage=triage)
     with session_scope(write=True) as session:
         res = store_submission(session, prepared)
         return ack_view(res.record, cluster_view(session, res.record)), res.created
@@ -266,7 +263,7 @@ IDEMPOTENCY_HEADER = {"name": "Idempotency-Key", "in": "header", "required": Fal
 # parameter: FastAPI's per-request dependency solving cost a tenth of this route's CPU time.
 @router.post("", status_code=201, openapi_extra={"parameters": [IDEMPOTENCY_HEADER], "requestBody": {
     "required": True, "content": {"application/json": {"schema": SubmitBody.model_json_schema()}}}})
-async def submit_pakn(request: Request) -> JSONResponse:
+async def submit_pakn(request: Request, services: ServicesDep) -> JSONResponse:
     """Submit a petition: 201 with its tracking code, or 200 with the same body on a repeat."""
     idempotency_key = request.headers.get("idempotency-key")
     body = parse_model(SubmitBody, await read_json(request))
@@ -284,7 +281,7 @@ async def submit_pakn(request: Request) -> JSONResponse:
     if body.external_id and body.external_id.strip():
         body.external_id = f"{client.id}:{body.external_id.strip()}"
     try:
-        view, created = await db_call(_submit_sync, body, idempotency_key, user)
+        view, created = await db_call(_submit_sync, body, idempotency_key, user, services.triage)
     except PaknError as exc:
         raise http_error(exc) from None
     return JSONResponse(view, status_code=201 if created else 200)
@@ -292,7 +289,7 @@ async def submit_pakn(request: Request) -> JSONResponse:
 
 @router.post("/classify", openapi_extra={"requestBody": {"required": True, "content": {
     "application/json": {"schema": ClassifyBody.model_json_schema()}}}})
-async def classify_pakn(request: Request) -> dict:
+async def classify_pakn(request: Request, services: ServicesDep) -> dict:
     """Classify and route a petition without storing anything (used by the grader and the web form)."""
     from pakn import service
 
@@ -302,7 +299,7 @@ async def classify_pakn(request: Request) -> dict:
         raise HTTPException(422, detail="Nội dung phản ánh không được để trống.")
     if len(content) > service.MAX_CONTENT_CHARS:
         raise HTTPException(422, detail=f"Nội dung phản ánh quá dài; tối đa {service.MAX_CONTENT_CHARS} ký tự.")
-    t = await run_in_threadpool(service.TRIAGE, content, (body.location or "").strip() or None)
+    t = await run_in_threadpool(services.triage, content, (body.location or "").strip() or None)
     return {"category": t.category, "category_name": t.category_name,
             "office": {"id": t.office_id, "name": t.office_name}, "confidence": t.confidence,
             "needs_human": t.needs_human, "is_complaint_or_denunciation": t.is_complaint_or_denunciation,
@@ -310,7 +307,7 @@ async def classify_pakn(request: Request) -> dict:
 
 
 def _get_sync(code: str) -> dict | None:
-    from knowledge.store import session_scope
+    from db import session_scope
     from pakn import clusters
     from pakn.service import get_by_code
 
@@ -339,7 +336,7 @@ async def get_pakn(code: str) -> dict:
 
 
 def _staff_sync(fn_name: str, code: str, kwargs: dict, office: str | None) -> dict:
-    from knowledge.store import session_scope
+    from db import session_scope
     from pakn import service
 
     with session_scope() as session:

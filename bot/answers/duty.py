@@ -9,9 +9,9 @@ from datetime import date
 from itertools import pairwise
 
 from bot.types import Citation, Reply
+from db import session_scope
 from knowledge.duties import TaskView, find_tasks
 from knowledge.plans import load_plans, plan_of
-from knowledge.store import session_scope
 from vntext import fold
 
 MAX_LISTED = 25  # a complete list matters more than brevity; channels split long replies

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from bot.types import InboundMessage, Reply
 from bot.understand import PAKN_CODE, PAKN_TRIGGER, Understanding
@@ -42,7 +44,8 @@ def start_pakn(msg: InboundMessage, u: Understanding) -> tuple[Reply, dict]:
     return _ask("content", pending), pending
 
 
-def continue_pakn(msg: InboundMessage, pending: dict) -> tuple[Reply, dict | None]:
+def continue_pakn(msg: InboundMessage, pending: dict, *, database_url: str | None = None,
+                  triage: Callable[..., Any] | None = None) -> tuple[Reply, dict | None]:
     """One more message of a petition being written. Each field is checked when it is given, so
     the citizen fixes it there; nothing they wrote is dropped because a later check failed."""
     text = (msg.text or "").strip()
@@ -86,7 +89,7 @@ def continue_pakn(msg: InboundMessage, pending: dict) -> tuple[Reply, dict | Non
         return _confirm(pending), pending
     if step == "confirm":
         if CONFIRM.match(folded):
-            return _submit(msg, pending)
+            return _submit(msg, pending, database_url, triage)
         if edit := EDIT.search(folded):
             return _ask(EDIT_FIELD[edit[2]], pending, editing=True), pending
         return _confirm(pending, again=True), pending
@@ -184,10 +187,11 @@ def _legal_notice(content: str) -> str:
                                "và Luật Tố cáo 2018, không theo thủ tục phản ánh, kiến nghị.")
 
 
-def _submit(msg: InboundMessage, pending: dict) -> tuple[Reply, dict | None]:
+def _submit(msg: InboundMessage, pending: dict, database_url: str | None = None,
+            triage: Callable[..., Any] | None = None) -> tuple[Reply, dict | None]:
     """Store the petition. One draft is one petition: a double tap or a retried message sends the
     same draft id as external id, and the store answers the second with the first's record."""
-    from knowledge.store import session_scope
+    from db import session_scope
     from pakn.errors import PaknValidationError
     from pakn.service import submit
 
@@ -195,10 +199,10 @@ def _submit(msg: InboundMessage, pending: dict) -> tuple[Reply, dict | None]:
     external_id = (f"chat:{msg.user_id}:{msg.message_id}" if msg.message_id
                    else f"chat-draft:{msg.user_id}:{draft}" if draft else None)
     try:
-        with session_scope() as session:
+        with session_scope(database_url) as session:
             record = submit(session, content=pending["content"], location=pending.get("location"),
                             contact=pending.get("contact"), channel=msg.channel, channel_user_id=msg.user_id,
-                            external_id=external_id, media=pending.get("media") or None)
+                            external_id=external_id, media=pending.get("media") or None, triage=triage)
             code, office, due = record.code, record.office_name, record.due_at
             notice = _legal_notice(record.content) if getattr(record, "is_complaint", False) else None
             cluster = _cluster_notice(session, record)
@@ -250,10 +254,11 @@ def help_reply() -> Reply:
                  intent="pakn_help", answered=True, suggestions=["Tôi muốn phản ánh", "Tra cứu phản ánh"])
 
 
-def status_reply(code: str | None, *, channel: str | None = None, user_id: str | None = None) -> Reply:
+def status_reply(code: str | None, *, channel: str | None = None, user_id: str | None = None,
+                 database_url: str | None = None) -> Reply:
     """The status of one petition by its code; without a code, the petitions this person sent
     from this channel (a code is not something people keep)."""
-    from knowledge.store import session_scope
+    from db import session_scope
     from pakn.privacy import redact_public
     from pakn.published import is_private
     from pakn.service import get_by_code
@@ -261,13 +266,13 @@ def status_reply(code: str | None, *, channel: str | None = None, user_id: str |
     if code:
         code = re.sub(r"[\s\-–—]", "", code).upper()
     elif channel and user_id:
-        return _my_petitions(channel, user_id)
+        return _my_petitions(channel, user_id, database_url=database_url)
     else:
         return Reply(reply="Bạn cho tôi mã tra cứu phản ánh (dạng PA-2612-XXXXX-XXXXX) để tôi xem tình trạng xử lý.",
                      intent="pakn_status", answered=False)
     from pakn.clusters import shared
 
-    with session_scope() as session:
+    with session_scope(database_url) as session:
         record = get_by_code(session, code)
         if record is None:
             return Reply(reply=f"Không tìm thấy phản ánh có mã {code}. Bạn kiểm tra lại mã tra cứu giúp tôi.",
@@ -291,13 +296,13 @@ def status_reply(code: str | None, *, channel: str | None = None, user_id: str |
     return Reply(reply="\n".join(lines), intent="pakn_status", answered=True)
 
 
-def _my_petitions(channel: str, user_id: str, limit: int = 5) -> Reply:
+def _my_petitions(channel: str, user_id: str, limit: int = 5, *, database_url: str | None = None) -> Reply:
     from sqlalchemy import select
 
-    from knowledge.store import session_scope
+    from db import session_scope
     from pakn.models import PaknRecord
 
-    with session_scope() as session:
+    with session_scope(database_url) as session:
         records = session.scalars(select(PaknRecord).where(
             PaknRecord.channel == channel, PaknRecord.channel_user_id == user_id)
             .order_by(PaknRecord.created_at.desc()).limit(limit)).all()

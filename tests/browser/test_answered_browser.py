@@ -33,7 +33,7 @@ def _free_port() -> int:
 def server(tmp_path, monkeypatch: pytest.MonkeyPatch, fake_triage):
     import uvicorn
 
-    from knowledge.store import migrate
+    from db import migrate
 
     url = f"sqlite:///{tmp_path / 'answered.db'}"
     migrate(url)
@@ -42,7 +42,7 @@ def server(tmp_path, monkeypatch: pytest.MonkeyPatch, fake_triage):
     get_settings.cache_clear()
     from api.main import create_app
 
-    app = create_app()
+    app = create_app(triage=fake_triage)
     seed = TestClient(app)
     for content, answer in [
         ("Đèn đường trước nhà ông Ba ở hẻm 5 hỏng cả tháng",

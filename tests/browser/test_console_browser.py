@@ -58,44 +58,39 @@ def _create_user(env: dict, email: str, office: str, role: str = "staff") -> Non
 
 def _seed(db_url: str) -> str:
     """Petitions for office A (one from a Zalo citizen, one overdue, two answered) and one for office B."""
-    from knowledge.store import session_scope
+    from db import session_scope
     from pakn import service
 
     triage = Triage()
-    original = service.TRIAGE
-    service.TRIAGE = triage
-    try:
-        now = datetime.now(UTC)
-        seeds = [
-            (OFFICE_A, "can_bo_cong_vu", "Cán bộ, công vụ", None, "Cán bộ một cửa hẹn trả hồ sơ nhiều lần không đúng hẹn",
-             "zalo", CITIZEN),
-            (OFFICE_A, "thu_tuc_hanh_chinh", "Thủ tục hành chính", now - timedelta(days=1),
-             "Hồ sơ đăng ký tuyển dụng viên chức nộp trực tuyến bị trả lại không rõ lý do", "api", None),
-            (OFFICE_A, "thu_tuc_hanh_chinh", "Thủ tục hành chính", now + timedelta(hours=30),
-             "Đề nghị hướng dẫn thủ tục công nhận ban vận động thành lập hội", "api", None),
-            (OFFICE_A, "lao_dong_xa_hoi", "Lao động, xã hội", None,
-             "Chưa nhận được trợ cấp thôi việc sau khi sáp nhập đơn vị", "api", None),
-            (OFFICE_A, "can_bo_cong_vu", "Cán bộ, công vụ", None, "Thái độ tiếp dân chưa đúng mực tại bộ phận một cửa",
-             "api", None),
-            (OFFICE_B, "ho_tich_tu_phap", "Hộ tịch, tư pháp", None, "Cấp phiếu lý lịch tư pháp quá hạn", "api", None),
-        ]
-        codes = []
-        with session_scope(db_url) as db:
-            for office, cat, name, due, text, channel, user in seeds:
-                triage.office_id, triage.category, triage.name, triage.due = office, cat, name, due
-                rec = service.submit(db, content=text, location=None, contact="0912345678", channel=channel,
-                                     channel_user_id=user)
-                codes.append(rec.code)
-            for code in codes[3:5]:  # answered in time: feeds the on-time chart
-                service.add_reply(db, code, OFFICE_A, "Sở Nội vụ đã kiểm tra và trả lời.")
-        return codes[0]
-    finally:
-        service.TRIAGE = original
+    now = datetime.now(UTC)
+    seeds = [
+        (OFFICE_A, "can_bo_cong_vu", "Cán bộ, công vụ", None, "Cán bộ một cửa hẹn trả hồ sơ nhiều lần không đúng hẹn",
+         "zalo", CITIZEN),
+        (OFFICE_A, "thu_tuc_hanh_chinh", "Thủ tục hành chính", now - timedelta(days=1),
+         "Hồ sơ đăng ký tuyển dụng viên chức nộp trực tuyến bị trả lại không rõ lý do", "api", None),
+        (OFFICE_A, "thu_tuc_hanh_chinh", "Thủ tục hành chính", now + timedelta(hours=30),
+         "Đề nghị hướng dẫn thủ tục công nhận ban vận động thành lập hội", "api", None),
+        (OFFICE_A, "lao_dong_xa_hoi", "Lao động, xã hội", None,
+         "Chưa nhận được trợ cấp thôi việc sau khi sáp nhập đơn vị", "api", None),
+        (OFFICE_A, "can_bo_cong_vu", "Cán bộ, công vụ", None, "Thái độ tiếp dân chưa đúng mực tại bộ phận một cửa",
+         "api", None),
+        (OFFICE_B, "ho_tich_tu_phap", "Hộ tịch, tư pháp", None, "Cấp phiếu lý lịch tư pháp quá hạn", "api", None),
+    ]
+    codes = []
+    with session_scope(db_url) as db:
+        for office, cat, name, due, text, channel, user in seeds:
+            triage.office_id, triage.category, triage.name, triage.due = office, cat, name, due
+            rec = service.submit(db, content=text, location=None, contact="0912345678", channel=channel,
+                                 channel_user_id=user, triage=triage)
+            codes.append(rec.code)
+        for code in codes[3:5]:  # answered in time: feeds the on-time chart
+            service.add_reply(db, code, OFFICE_A, "Sở Nội vụ đã kiểm tra và trả lời.")
+    return codes[0]
 
 
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
-    from knowledge.store import migrate
+    from db import migrate
     from tests.fakes.zalo_api import FakeZaloAPI
 
     tmp = tmp_path_factory.mktemp("console-browser")
@@ -162,7 +157,7 @@ def _login(page, base: str, email: str) -> None:
 
 def _push_replies_if_no_embedded_worker(app_server: SimpleNamespace) -> None:
     """When the API process runs no outbox worker, run one here with the product's Zalo sender."""
-    from knowledge.store import session_factory
+    from db import session_factory
     from pakn import notify, outbox
     from settings import get_settings
     from webhooks.routes import Channels
@@ -171,7 +166,7 @@ def _push_replies_if_no_embedded_worker(app_server: SimpleNamespace) -> None:
     os.environ.update({k: v for k, v in app_server.env.items() if k.startswith(("ZALO_", "DATABASE_URL"))})
     get_settings.cache_clear()
     try:
-        channels = Channels(get_settings())
+        channels = Channels(get_settings(), service=lambda: None)  # type: ignore[arg-type,return-value]  # no bot: senders only
         channels.zalo.client.tokens.seed(app_server.zalo.access_token, app_server.zalo.refresh_token)
         channels.register_senders()
         outbox.drain(session_factory(app_server.db_url), worker_id="browser-test")

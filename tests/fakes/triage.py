@@ -1,7 +1,7 @@
 """A deterministic stand-in for PAKN triage, for tests of pipeline mechanics (not of the classifier).
 
-`pakn.service.TRIAGE` is the indirection it replaces; the `fake_triage` fixture in tests/conftest.py
-installs it for one test.
+The services of a test are built with it instead of the real triage (`Services.triage`, the
+`triage=` parameter of pakn.service's intake); the `fake_triage` fixture in tests/conftest.py makes one.
 """
 from __future__ import annotations
 
@@ -28,3 +28,9 @@ class FakeTriage:
             office_id=self.office_id, office_name=f"UBND {self.office_id}", locality={"province_slug": "ho-chi-minh"},
             due_at=datetime(2030, 1, 10, 17, 0, tzinfo=timezone(timedelta(hours=7))),
             is_complaint_or_denunciation=self.complaint, notice=None, explanation="kiểm thử")
+
+
+def services_parts(request) -> dict:
+    """The fakes a test asked for (its `fake_triage` fixture), as parts of its app's services
+    (`create_app(**parts)`)."""
+    return {"triage": request.getfixturevalue("fake_triage")} if "fake_triage" in request.fixturenames else {}

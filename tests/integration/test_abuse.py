@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.clients import SCOPE_OFFICE, create_client
-from knowledge.store import session_scope
+from db import session_scope
 
 pytestmark = pytest.mark.integration
 DRAFT = "Bãi rác sau chợ Long Hoa bốc mùi cả tuần nay, đề nghị thu gom"
@@ -105,7 +105,7 @@ def test_a_zalo_users_petitions_are_not_listed_to_a_rest_caller(chat_app, defaul
     fake_triage.complaint = True
     with session_scope(default_store) as s:
         code = submit(s, content="Tôi tố cáo cán bộ địa chính đòi 20 triệu", location=None,
-                      contact="0912345678", channel="zalo", channel_user_id=zalo_user).code
+                      contact="0912345678", channel="zalo", channel_user_id=zalo_user, triage=fake_triage).code
     client = TestClient(chat_app)
     for body in ({"user_id": zalo_user, "channel": "api"}, {"user_id": f"zalo:{zalo_user}", "channel": "api"},
                  {"user_id": zalo_user, "channel": "web"}):

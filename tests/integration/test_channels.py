@@ -14,7 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from knowledge.store import ConversationRow, session_scope
+from bot.models import ConversationRow
+from db import session_scope
 from settings import get_settings
 from tests.fakes.smtp_server import FakeSMTPServer
 from tests.fakes.telegram_api import FakeTelegramAPI
@@ -58,14 +59,11 @@ def stack(tmp_path_factory):
 
 
 def _reset_process_caches() -> None:
-    """The app keeps process-wide singletons keyed on settings; rebuild them for this module."""
+    """Settings are cached per process and the store build is done once; redo both for this module
+    (the app's running parts are its own: runtime.services builds them in the lifespan)."""
     get_settings.cache_clear()
     from bot import setup
-    from bot.service import get_chat_service
-    from retrieval.engine import reset_engine
 
-    get_chat_service.cache_clear()
-    reset_engine()
     setup._ready = False
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 
 from console import auth
 from console.models import ConsoleSession, ConsoleUser, DutyProgress, LoginAttempt
-from knowledge.store import session_scope
+from db import session_scope
 from pakn import notify, outbox, service
 from pakn.models import CITIZEN_REPLY, OutboxJob
 from settings import get_settings
@@ -48,10 +48,8 @@ class StubTriage:
 
 
 @pytest.fixture
-def triage(monkeypatch: pytest.MonkeyPatch) -> StubTriage:
-    stub = StubTriage()
-    monkeypatch.setattr(service, "TRIAGE", stub)
-    return stub
+def triage() -> StubTriage:
+    return StubTriage()
 
 
 @pytest.fixture
@@ -83,7 +81,7 @@ def submit(db_url: str, triage: StubTriage, office: str, text: str = "Rác thả
     triage.office_id = office
     with session_scope(db_url) as db:
         rec = service.submit(db, content=f"{text} {uid()}", location=None, contact="0912345678", channel=channel,
-                             channel_user_id=user_id)
+                             channel_user_id=user_id, triage=triage)
         return rec.code
 
 

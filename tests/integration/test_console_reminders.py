@@ -8,9 +8,9 @@ from sqlalchemy import delete, select
 
 from console.models import DutyProgress, DutyReminder
 from console.reminders import send_due_soon
+from db import session_scope
 from knowledge import offices as offices_module
 from knowledge.offices import OfficeDirectory
-from knowledge.store import session_scope
 from settings import get_settings
 from tests.fakes.smtp_server import FakeSMTPServer
 from tests.fakes.webhook_receiver import WebhookReceiver

@@ -45,9 +45,14 @@ def test_zero_share_means_no_limit() -> None:
 
 @pytest.fixture()
 def engine(tmp_path: Path) -> RetrievalEngine:
+    """An engine fed with the API's signals (questions waiting, the metrics counter), as the app's
+    lifespan builds it."""
+    from api.main import dense_signals
+
     units = [u for u in paragraph_units() if u.meta["corpus_id"] == "004"]
     settings = Settings(index_dir=tmp_path / "index", chroma_path=tmp_path / "chroma", chroma_host=None)
-    eng = RetrievalEngine(units, embedder=CountingEmbedder(HashEmbedder()), settings=settings)
+    eng = RetrievalEngine(units, embedder=CountingEmbedder(HashEmbedder()), settings=settings,
+                          signals=dense_signals())
     eng.warm_up()
     return eng
 
@@ -111,19 +116,16 @@ def test_metrics_count_shed_lookups(engine: RetrievalEngine) -> None:
     assert "retrieval_dense_queries_total{outcome=\"shed\"}" in observability.metrics_payload()[0].decode()
 
 
-def test_questions_queueing_in_the_api_count_as_pressure(engine: RetrievalEngine,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from retrieval import budget
-
+def test_questions_queueing_in_the_api_count_as_pressure(engine: RetrievalEngine) -> None:
     engine.dense_budget = DenseBudget(0.5, clock=Clock())
     engine.dense_budget.charge(5.0)
     query = _undecided_queries(engine)[0]
-    monkeypatch.setattr(budget, "PRESSURE", [lambda: False])
+    engine.signals.pressure[:] = [lambda: False]
     engine.search(query, k=5)
     assert engine.dense_stats.snapshot()["shed"] == 0  # nothing waits: the lone question gets the model
 
     engine.dense_budget.charge(5.0)
-    monkeypatch.setattr(budget, "PRESSURE", [lambda: True])
+    engine.signals.pressure[:] = [lambda: True]
     engine.search(query + " năm 2024", k=5)
     assert engine.dense_stats.snapshot()["shed"] == 1
 
@@ -131,10 +133,10 @@ def test_questions_queueing_in_the_api_count_as_pressure(engine: RetrievalEngine
 async def test_chat_route_reports_questions_waiting_for_a_thread() -> None:
     import anyio
 
+    from api.main import dense_signals
     from api.routes import chat
-    from retrieval import budget
 
-    assert chat.questions_waiting in budget.PRESSURE
+    assert chat.questions_waiting in dense_signals().pressure
     limiter = chat.chat_limiter()
     assert not chat.questions_waiting()
     release = anyio.Event()

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
 from api.identity import fold_label
-from knowledge.store import session_scope
+from db import session_scope
 from pakn.models import PaknRecord
 from settings import get_settings
 

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _migrate_at_once(url: str, processes: int = 3) -> list[subprocess.CompletedProcess]:
-    code = "import sys; from knowledge.store import migrate; migrate(sys.argv[1])"
+    code = "import sys; from db import migrate; migrate(sys.argv[1])"
     procs = [subprocess.Popen([sys.executable, "-c", code, url], cwd=ROOT, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(processes)]
     return [subprocess.CompletedProcess(p.args, p.wait(120), *p.communicate()) for p in procs]

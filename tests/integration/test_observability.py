@@ -15,23 +15,34 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import delete, func, select
 
-from knowledge.store import session_scope
+from db import session_scope
 from pakn.models import JOB_DEAD, JOB_PENDING, OutboxJob, PaknRecord
 from settings import get_settings
 
 pytestmark = pytest.mark.integration
 
 
+def started(engine: object) -> SimpleNamespace:
+    """Services as the lifespan leaves them, as far as the probe reads them: an engine, the real triage."""
+    from runtime.services import default_triage
+
+    return SimpleNamespace(engine=engine, triage=default_triage)
+
+
 @pytest.fixture
-def make_client(monkeypatch: pytest.MonkeyPatch, db_url: str):
+def make_client(monkeypatch: pytest.MonkeyPatch, db_url: str, request: pytest.FixtureRequest, probe):
     def make(**env: str) -> TestClient:
         monkeypatch.setenv("DATABASE_URL", db_url)
         for k, v in env.items():
             monkeypatch.setenv(k, v)
         get_settings.cache_clear()
         from api.main import create_app
+        from tests.fakes.triage import services_parts
 
-        return TestClient(create_app())  # no lifespan: readiness must see the index as not loaded
+        app = create_app(**services_parts(request))
+        if probe.engine is not None:
+            app.state.services = started(probe.engine)
+        return TestClient(app)  # no lifespan: readiness must see the index as not loaded
 
     yield make
     get_settings.cache_clear()
@@ -54,10 +65,8 @@ def loaded_classifier(monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture
-def loaded_index(monkeypatch: pytest.MonkeyPatch, loaded_classifier):
-    from retrieval import engine
-
-    monkeypatch.setattr(engine, "_ENGINE", SimpleNamespace(units=[1, 2, 3]))
+def loaded_index(probe, loaded_classifier):
+    probe.engine = SimpleNamespace(units=[1, 2, 3])
 
 
 @pytest.fixture
@@ -79,6 +88,12 @@ def jobs(db_url: str):
         s.execute(delete(OutboxJob).where(OutboxJob.id.in_(ids)))
 
 
+@pytest.fixture
+def probe() -> SimpleNamespace:
+    """The retrieval engine the apps of a test count as loaded (None: not loaded)."""
+    return SimpleNamespace(engine=None)
+
+
 def samples(text: str) -> dict[tuple[str, tuple], float]:
     """{(sample name, sorted labels): value} of a Prometheus exposition."""
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
@@ -90,10 +105,7 @@ def test_healthz(make_client) -> None:
     assert r.status_code == 200 and r.json() == {"status": "ok"}
 
 
-def test_readyz_503_names_the_index_until_it_is_loaded(make_client, monkeypatch, loaded_classifier) -> None:
-    from retrieval import engine
-
-    monkeypatch.setattr(engine, "_ENGINE", None)
+def test_readyz_503_names_the_index_until_it_is_loaded(make_client, loaded_classifier) -> None:
     client = make_client()
     r = client.get("/readyz")
     assert r.status_code == 503
@@ -101,20 +113,20 @@ def test_readyz_503_names_the_index_until_it_is_loaded(make_client, monkeypatch,
     assert body["status"] == "unavailable" and body["down"] == ["retrieval"]
     assert body["checks"]["database"]["ok"] is True and body["checks"]["pakn_outbox"]["ok"] is True
     assert "chỉ mục" in body["checks"]["retrieval"]["error"]
-    assert engine._ENGINE is None  # the probe did not build the index
-    monkeypatch.setattr(engine, "_ENGINE", SimpleNamespace(units=[1, 2, 3]))
+    assert client.app.state.services is None  # the probe did not build the services (nor the index)
+    assert not client.app.state.unstarted_services.loaded
+    client.app.state.services = started(SimpleNamespace(units=[1, 2, 3]))
     r = client.get("/readyz")
     assert r.status_code == 200, r.text
     assert r.json()["down"] == [] and r.json()["checks"]["retrieval"] == {"ok": True, "units": 3}
 
 
-def test_readyz_503_names_the_classifier_until_it_is_loaded(make_client, monkeypatch) -> None:
+def test_readyz_503_names_the_classifier_until_it_is_loaded(make_client, monkeypatch, probe) -> None:
     """A cold classifier build embeds the examples: the probe reports it, never builds it."""
     from pakn import classifier
-    from retrieval import engine
     from retrieval.singleflight import SingleFlight
 
-    monkeypatch.setattr(engine, "_ENGINE", SimpleNamespace(units=[1]))
+    probe.engine = SimpleNamespace(units=[1])
     cold = SingleFlight(lambda: pytest.fail("the readiness probe built the classifier"))
     monkeypatch.setattr(classifier, "get_classifier", cold)
     r = make_client().get("/readyz")

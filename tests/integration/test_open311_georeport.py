@@ -22,7 +22,7 @@ from georeport import GeoReport
 from sqlalchemy import select
 
 from api.clients import SCOPE_OFFICE, create_client, revoke_client
-from knowledge.store import session_scope
+from db import session_scope
 from pakn.models import PaknRecord
 
 pytestmark = pytest.mark.integration

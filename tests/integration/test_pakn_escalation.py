@@ -10,8 +10,8 @@ from sqlalchemy import delete, select, update
 
 from console import inbox
 from console.auth import Principal
-from knowledge.store import session_factory, session_scope
-from knowledge.store.models import OfficeRow
+from db import session_factory, session_scope
+from knowledge.models import OfficeRow
 from pakn import outbox, service
 from pakn.escalation import enqueue_overdue
 from pakn.models import ESCALATE, OVERDUE_REMINDER, OutboxJob, PaknEvent, PaknRecord
@@ -41,11 +41,11 @@ def clean_outbox(db_url: str) -> None:
         s.execute(delete(OutboxJob))
 
 
-def submit_overdue(db_url: str, office_id: str, overdue_by: timedelta) -> str:
+def submit_overdue(db_url: str, triage, office_id: str, overdue_by: timedelta) -> str:
     with session_scope(db_url) as s:
         code = service.submit_result(s, content="Rác thải bốc mùi ở đầu hẻm suốt một tuần nay",
                                      location=None, contact="0912345678", channel="api",
-                                     external_id=uuid.uuid4().hex).record.code
+                                     external_id=uuid.uuid4().hex, triage=triage).record.code
     set_due(db_url, code, datetime.now(UTC) - overdue_by)
     return code
 
@@ -81,7 +81,7 @@ def test_reminder_once_then_escalation_once(db_url, fake_triage, env, clean_outb
             s.add(OfficeRow(id=office_id, name="Phòng thử nghiệm", kind="office", level="xa", aliases=[],
                             contact={"webhook_url": hook.url}))
         fake_triage.office_id = office_id
-        code = submit_overdue(db_url, office_id, timedelta(hours=2))
+        code = submit_overdue(db_url, fake_triage, office_id, timedelta(hours=2))
 
         # Past due, within the grace period: the office is reminded, once however often we sweep.
         first = enqueue_overdue(f)
@@ -120,14 +120,14 @@ def test_nothing_for_answered_petitions(db_url, fake_triage, env, clean_outbox) 
     with WebhookReceiver(SECRET) as hook:
         env(pakn_default_office_webhook_url=hook.url)
         fake_triage.office_id = office_id = f"test-office-{uuid.uuid4().hex[:8]}"
-        answered = submit_overdue(db_url, office_id, timedelta(days=10))
+        answered = submit_overdue(db_url, fake_triage, office_id, timedelta(days=10))
         with session_scope(db_url) as s:
             service.add_reply(s, answered, office_id, "Đã thu gom rác.")
         enqueue_overdue(f)
         assert jobs(db_url, answered) == []
 
         # Answered after the jobs were enqueued, before they ran: nothing is sent.
-        late = submit_overdue(db_url, office_id, timedelta(days=10))
+        late = submit_overdue(db_url, fake_triage, office_id, timedelta(days=10))
         enqueue_overdue(f)
         assert sorted(j.kind for j in jobs(db_url, late)) == [ESCALATE, OVERDUE_REMINDER]
         with session_scope(db_url) as s:

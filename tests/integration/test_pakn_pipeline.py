@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import delete, func, select
 
-from knowledge.store import session_factory, session_scope
-from knowledge.store.models import OfficeRow
+from db import session_factory, session_scope
+from knowledge.models import OfficeRow
 from pakn import delivery, notify, outbox, service
 from pakn.errors import PaknConflictError, PaknTransitionError, PaknValidationError
 from pakn.models import OutboxJob, PaknEvent, PaknRecord
@@ -58,9 +58,10 @@ def add_office(db_url: str, contact: dict) -> str:
     return office_id
 
 
-def do_submit(db_url: str, **kw) -> service.SubmitResult:
+def do_submit(db_url: str, triage=None, **kw) -> service.SubmitResult:
+    """Submit through pakn.service with `triage` (a fake; None: the real one)."""
     args = {"content": "Rác thải bốc mùi ở đầu hẻm suốt một tuần nay", "location": LOCATION,
-            "contact": "0912345678", "channel": "api", **kw}
+            "contact": "0912345678", "channel": "api", "triage": triage, **kw}
     with session_scope(db_url) as s:
         return service.submit_result(s, **args)
 
@@ -88,7 +89,7 @@ def record_of(db_url: str, code: str) -> PaknRecord:
 
 
 def test_submit_writes_record_event_and_job_together(db_url, fake_triage, env) -> None:
-    res = do_submit(db_url, external_id=uid())
+    res = do_submit(db_url, fake_triage, external_id=uid())
     assert res.created and res.record.status == "received"
     assert counts(db_url, res.record.code) == (1, 1, 1)
     job = job_of(db_url, res.record.code)
@@ -102,7 +103,7 @@ def test_failed_transaction_leaves_nothing(db_url, fake_triage, env) -> None:
     ext = uid()
     with pytest.raises(RuntimeError), session_scope(db_url) as s:
         code = service.submit(s, content="Đèn đường hỏng cả tháng", location=LOCATION, contact=None,
-                              channel="api", external_id=ext).code
+                              channel="api", external_id=ext, triage=fake_triage).code
         raise RuntimeError("crash after submit, before commit")
     with session_scope(db_url) as s:
         assert s.scalar(select(func.count()).select_from(PaknRecord).where(PaknRecord.code == code)) == 0
@@ -112,14 +113,14 @@ def test_failed_transaction_leaves_nothing(db_url, fake_triage, env) -> None:
 
 def test_idempotent_repeat_by_external_id_and_key(db_url, fake_triage, env) -> None:
     ext, key = uid(), uid()
-    first = do_submit(db_url, external_id=ext)
-    again = do_submit(db_url, external_id=ext)
+    first = do_submit(db_url, fake_triage, external_id=ext)
+    again = do_submit(db_url, fake_triage, external_id=ext)
     assert not again.created and again.record.code == first.record.code
-    k1 = do_submit(db_url, idempotency_key=key)
-    k2 = do_submit(db_url, idempotency_key=key)
+    k1 = do_submit(db_url, fake_triage, idempotency_key=key)
+    k2 = do_submit(db_url, fake_triage, idempotency_key=key)
     assert k1.created and not k2.created and k1.record.code == k2.record.code
     with pytest.raises(PaknConflictError, match="Idempotency-Key"):
-        do_submit(db_url, idempotency_key=key, content="Một nội dung hoàn toàn khác về đèn đường")
+        do_submit(db_url, fake_triage, idempotency_key=key, content="Một nội dung hoàn toàn khác về đèn đường")
     assert counts(db_url, first.record.code) == (1, 1, 1)
 
 
@@ -132,7 +133,7 @@ def test_concurrent_duplicate_submits_give_one_record(db_url, fake_triage, env) 
     def worker() -> None:
         try:
             barrier.wait()
-            codes.append(do_submit(db_url, external_id=ext, channel="zalo", channel_user_id="u1").record.code)
+            codes.append(do_submit(db_url, fake_triage, external_id=ext, channel="zalo", channel_user_id="u1").record.code)
         except Exception as exc:  # noqa: BLE001 - surfaced below
             errors.append(exc)
 
@@ -157,7 +158,7 @@ def test_concurrent_duplicate_submits_give_one_record(db_url, fake_triage, env) 
 ])
 def test_validation_errors_are_vietnamese(db_url, fake_triage, env, kwargs, message) -> None:
     with pytest.raises(PaknValidationError, match=message):
-        do_submit(db_url, external_id=uid(), **kwargs)
+        do_submit(db_url, fake_triage, external_id=uid(), **kwargs)
 
 
 # ---------------------------------------------------------------- outbox worker
@@ -167,7 +168,7 @@ def test_worker_delivers_by_email_to_real_smtp(db_url, fake_triage, env, clean_o
     with FakeSMTPServer() as smtp:
         env(smtp_port=smtp.port)
         fake_triage.office_id = add_office(db_url, {"email": "vanthu@phuong.example.vn"})
-        code = do_submit(db_url, external_id=uid()).record.code
+        code = do_submit(db_url, fake_triage, external_id=uid()).record.code
         stats = outbox.run_once(session_factory(db_url), worker_id="w1")
         assert stats.done == 1 and stats.claimed == 1
         assert len(smtp.messages) == 1
@@ -188,7 +189,7 @@ def test_office_without_contact_goes_to_default_email(db_url, fake_triage, env, 
     with FakeSMTPServer() as smtp:
         env(smtp_port=smtp.port, pakn_default_office_email="vanthu-tinh@example.vn")
         fake_triage.office_id = f"unknown-office-{uid()}"
-        do_submit(db_url, external_id=uid())
+        do_submit(db_url, fake_triage, external_id=uid())
         assert outbox.run_once(session_factory(db_url)).done == 1
         assert smtp.envelopes[0][1] == ["vanthu-tinh@example.vn"]
 
@@ -196,7 +197,7 @@ def test_office_without_contact_goes_to_default_email(db_url, fake_triage, env, 
 def test_webhook_signed_and_retried_on_500(db_url, fake_triage, env, clean_outbox) -> None:
     with WebhookReceiver(SECRET, script=[500]) as hook:
         fake_triage.office_id = add_office(db_url, {"webhook_url": hook.url, "email": "x@example.vn"})
-        code = do_submit(db_url, external_id=uid()).record.code
+        code = do_submit(db_url, fake_triage, external_id=uid()).record.code
         t0 = datetime.now(UTC)
         f = session_factory(db_url)
         assert outbox.run_once(f, now=t0).retried == 1
@@ -217,7 +218,7 @@ def test_deliveries_run_in_parallel_up_to_the_limit(db_url, fake_triage, env, cl
     """A slow office server holds each delivery open; the worker keeps `concurrency` of them going."""
     with WebhookReceiver(SECRET, hold_s=0.3) as hook:
         fake_triage.office_id = add_office(db_url, {"webhook_url": hook.url})
-        codes = [do_submit(db_url, external_id=uid()).record.code for _ in range(4)]
+        codes = [do_submit(db_url, fake_triage, external_id=uid()).record.code for _ in range(4)]
         stats = outbox.run_once(session_factory(db_url), concurrency=concurrency)
         assert stats.claimed == stats.done == 4
         assert hook.max_in_flight == concurrency
@@ -227,7 +228,7 @@ def test_deliveries_run_in_parallel_up_to_the_limit(db_url, fake_triage, env, cl
 def test_wrong_secret_is_refused_and_dead_lettered(db_url, fake_triage, env, clean_outbox) -> None:
     with WebhookReceiver("another-secret") as hook:
         fake_triage.office_id = add_office(db_url, {"webhook_url": hook.url})
-        code = do_submit(db_url, external_id=uid()).record.code
+        code = do_submit(db_url, fake_triage, external_id=uid()).record.code
         stats = outbox.run_once(session_factory(db_url))
         assert stats.dead == 1 and hook.bad_signatures == 1  # 401 is permanent: no pointless retries
         assert job_of(db_url, code).status == "dead"
@@ -236,7 +237,7 @@ def test_wrong_secret_is_refused_and_dead_lettered(db_url, fake_triage, env, cle
 def test_dead_letter_after_max_attempts(db_url, fake_triage, env, clean_outbox) -> None:
     with WebhookReceiver(SECRET, script=[503] * 10) as hook:
         fake_triage.office_id = add_office(db_url, {"webhook_url": hook.url})
-        code = do_submit(db_url, external_id=uid()).record.code
+        code = do_submit(db_url, fake_triage, external_id=uid()).record.code
         f, t = session_factory(db_url), datetime.now(UTC)
         results = []
         for i in range(5):
@@ -256,9 +257,9 @@ def test_crash_rerun_carries_same_keys_and_does_not_double_deliver(db_url, fake_
         hook_office = add_office(db_url, {"webhook_url": hook.url})
         mail_office = add_office(db_url, {"email": "a@example.vn"})
         fake_triage.office_id = hook_office
-        c1 = do_submit(db_url, external_id=uid()).record.code
+        c1 = do_submit(db_url, fake_triage, external_id=uid()).record.code
         fake_triage.office_id = mail_office
-        c2 = do_submit(db_url, external_id=uid()).record.code
+        c2 = do_submit(db_url, fake_triage, external_id=uid()).record.code
         f, t0 = session_factory(db_url), datetime.now(UTC)
         ids = outbox.claim(f, "crashing-worker", now=t0)
         assert len(ids) == 2
@@ -280,7 +281,7 @@ def test_concurrent_workers_claim_each_job_once(db_url, fake_triage, env, clean_
     with WebhookReceiver(SECRET) as hook:
         fake_triage.office_id = add_office(db_url, {"webhook_url": hook.url})
         for _ in range(20):
-            do_submit(db_url, external_id=uid())
+            do_submit(db_url, fake_triage, external_id=uid())
         f = session_factory(db_url)
         barrier = threading.Barrier(4)
 
@@ -305,7 +306,7 @@ def test_reply_notifies_citizen_through_registered_sender(db_url, fake_triage, e
         with FakeSMTPServer() as smtp:
             env(smtp_port=smtp.port)
             office = fake_triage.office_id = add_office(db_url, {"email": "o@example.vn"})
-            code = do_submit(db_url, external_id=uid(), channel="zalo", channel_user_id="zalo-user-42").record.code
+            code = do_submit(db_url, fake_triage, external_id=uid(), channel="zalo", channel_user_id="zalo-user-42").record.code
             outbox.run_once(session_factory(db_url))
             with session_scope(db_url) as s:
                 service.transition(s, code, "in_progress", actor="can-bo-1")
@@ -341,7 +342,7 @@ def test_reply_no_message_may_carry_waits_then_goes_once_when_the_citizen_writes
     notify.register_sender("zalo", zalo)
     try:
         office = fake_triage.office_id = add_office(db_url, {})
-        code = do_submit(db_url, external_id=uid(), channel="zalo", channel_user_id=user).record.code
+        code = do_submit(db_url, fake_triage, external_id=uid(), channel="zalo", channel_user_id=user).record.code
         with session_scope(db_url) as s:
             s.execute(delete(OutboxJob))  # delivery to the office is not under test here
             service.add_reply(s, code, office, "Đã thay bóng đèn.")
@@ -387,7 +388,7 @@ def test_interactions_keep_the_latest_message_and_reset_the_cs_count(db_url) -> 
 
 def test_reply_on_api_channel_completes_without_push(db_url, fake_triage, env, clean_outbox) -> None:
     office = fake_triage.office_id = add_office(db_url, {})
-    code = do_submit(db_url, external_id=uid()).record.code
+    code = do_submit(db_url, fake_triage, external_id=uid()).record.code
     with session_scope(db_url) as s:
         s.execute(delete(OutboxJob))  # delivery is not under test here
         service.add_reply(s, code, office, "Cảm ơn ông/bà, đã xử lý.")
@@ -397,7 +398,7 @@ def test_reply_on_api_channel_completes_without_push(db_url, fake_triage, env, c
 
 def test_push_channel_without_sender_retries(db_url, fake_triage, env, clean_outbox) -> None:
     office = fake_triage.office_id = add_office(db_url, {})
-    code = do_submit(db_url, external_id=uid(), channel="viber", channel_user_id="v1").record.code
+    code = do_submit(db_url, fake_triage, external_id=uid(), channel="viber", channel_user_id="v1").record.code
     with session_scope(db_url) as s:
         s.execute(delete(OutboxJob))
         service.add_reply(s, code, office, "Đã xử lý.")
@@ -408,7 +409,7 @@ def test_push_channel_without_sender_retries(db_url, fake_triage, env, clean_out
 def test_lifecycle_rules(db_url, fake_triage, env, clean_outbox) -> None:
     office = fake_triage.office_id = add_office(db_url, {})
     other = add_office(db_url, {"email": "other@example.vn"})
-    code = do_submit(db_url, external_id=uid()).record.code
+    code = do_submit(db_url, fake_triage, external_id=uid()).record.code
     with session_scope(db_url) as s:
         with pytest.raises(PaknTransitionError, match="Không thể chuyển"):
             service.transition(s, code, "closed", actor="cb")
@@ -436,7 +437,7 @@ def test_transfer_supersedes_undelivered_job(db_url, fake_triage, env, clean_out
         env(smtp_port=smtp.port)
         fake_triage.office_id = add_office(db_url, {"email": "old@example.vn"})
         new = add_office(db_url, {"email": "new@example.vn"})
-        code = do_submit(db_url, external_id=uid()).record.code
+        code = do_submit(db_url, fake_triage, external_id=uid()).record.code
         with session_scope(db_url) as s:
             service.transition(s, code, "transferred", actor="cb", note="Sai thẩm quyền", office_id=new)
         stats = outbox.drain(session_factory(db_url))

@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, select
 
-from knowledge.store import session_factory, session_scope
-from knowledge.store.models import OfficeRow
+from db import session_factory, session_scope
+from knowledge.models import OfficeRow
 from pakn import outbox
 from pakn.models import OutboxJob, PaknRecord
 from settings import get_settings
@@ -26,7 +26,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture
-def client(monkeypatch: pytest.MonkeyPatch, db_url: str):
+def client(monkeypatch: pytest.MonkeyPatch, db_url: str, request: pytest.FixtureRequest):
     monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("STAFF_API_TOKEN", TOKEN)
     monkeypatch.setenv("MAX_BODY_BYTES", "20000")
@@ -35,8 +35,9 @@ def client(monkeypatch: pytest.MonkeyPatch, db_url: str):
     monkeypatch.setenv("PAKN_DUPLICATES", "false")
     get_settings.cache_clear()
     from api.main import create_app
+    from tests.fakes.triage import services_parts
 
-    with_lifespan_off = TestClient(create_app())  # no `with`: the chat warm-up is not needed here
+    with_lifespan_off = TestClient(create_app(**services_parts(request)))  # no `with`: the chat warm-up is not needed here
     yield with_lifespan_off
     get_settings.cache_clear()
 
@@ -246,7 +247,7 @@ def test_no_personal_data_in_logs(client, fake_triage, db_url, monkeypatch, capl
             with session_scope(db_url) as s:
                 code = submit(s, content=content, contact="Chị Lan 0912345678 chi.lan@gmail.com",
                               location="12 Nguyễn Huệ, phường Bến Thành, TP. Hồ Chí Minh",
-                              channel="zalo", channel_user_id="z-1").code
+                              channel="zalo", channel_user_id="z-1", triage=fake_triage).code
             client.post("/api/v1/pakn", json=body(contact="0123"))  # a validation error is logged too
             client.post("/open311/v2/requests.json", data={"service_code": "moi_truong", "description": content,
                                                            "address_string": LOCATION, "phone": "0912345678",

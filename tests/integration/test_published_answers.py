@@ -27,7 +27,7 @@ def client(monkeypatch: pytest.MonkeyPatch, db_url: str, fake_triage):
     get_settings.cache_clear()
     from api.main import create_app
 
-    yield TestClient(create_app())
+    yield TestClient(create_app(triage=fake_triage))
     get_settings.cache_clear()
 
 

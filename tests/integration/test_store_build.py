@@ -6,10 +6,13 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from db import session_scope
 from knowledge.build import build_store
 from knowledge.deadlines import parse_period
 from knowledge.duties import find_tasks
-from knowledge.store import PlanRow, SectionRow, TaskOfficeRow, TaskRow, session_scope
+from knowledge.models import PlanRow, SectionRow, TaskOfficeRow, TaskRow
+
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")

@@ -49,11 +49,11 @@ def test_an_unreadable_row_starts_afresh():
     assert ConversationState.from_stored({"pending": {"type": "no-such-step"}}) == ConversationState()
 
 
-def test_a_clarification_stored_by_older_code_is_answered(default_store):
+def test_a_clarification_stored_by_older_code_is_answered(store_engine):
     from bot.service import ChatService
     from bot.types import InboundMessage
 
-    service = ChatService()
+    service = ChatService(engine=store_engine)
     user = uuid.uuid4().hex
     service.state.save("test", user, OLD_ROWS[1])
     r = service.handle(InboundMessage(channel="test", user_id=user, text="Hoài Nhơn"))

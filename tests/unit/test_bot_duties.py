@@ -11,8 +11,8 @@ from bot.types import InboundMessage
 
 
 @pytest.fixture(scope="module")
-def service(default_store):
-    return ChatService()
+def service(store_engine):
+    return ChatService(engine=store_engine)
 
 
 def ask(service, text, user=None):
@@ -61,7 +61,7 @@ def test_follow_up_restricts_period(service):
 def test_state_survives_a_new_service_instance(service):
     user = uuid.uuid4().hex
     ask(service, "Sở Nội vụ tỉnh Tây Ninh chủ trì những nhiệm vụ nào năm 2024?", user)
-    restarted = ChatService()
+    restarted = ChatService(engine=service.engine)
     r = ask(restarted, "còn Sở Tư pháp thì sao?", user)
     assert r.intent == "duty" and "Phổ biến giáo dục pháp luật" in r.reply
 

@@ -16,8 +16,8 @@ PLACE = "khu phố 3, phường Tân Ninh, tỉnh Tây Ninh"
 
 
 @pytest.fixture(scope="module")
-def service(default_store):
-    return ChatService()
+def service(store_engine):
+    return ChatService(engine=store_engine)
 
 
 def conversation(service):

@@ -91,12 +91,6 @@ def test_get_classifier_embeds_the_examples_once_for_concurrent_first_callers(
         classifier.get_classifier.cache_clear()
 
 
-def test_chat_service_is_single_flight() -> None:
-    from bot.service import get_chat_service
-
-    assert isinstance(get_chat_service, SingleFlight)
-
-
 def test_embedded_examples_are_cached_locally_and_reused(tmp_path: Path) -> None:
     slow = SlowEmbedder()
     first = classifier.build_classifier(embedder=slow, seed_dir=tmp_path / "seed", cache_dir=tmp_path / "cache")

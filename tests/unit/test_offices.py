@@ -366,7 +366,7 @@ def test_a_console_account_for_a_ward(default_store) -> None:
     import uuid
 
     from console.auth import create_user
-    from knowledge.store import session_scope
+    from db import session_scope
 
     with session_scope(default_store) as session:
         user = create_user(session, email=f"tanninh-{uuid.uuid4().hex[:6]}@example.gov.vn", password="mat-khau-du-dai-123",

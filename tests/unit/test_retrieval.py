@@ -165,22 +165,6 @@ def test_cli_search_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert len(rows) == 2 and rows[0]["rank"] == 1 and rows[0]["locator"]
 
 
-def test_get_engine_is_process_wide_and_warm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from retrieval import sources
-    from retrieval.engine import get_engine, reset_engine
-
-    monkeypatch.setattr(sources, "PROVIDERS", (("retrieval.testing", "paragraph_units"),))
-    settings = Settings(index_dir=tmp_path / "index", chroma_path=tmp_path / "c", embedding_backend="none")
-    reset_engine()
-    try:
-        first = get_engine(settings)
-        assert first.warm and first is get_engine(settings)
-        assert len(first.units) == len(paragraph_units())
-        assert first.search("sáp nhập tổ chức hội", k=1)
-    finally:
-        reset_engine()
-
-
 def test_places_and_years_in_queries_are_detected(units: list[Unit]) -> None:
     from retrieval.prior import MetadataPrior
 

@@ -58,9 +58,9 @@ def test_the_shipped_speller_leaves_the_evaluation_questions_alone() -> None:
     assert not changed, changed
 
 
-def test_chat_answers_through_two_typos(default_store) -> None:
+def test_chat_answers_through_two_typos(store_engine) -> None:
     from bot.service import ChatService
     from bot.types import InboundMessage
 
-    r = ChatService().handle(InboundMessage(channel="test", user_id=uuid.uuid4().hex, text="phí đăg ký thường chú bn"))
+    r = ChatService(engine=store_engine).handle(InboundMessage(channel="test", user_id=uuid.uuid4().hex, text="phí đăg ký thường chú bn"))
     assert r.intent == "procedure" and "thường trú" in r.reply and "20.000 đồng" in r.reply

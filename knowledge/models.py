@@ -1,25 +1,16 @@
 """SQLAlchemy models of the knowledge store: plans, their sections and tasks, offices.
 
 Other parts add their own tables in their own modules (PAKN, channels, conversation state)
-on the same `Base`, so one Alembic history covers the whole product.
+on the same `db.Base`, so one Alembic history (db/migrations) covers the whole product.
 """
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import cast
+from datetime import date
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, Table, Text, UniqueConstraint, func
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-
-class Base(DeclarativeBase):
-    """Declarative base shared by every table of the product."""
-
-
-def table_of(model: type[Base]) -> Table:
-    """A mapped class's `Table`, typed as one (SQLAlchemy types `__table__` as a plain FromClause),
-    for Core inserts on hot paths."""
-    return cast(Table, model.__table__)
+from db.base import Base
 
 
 class PlanRow(Base):
@@ -95,12 +86,3 @@ class OfficeRow(Base):
     aliases: Mapped[list] = mapped_column(JSON, default=list)
     contact: Mapped[dict] = mapped_column(JSON, default=dict)
 
-
-class ConversationRow(Base):
-    """Conversation state per (channel, user); survives restarts."""
-
-    __tablename__ = "conversations"
-    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    state: Mapped[dict] = mapped_column(JSON, default=dict)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -12,6 +12,8 @@ from pakn.models import PaknRecord
 from settings import get_settings
 from tests.fakes.webhook_receiver import WebhookReceiver
 
+pytestmark = pytest.mark.integration
+
 SECRET = "default-webhook-secret"
 
 

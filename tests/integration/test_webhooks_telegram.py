@@ -10,11 +10,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.types import Citation, InboundMessage, Reply
-from knowledge.store import migrate, session_scope
+from db import migrate, session_scope
 from settings import Settings
 from tests.fakes.telegram_api import FakeTelegramAPI
 from webhooks.models import InboxEventRow
 from webhooks.routes import Channels, router, start_channels, stop_channels
+
+pytestmark = pytest.mark.integration
 
 TOKEN = "123456:TEST-TOKEN"
 SECRET = "tg-secret-token"

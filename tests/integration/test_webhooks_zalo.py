@@ -18,11 +18,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from bot.types import Citation, InboundMessage, Reply
-from knowledge.store import migrate, session_scope
+from db import migrate, session_scope
 from settings import Settings
 from tests.fakes.zalo_api import FakeZaloAPI, signed
 from webhooks.models import DONE, FAILED, ChannelInteractionRow, InboxEventRow, ZaloTokenRow
 from webhooks.routes import Channels, router, start_channels, stop_channels
+
+pytestmark = pytest.mark.integration
 
 APP_ID = "1234567890"
 OA_SECRET = "oa-secret-key"
@@ -384,7 +386,7 @@ def office_reply(db: str, code: str, text: str = "Đã thay bóng đèn ngày 01
 
 
 def run_outbox(db: str):
-    from knowledge.store import session_factory
+    from db import session_factory
     from pakn import outbox
 
     return outbox.run_once(session_factory(db), worker_id="test")

@@ -14,6 +14,7 @@ from retrieval.embedders import EmbedderError, SentenceTransformerEmbedder, make
 from settings import Settings
 
 pytest.importorskip("sentence_transformers")
+pytestmark = pytest.mark.integration  # a real model on PyTorch (the optional `st` extra)
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "thủ", "tục", "hành", "chính", "cải", "cách",
          "kế", "hoạch", "sổ", "đỏ", "căn", "cước", "query", "passage", ":"]

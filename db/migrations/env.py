@@ -1,10 +1,10 @@
-"""Alembic environment: runs against the URL set by `knowledge.store.migrate` or DATABASE_URL."""
+"""Alembic environment: runs against the URL set by `db.migrate` or DATABASE_URL."""
 from __future__ import annotations
 
 from alembic import context
 
-from knowledge.store.db import make_engine
-from knowledge.store.models import Base
+from db import Base
+from db.engine import make_engine
 
 config = context.config
 target_metadata = Base.metadata
