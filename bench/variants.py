@@ -46,9 +46,9 @@ def build_service(app_engine: bool):
 
     ensure_ready()
     if app_engine:
-        from retrieval.engine import get_engine
+        from runtime.services import build_services
 
-        engine = get_engine()
+        engine = build_services().chat.engine
     else:
         from retrieval.engine import RetrievalEngine
         from retrieval.sources import all_units

@@ -239,7 +239,7 @@ def reject(db: Session, principal: Principal, batch_id: int, note: str = "") -> 
 def record_applied(plan: ImportPlan, actor: str, removals: list[str]) -> int:
     """Keep an import applied from the command line in the same history as the console's (uploader =
     approver = the operator, who confirmed it); returns the batch id."""
-    from knowledge.store import migrate, session_scope
+    from db import migrate, session_scope
 
     migrate(get_settings().database_url)
     now = utcnow()

@@ -170,7 +170,9 @@ _CACHES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("knowledge.dialogue_lexicon", ("dialogue_lexicon",)),
     ("knowledge.offices", ("_load_default", "ward_office", "ward_offices")),
     ("knowledge.plans", ("load_plans",)),
-    ("knowledge.procedures", ("_cached", "field_lexicon")),
+    ("knowledge.procedures", ("_cached", "field_lexicon", "_shorthand", "fold")),
+    ("knowledge.procedure_variants", ("procedure_variants",)),
+    ("pakn.clusters", ("_sensitive_words",)),
     ("pakn.classifier", ("get_classifier",)),
     ("pakn.localities", ("get_index",)),
     ("pakn.routing", ("load_routing",)),
@@ -180,5 +182,5 @@ _CACHES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("api.routes.open311", ("_services",)),
 )
 # Memos of pure functions of their argument (no file behind them): nothing to forget.
-PURE_MEMOS = frozenset({"retrieval.normalize.fold", "knowledge.procedures.fold", "vntext.strip_diacritics",
+PURE_MEMOS = frozenset({"vntext.fold", "vntext.strip_diacritics",
                         "pakn.duedates._vn_holidays"})

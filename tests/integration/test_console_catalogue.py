@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from console.models import CatalogueImport, CatalogueRevision
+from db import session_scope
 from knowledge.procedures import TTHC_DIR, load_catalogue
-from knowledge.store import session_scope
 from settings import get_settings
 
 # The console tests' fixtures (app_env: the database; client: the real app), shared rather than copied.

@@ -14,7 +14,7 @@ from sqlalchemy import delete, select, update
 
 from bot.answers.pakn import _submit, status_reply
 from bot.types import InboundMessage
-from knowledge.store import session_scope
+from db import session_scope
 from pakn import clusters, notify, outbox, service
 from pakn.errors import PaknTransitionError
 from pakn.models import CITIZEN_REPLY, DELIVER_OFFICE, OutboxJob, PaknEvent, PaknRecord

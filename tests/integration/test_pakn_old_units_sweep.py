@@ -41,8 +41,8 @@ def test_every_successor_is_a_ward_of_vietnam_provinces() -> None:
                 continue
             code = next((c for c, p in index.provinces.items()
                          if s.province.endswith(p.name.removeprefix("Thành phố "))), None)
-            from pakn import fold
+            from vntext import fold_words
 
-            if code is None or (code, fold(s.ward)) not in index.ward_by_name:
+            if code is None or (code, fold_words(s.ward)) not in index.ward_by_name:
                 missing.add((s.ward, s.province))
     assert not missing, sorted(missing)[:20]
