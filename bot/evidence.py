@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from bot.text import terms
 
 # Words that only shape a question; they need not appear in the evidence.
+# "bao nhiêu phần trăm" asks for a share: its answer is a figure with %, not the words "phần trăm".
 QUESTION_TERMS = frozenset(
-    ["nhiem", "vu", "ke", "hoach", "nam", "tinh", "thanh", "pho", "thi", "xa", "huyen", "gian", "thoi", "hoan", "han", "co", "quan", "nao", "gi", "ai", "so", "may", "cchc", "cai", "cach", "hanh", "chinh", "ubnd", "ngay", "thang", "vao", "lam", "phai", "duoc", "giao", "tren", "dia", "ban", "cua", "theo", "thuc", "hien", "nhung", "cac", "tthc", "noi", "dung", "quy", "dinh", "van", "ban", "bao", "gom", "gom", "tai", "sao", "vi", "ly", "do", "the", "nao", "ra", "sao", "hien", "nay", "hom", "nay", "lay", "tu", "dau", "gi"])
+    ["nhiem", "vu", "ke", "hoach", "nam", "tinh", "thanh", "pho", "thi", "xa", "huyen", "gian", "thoi", "hoan", "han", "co", "quan", "nao", "gi", "ai", "so", "may", "cchc", "cai", "cach", "hanh", "chinh", "ubnd", "ngay", "thang", "vao", "lam", "phai", "duoc", "giao", "tren", "dia", "ban", "cua", "theo", "thuc", "hien", "nhung", "cac", "tthc", "noi", "dung", "quy", "dinh", "van", "ban", "bao", "gom", "gom", "tai", "sao", "vi", "ly", "do", "the", "nao", "ra", "sao", "hien", "nay", "hom", "nay", "lay", "tu", "dau", "gi", "phan", "tram"])
 
 # State documents "766/QĐ-TTg", "07/2016/QĐ-UBND"; Party documents "51-CTr/TU", "10-NQ/TW" (folded).
 _DOCNUM = re.compile(r"\d+\s*/\s*(\d{4}/)?[a-z]{1,5}(-[a-z]{1,6})+|\b\d+\s*-\s*[a-z]{1,6}\s*/\s*[a-z]{1,6}\b")

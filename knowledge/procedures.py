@@ -706,7 +706,9 @@ def _match_score(query: str, names: list[str]) -> float:
         said = fn.removeprefix("thu tuc ")
         # A short name counts only as a phrase: scattered, its two or three syllables are everyday
         # words ("báo tử" in "… bao lâu … tư pháp", "sổ đỏ" in "số … đỏ").
-        if len(said.split()) <= 3 and f" {said} " not in f" {q} ":
+        # So does a name left with one or two content words ("làm thẻ căn cước" → "cước", which
+        # "cuộc họp" spells the same without accents).
+        if (len(said.split()) <= 3 or len(words) <= 2) and f" {said} " not in f" {q} ":
             share *= 0.5
         # A whole-phrase hit counts most, and a longer (more specific) phrase beats a shorter one:
         # "sửa sai ngày sinh trong giấy khai sinh" names cải chính, not plain "khai sinh", and

@@ -95,3 +95,22 @@ def test_equally_named_procedures_prefer_the_one_covering_more_of_the_question(s
 ])
 def test_who_signed_after_a_plan_question_is_that_plan_s_signer(service, first, follow_up, signer):
     assert signer in ask(service, first, follow_up).reply
+
+
+def test_an_alias_left_with_one_content_word_must_be_said_as_a_phrase() -> None:
+    """"làm thẻ căn cước" keeps only "cước" once "làm", "thẻ", "căn" are read as filler, and "cuộc họp"
+    folds to the same letters: such an alias counts only when said whole."""
+    from knowledge.procedures import load_catalogue
+
+    found = load_catalogue().find_by_name("bao nhieu phan tram cuoc hop cap xa hop truc tuyen", min_score=0.75)
+    assert found == []
+    assert [p.id for p in load_catalogue().find_by_name("lam the can cuoc can gi", limit=1)] == ["cap-the-can-cuoc"]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Đến cuối 2025 bao nhiêu phần trăm cuộc họp cấp xã ở thành phố Tây Ninh phải họp qua hệ thống thông tin?", "60%"),
+    ("tp tay ninh phan dau ty le thu tuc hanh chinh giai quyet dung han la bao nhieu phan tram", "%"),
+])
+def test_a_percentage_is_answered_from_the_figure_without_the_words_phan_tram(service, text, expected):
+    r = ask(service, text)
+    assert r.answered is True and expected in r.reply
