@@ -626,6 +626,9 @@ def run(cfg: Config) -> Report:
                 "DATABASE_URL": db_url,
                 "EMBEDDING_BACKEND": "none",            # lexical triage: keeps two cores for the run itself
                 "RATE_LIMIT_PER_MINUTE": "0",
+                # The generated petitions repeat a few templates; linked duplicates are not delivered
+                # on their own, and this run counts one delivery per acknowledged petition.
+                "PAKN_DUPLICATES": "false",
                 "WEBHOOK_HMAC_SECRET": secret,
                 "PAKN_DEFAULT_OFFICE_WEBHOOK_URL": hook.url,
                 # A short lease so jobs a killed worker held are re-run within seconds; longer than the

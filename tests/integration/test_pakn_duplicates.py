@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import re
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -47,11 +48,17 @@ class WardTriage(StubTriage):
         return t
 
 
+# The triage of the running test: handed to the chat flow, the intake and the app as their `triage=`
+# part (pakn.service has no process-wide triage to patch).
+_TRIAGE: list[WardTriage] = []
+
+
 @pytest.fixture
-def ward(monkeypatch: pytest.MonkeyPatch) -> WardTriage:
+def ward() -> Iterator[WardTriage]:
     stub = WardTriage()
-    monkeypatch.setattr(service, "TRIAGE", stub)
-    return stub
+    _TRIAGE.append(stub)
+    yield stub
+    _TRIAGE.remove(stub)
 
 
 @pytest.fixture
@@ -65,17 +72,17 @@ def app_env(monkeypatch: pytest.MonkeyPatch, db_url: str):
 
 
 @pytest.fixture
-def client(app_env: str) -> TestClient:
+def client(app_env: str, ward: WardTriage) -> TestClient:
     from api.main import create_app
 
-    return TestClient(create_app(), base_url="https://testserver", follow_redirects=False)
+    return TestClient(create_app(triage=ward), base_url="https://testserver", follow_redirects=False)
 
 
 def chat_submit(channel: str, user: str, content: str, contact: str | None = None) -> str:
     """A petition sent through the chat flow; returns the reply the citizen reads."""
     msg = InboundMessage(channel=channel, user_id=user, message_id=uuid.uuid4().hex)
     reply, state = _submit(msg, {"content": content, "location": PLACE, "contact": contact,
-                                 "draft": uuid.uuid4().hex})
+                                 "draft": uuid.uuid4().hex}, triage=_TRIAGE[-1])
     assert state is None, reply.reply
     return reply.reply
 
@@ -237,7 +244,8 @@ def test_only_open_cases_in_the_window_are_joined(app_env: str, ward: WardTriage
 def test_deferred_classification_links_before_delivery(app_env: str, ward: WardTriage) -> None:
     c1 = code_in(chat_submit("web", "u-1", POTHOLE[0]))
     with session_scope(app_env) as db:
-        prepared = service.prepare_submission(content=POTHOLE[1], location=PLACE, contact=None, channel="api")
+        prepared = service.prepare_submission(content=POTHOLE[1], location=PLACE, contact=None, channel="api",
+                                              triage=ward)
         prepared = service.PreparedSubmission(values={**prepared.values, "triage_pending": True}, pending=True)
         rec = service.store_submission(db, prepared).record
         assert rec.primary_id is None  # a provisional category links to nothing
