@@ -18,14 +18,11 @@ from pakn.models import (
     ANSWERED,
     CITIZEN_REPLY,
     CLOSED,
-    FORWARDED,
-    IN_PROGRESS,
     JOB_DEAD,
     JOB_DONE,
     JOB_WAITING,
-    RECEIVED,
+    OPEN_STATUSES,
     REJECTED,
-    TRANSFERRED,
     OutboxJob,
     PaknEvent,
     PaknRecord,
@@ -33,7 +30,6 @@ from pakn.models import (
 
 log = logging.getLogger(__name__)
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-OPEN_STATUSES = (RECEIVED, FORWARDED, IN_PROGRESS, TRANSFERRED)
 FINISHED_STATUSES = (ANSWERED, CLOSED, REJECTED)
 DUE_SOON = timedelta(hours=48)
 PER_PAGE = 50

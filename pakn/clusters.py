@@ -35,18 +35,15 @@ from pakn.models import (
     CITIZEN_REPLY,
     CLOSED,
     DELIVER_OFFICE,
-    FORWARDED,
-    IN_PROGRESS,
+    OPEN_STATUSES,
     RECEIVED,
     REJECTED,
-    TRANSFERRED,
     OutboxJob,
     PaknEvent,
     PaknRecord,
 )
 
 log = logging.getLogger(__name__)
-OPEN_STATUSES = (RECEIVED, FORWARDED, IN_PROGRESS, TRANSFERRED)
 # Petitions about an official's conduct name people (pakn.published keeps their words private):
 # "N people reported this" would disclose that others complained about that person.
 PRIVATE_CATEGORIES = ("can_bo_cong_vu",)

@@ -38,6 +38,8 @@ ANSWERED = "answered"
 CLOSED = "closed"
 TRANSFERRED = "transferred"
 REJECTED = "rejected"
+# Still waiting for the office: what the inbox, the dashboard and duplicate linking call open.
+OPEN_STATUSES = (RECEIVED, FORWARDED, IN_PROGRESS, TRANSFERRED)
 STATUSES = (RECEIVED, FORWARDED, IN_PROGRESS, ANSWERED, CLOSED, TRANSFERRED, REJECTED)
 
 # Outbox job kinds and statuses.

@@ -142,3 +142,20 @@ def make_services(tmp_path, monkeypatch: pytest.MonkeyPatch):
         return build_services(settings, **parts)
 
     return make
+
+
+@pytest.fixture(scope="module")
+def bm25_engine(default_store, tmp_path_factory):
+    """The real retrieval engine over the shipped units with BM25 only: the bot's tests assert what it
+    says, not how it ranks, and build it in a second instead of loading a model (the hybrid path is
+    covered by tests/integration/test_retrieval_build.py)."""
+    from retrieval.engine import RetrievalEngine
+    from retrieval.sources import all_units
+    from settings import Settings
+
+    tmp = tmp_path_factory.mktemp("bm25")
+    engine = RetrievalEngine(all_units(), embedder=None,
+                             settings=Settings(index_dir=tmp / "index", chroma_path=tmp / "chroma",
+                                               embedding_backend="none"))
+    engine.warm_up()
+    return engine

@@ -177,20 +177,12 @@ class TestTelegram:
 
 
 @pytest.fixture(scope="module")
-def chat_service(default_store, tmp_path_factory):
+def chat_service(bm25_engine):
     """The real bot (BM25-only retrieval), for what only the whole path shows: buttons that answer."""
     from datetime import date
 
     from bot.service import ChatService
-    from retrieval.engine import RetrievalEngine
-    from retrieval.sources import all_units
-
-    tmp = tmp_path_factory.mktemp("bm25")
-    engine = RetrievalEngine(all_units(), embedder=None,
-                             settings=Settings(index_dir=tmp / "index", chroma_path=tmp / "chroma",
-                                               embedding_backend="none"))
-    engine.warm_up()
-    return ChatService(engine=engine, clock=lambda: date(2026, 12, 2), max_fact_age_days=180)
+    return ChatService(engine=bm25_engine, clock=lambda: date(2026, 12, 2), max_fact_age_days=180)
 
 
 @pytest.fixture

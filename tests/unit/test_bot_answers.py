@@ -17,17 +17,8 @@ TODAY = date(2026, 12, 2)  # the day every question of this module is asked
 
 
 @pytest.fixture(scope="module")
-def service(default_store, tmp_path_factory):
-    from retrieval.engine import RetrievalEngine
-    from retrieval.sources import all_units
-    from settings import Settings
-
-    tmp = tmp_path_factory.mktemp("bm25")
-    engine = RetrievalEngine(all_units(), embedder=None,
-                             settings=Settings(index_dir=tmp / "index", chroma_path=tmp / "chroma",
-                                               embedding_backend="none"))
-    engine.warm_up()
-    return ChatService(engine=engine, clock=lambda: TODAY, max_fact_age_days=180)
+def service(bm25_engine):
+    return ChatService(engine=bm25_engine, clock=lambda: TODAY, max_fact_age_days=180)
 
 
 def ask(service, text, user=None):

@@ -22,22 +22,8 @@ CERTIFY = ["Bản sao từ bản chính", "Chữ ký", "Hợp đồng, giao dị
 
 
 @pytest.fixture(scope="module")
-def engine(default_store, tmp_path_factory):
-    from retrieval.engine import RetrievalEngine
-    from retrieval.sources import all_units
-    from settings import Settings
-
-    tmp = tmp_path_factory.mktemp("bm25")
-    engine = RetrievalEngine(all_units(), embedder=None,
-                             settings=Settings(index_dir=tmp / "index", chroma_path=tmp / "chroma",
-                                               embedding_backend="none"))
-    engine.warm_up()
-    return engine
-
-
-@pytest.fixture(scope="module")
-def service(engine):
-    return ChatService(engine=engine, clock=lambda: TODAY, max_fact_age_days=180)
+def service(bm25_engine):
+    return ChatService(engine=bm25_engine, clock=lambda: TODAY, max_fact_age_days=180)
 
 
 class Chat:
@@ -169,7 +155,7 @@ class TestNotAsking:
         assert r.reply.startswith("Thủ tục cấp lại thẻ căn cước:")
 
 
-def test_a_family_added_in_data_only_is_asked(engine, tmp_path):
+def test_a_family_added_in_data_only_is_asked(bm25_engine, tmp_path):
     path = tmp_path / "variants.yaml"
     path.write_text(textwrap.dedent("""\
         families:
@@ -180,7 +166,7 @@ def test_a_family_added_in_data_only_is_asked(engine, tmp_path):
               - {label: Đăng ký kết hôn, procedure: dang-ky-ket-hon, words: [lấy vợ, lấy chồng]}
               - {label: Xác nhận độc thân, procedure: xac-nhan-tinh-trang-hon-nhan, words: [độc thân]}
         """), encoding="utf-8")
-    chat = Chat(ChatService(engine=engine, clock=lambda: TODAY, max_fact_age_days=180, variants=load_variants(path)))
+    chat = Chat(ChatService(engine=bm25_engine, clock=lambda: TODAY, max_fact_age_days=180, variants=load_variants(path)))
     r = chat("lam giay hon nhan o dau")
     assert r.intent == "clarify" and r.suggestions == ["Đăng ký kết hôn", "Xác nhận độc thân"]
     assert chat("de lay chong").reply.startswith("Thủ tục đăng ký kết hôn:")
