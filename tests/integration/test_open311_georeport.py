@@ -9,9 +9,6 @@ HTTP library the client itself uses — and its XML read with `xmltodict`, the c
 """
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import uuid
 
 import pytest
@@ -34,15 +31,6 @@ def new_key(db_url: str, scope: str = "chat", office: str | None = None) -> tupl
     client_id = f"g-{uuid.uuid4().hex[:10]}"
     with session_scope(db_url) as db:
         return client_id, create_client(db, client_id=client_id, name="georeport", scope=scope, office_id=office)
-
-
-@pytest.fixture
-def make_app(app_with_env, db_url: str, fake_triage):
-    def make(**env: str):
-        return app_with_env(**{"DATABASE_URL": db_url, "STAFF_API_TOKEN": "georeport-staff-token-123",
-                               "RATE_LIMIT_PER_MINUTE": "1000", **env})
-
-    return make
 
 
 def xml(response) -> dict:
@@ -177,32 +165,6 @@ def test_repeat_keys_are_per_integration(make_app, db_url) -> None:
 
 
 # ---------------------------------------------------------------- the georeport client over HTTP
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def served(make_app, monkeypatch: pytest.MonkeyPatch):
-    import uvicorn
-
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")  # requests must not send loopback to a proxy
-    monkeypatch.delenv("GEOREPORT_API_KEY", raising=False)
-    app = make_app(OPEN311_API_KEY_REQUIRED="true")
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{port}/open311/v2"
-    server.should_exit = True
-    thread.join(30)
 
 
 @pytest.mark.parametrize("fmt", ["xml", "json"])
