@@ -380,7 +380,7 @@ class Procedure(_Strict):
             # The article belongs to the legal text (listed first when there is one), not to a web page.
             legal = next((i for i, sid in enumerate(prov.source) if re.search(r"\d+/\d{4}/", sid)), len(names) - 1)
             names[legal] = f"{names[legal]}, {prov.ref}"
-        return "; ".join(names)
+        return "; ".join(dict.fromkeys(names))  # two pages of one site are named once
 
     def cite_text(self, prov: Provenance, today: date, max_age_days: int = DEFAULT_MAX_AGE_DAYS) -> str:
         """One Vietnamese sentence: the source and check date, or the caveat a doubtful fact needs."""
