@@ -298,6 +298,9 @@ class Procedure(_Strict):
     result: str = Field(min_length=5)
     legal_basis: list[LegalDoc] = Field(min_length=1)
     previous_rule: str | None = Field(None, description="the rule before 1/7/2025 where it differs")
+    body_since: str = Field(CUTOVER, pattern=r"^\d{1,2}/\d{1,2}/\d{4}$",
+                            description="the day the body took the procedure over (d/m/yyyy): the 2025 reform "
+                                        "by default; driving licences moved to the Police on 1/3/2025")
     notes: list[str] = Field(default_factory=list)
     last_reviewed: date
     source: str = Field(min_length=5, description="how the entry was compiled (free text)")
@@ -585,7 +588,7 @@ class Procedure(_Strict):
         return "Căn cứ pháp lý:\n" + "\n".join(f"- {d.label}" for d in self.legal_basis)
 
     def _text_body(self) -> str:
-        text = f"Cơ quan thực hiện (từ {CUTOVER}): {self.body} ({self.level_label})."
+        text = f"Cơ quan thực hiện (từ {self.body_since}): {self.body} ({self.level_label})."
         if self.previous_rule:
             text += f" {self.previous_rule}"
         return text

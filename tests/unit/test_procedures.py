@@ -44,7 +44,7 @@ def test_every_entry_states_post_reform_body_without_district(cat) -> None:
     for p in cat:
         assert p.level in {"xa", "tinh", "trung_uong"}
         assert "huyện" not in p.body.lower(), p.id
-        assert "(từ 1/7/2025)" in p.field_text("body")
+        assert f"(từ {p.body_since})" in p.field_text("body")  # 1/7/2025 unless the body changed on another day
         if p.previous_rule:
             # either the old rule is spelled out, or the entry says explicitly that nothing changed
             assert p.previous_rule.startswith(("Trước", "Không thay đổi", "Sổ hộ khẩu")), p.id
@@ -224,3 +224,15 @@ def test_every_overview_names_what_to_bring(cat) -> None:
     for p in cat:
         text = p.field_text("overview")
         assert "Hồ sơ chính: ." not in text and ": ." not in text, p.id
+
+
+def test_the_body_says_since_when_it_holds_the_procedure() -> None:
+    """Driving licences moved to the Police on 1/3/2025, not with the reform of 1/7/2025."""
+    from knowledge.procedures import Procedure, load_catalogue
+
+    catalogue = load_catalogue()
+    assert catalogue.get("doi-giay-phep-lai-xe").field_text("body").startswith("Cơ quan thực hiện (từ 1/3/2025)")
+    assert catalogue.get("cap-the-can-cuoc").field_text("body").startswith("Cơ quan thực hiện (từ 1/7/2025)")
+    raw = catalogue.get("cap-the-can-cuoc").model_dump()
+    with pytest.raises(ValueError):
+        Procedure.model_validate({**raw, "body_since": "tháng 3/2025"})
