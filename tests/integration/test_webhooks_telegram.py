@@ -57,8 +57,8 @@ def db(tmp_path) -> str:
     return url
 
 
-@pytest.fixture
-def client(db, tg_api, service):
+def _webhook_client(db, tg_api, service):
+    """The Telegram webhook router in an app whose channels answer with `service`."""
     settings = Settings(database_url=db, telegram_token=TOKEN, telegram_secret_token=SECRET,
                         telegram_api_base=tg_api.base_url, telegram_webhook_url="https://example.gov.vn/webhooks/telegram",
                         zalo_app_id="", inbox_poll_interval_s=0.1, max_body_bytes=4000)
@@ -73,6 +73,11 @@ def client(db, tg_api, service):
     app.include_router(router)
     with TestClient(app) as c:
         yield c
+
+
+@pytest.fixture
+def client(db, tg_api, service):
+    yield from _webhook_client(db, tg_api, service)
 
 
 def update(update_id: int, text: str | None = None, **extra) -> dict:
@@ -187,20 +192,7 @@ def chat_service(bm25_engine):
 
 @pytest.fixture
 def bot_client(db, tg_api, chat_service):
-    settings = Settings(database_url=db, telegram_token=TOKEN, telegram_secret_token=SECRET,
-                        telegram_api_base=tg_api.base_url, telegram_webhook_url="https://example.gov.vn/webhooks/telegram",
-                        zalo_app_id="", inbox_poll_interval_s=0.1, max_body_bytes=4000)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        await start_channels(app, Channels(settings, service=lambda: chat_service))
-        yield
-        await stop_channels(app)
-
-    app = FastAPI(lifespan=lifespan)
-    app.include_router(router)
-    with TestClient(app) as c:
-        yield c
+    yield from _webhook_client(db, tg_api, chat_service)
 
 
 def test_a_variant_button_tapped_answers_that_variant(bot_client, tg_api, chat_service):
